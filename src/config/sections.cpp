@@ -1,0 +1,28 @@
+// The keys of every config section, with their docs and constraints; see sections.h.
+#include "config/sections.h"
+
+namespace acerl::config {
+
+void describe_run(Schema& s, RunConfig& c) {
+  s.section("run", "the run as a whole");
+  s.add("name", &c.name, "name of the run; prefixes the files it writes");
+  s.add("dir", &c.dir, "directory for everything the run writes (trace, checkpoints, outputs)");
+  s.add("seed", &c.seed, "seed of every random stream (init, data order, sampling)").min(0);
+  s.add("threads", &c.threads,
+        "compute threads per rank; 0 = $OMP_NUM_THREADS, else the node's cores / ranks on the node")
+      .min(0);
+}
+
+void describe_parallel(Schema& s, ParallelConfig& c) {
+  s.section("parallel", "layout of the ranks: world size = dp * pp * tp");
+  s.add("tp", &c.tp, "tensor-parallel ranks (split heads, MLP and vocab)").min(1);
+  s.add("pp", &c.pp, "pipeline-parallel stages (split layers)").min(1);
+  s.add("dp", &c.dp, "data-parallel replicas; 0 = world size / (tp * pp)").min(0);
+}
+
+void describe_log(Schema& s, LogConfig& c) {
+  s.section("log", "progress output");
+  s.add("interval", &c.interval, "print one progress line every this many steps").min(1);
+}
+
+}  // namespace acerl::config

@@ -1,0 +1,87 @@
+// MPI lifetime and the job-wide error boundary; see mpi_runtime.h.
+#include "runtime/mpi_runtime.h"
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <vector>
+
+#include "runtime/error.h"
+#include "runtime/log.h"
+
+namespace acerl {
+namespace {
+
+void print_error(int rank, const std::string& message) {
+  std::string line = str("rank ", rank, ": error: ", message, "\n");
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+MpiRuntime::MpiRuntime(int& argc, char**& argv) {
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &thread_level_);
+  // Errors in MPI calls come back as codes we turn into exceptions, not silent aborts.
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &local_rank_);
+  MPI_Comm_size(node, &local_size_);
+  MPI_Comm_free(&node);
+  log_set_rank(rank_, size_);
+}
+
+MpiRuntime::~MpiRuntime() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+void MpiRuntime::abort(const std::string& message, int code) const {
+  print_error(rank_, message);
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);  // MPI_Abort does not return; this keeps the compiler and a broken MPI honest
+}
+
+void MpiRuntime::agree(const std::function<void()>& phase) const {
+  std::string message;
+  int exit_code = 0;
+  try {
+    phase();
+  } catch (const UsageError& e) {
+    message = e.what();
+    exit_code = 2;
+  } catch (const std::exception& e) {
+    message = e.what();
+    exit_code = 1;
+  }
+  // MINLOC over (failed ? rank : size) finds the lowest failing rank; it alone prints.
+  struct {
+    int value;
+    int rank;
+  } mine{exit_code != 0 ? rank_ : size_, rank_}, first{};
+  MPI_Allreduce(&mine, &first, 1, MPI_2INT, MPI_MINLOC, MPI_COMM_WORLD);
+  if (first.value == size_) return;
+  int code = exit_code;
+  MPI_Bcast(&code, 1, MPI_INT, first.value, MPI_COMM_WORLD);
+  if (rank_ == first.value) print_error(rank_, message);
+  throw CollectiveFailure{code};
+}
+
+int run_main(int argc, char** argv, const std::function<int(MpiRuntime&, int, char**)>& body) {
+  MpiRuntime runtime(argc, argv);
+  try {
+    return body(runtime, argc, argv);
+  } catch (const CollectiveFailure& failure) {
+    return failure.exit_code;
+  } catch (const UsageError& e) {
+    runtime.abort(e.what(), 2);
+  } catch (const std::exception& e) {
+    runtime.abort(e.what(), 1);
+  }
+}
+
+}  // namespace acerl
