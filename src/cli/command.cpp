@@ -163,10 +163,9 @@ int cli_main(MpiRuntime& runtime, int argc, char** argv) {
     log0(str("acerl ", command->name, ": not implemented yet (", command->pending, ")"));
     return 2;
   }
-  if (command->describe_config) {
-    configure_threads(runtime, invocation.config.run.threads);
+  if (command->describe_config) configure_threads(runtime, invocation.config.run.threads);
+  if (command->log_config)
     log0(str("# acerl ", command->name, " resolved configuration\n", invocation.resolved_config));
-  }
   return command->run(runtime, invocation);
 }
 

@@ -36,6 +36,7 @@ struct Command {
   // The command itself; empty while the issue that implements it has not landed.
   std::function<int(MpiRuntime&, Invocation&)> run;
   std::string pending;  // for an unimplemented command: what brings it
+  bool log_config = false;  // rank 0 prints the resolved config first (the long jobs)
 };
 
 // All subcommands, in the order `acerl --help` lists them.

@@ -1,6 +1,7 @@
 // The table of `acerl` subcommands: name, help text, config sections and entry point.
 // A command whose issue has not landed has no `run` and says what brings it.
 #include "cli/command.h"
+#include "cli/data_command.h"
 
 namespace acerl::cli {
 namespace {
@@ -11,32 +12,50 @@ void describe_common(config::Schema& s, config::Config& c) {
   config::describe_log(s, c.log);
 }
 
+Command job(const std::string& name, const std::string& summary, const std::string& pending) {
+  Command c;
+  c.name = name;
+  c.summary = summary;
+  c.usage = "[CONFIG.ini] [--section.key=value ...]";
+  c.describe_config = describe_common;
+  c.pending = pending;
+  c.log_config = true;
+  return c;
+}
+
 }  // namespace
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = [] {
     std::vector<Command> t;
-    t.push_back({"sft", "supervised fine-tuning on prompt/response JSONL",
-                 "[CONFIG.ini] [--section.key=value ...]", "", nullptr, describe_common, nullptr,
-                 "the SFT trainer issue"});
-    t.push_back({"rl", "GRPO reinforcement learning with verifiable rewards",
-                 "[CONFIG.ini] [--section.key=value ...]", "", nullptr, describe_common, nullptr,
-                 "the GRPO issue"});
-    t.push_back({"eval", "avg@k / pass@k evaluation on benchmark JSONL",
-                 "[CONFIG.ini] [--section.key=value ...]", "", nullptr, describe_common, nullptr,
-                 "the GRPO issue"});
-    t.push_back({"generate", "sample completions for a JSONL of prompts",
-                 "[CONFIG.ini] [--section.key=value ...]", "", nullptr, describe_common, nullptr,
-                 "the rollout issue"});
-    t.push_back({"convert", "convert between HF safetensors and acerl HDF5 checkpoints",
-                 "[options]", "", nullptr, nullptr, nullptr, "the model issue"});
-    t.push_back({"trace", "summarise an acerl HDF5 trace", "TRACE.h5", "", nullptr, nullptr,
-                 nullptr, "the SFT trainer issue"});
-    t.push_back({"tune-temperature", "find the sampling temperature that hits a target entropy",
-                 "[CONFIG.ini] [--section.key=value ...]", "", nullptr, describe_common, nullptr,
-                 "the GRPO issue"});
-    t.push_back({"data", "data tools: tokenize, score, synth", "ACTION [options]", "", nullptr,
-                 nullptr, nullptr, "the model and rewards issues"});
+    t.push_back(
+        job("sft", "supervised fine-tuning on prompt/response JSONL", "the SFT trainer issue"));
+    t.push_back(job("rl", "GRPO reinforcement learning with verifiable rewards", "the GRPO issue"));
+    t.push_back(job("eval", "avg@k / pass@k evaluation on benchmark JSONL", "the GRPO issue"));
+    t.push_back(job("generate", "sample completions for a JSONL of prompts", "the rollout issue"));
+    Command convert;
+    convert.name = "convert";
+    convert.summary = "convert between HF safetensors and acerl HDF5 checkpoints";
+    convert.usage = "[options]";
+    convert.pending = "the model issue";
+    t.push_back(convert);
+    Command trace;
+    trace.name = "trace";
+    trace.summary = "summarise an acerl HDF5 trace";
+    trace.usage = "TRACE.h5";
+    trace.pending = "the SFT trainer issue";
+    t.push_back(trace);
+    t.push_back(job("tune-temperature", "find the sampling temperature that hits a target entropy",
+                    "the GRPO issue"));
+    Command data;
+    data.name = "data";
+    data.summary = "data tools: tokenize, score, synth";
+    data.usage = "ACTION [CONFIG.ini] [options]";
+    data.details = data_details();
+    data.add_flags = add_data_flags;
+    data.describe_config = describe_common;
+    data.run = run_data;
+    t.push_back(data);
     return t;
   }();
   return table;
