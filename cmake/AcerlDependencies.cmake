@@ -30,6 +30,15 @@ endif()
 
 find_package(Boost 1.71 REQUIRED COMPONENTS program_options)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
+# One OpenMP runtime per process: the torch wheel ships its own libgomp.so.1, so our OpenMP code
+# links that one rather than the system copy of the same soname.
+add_library(acerl_openmp INTERFACE)
+target_compile_options(acerl_openmp INTERFACE ${OpenMP_CXX_FLAGS})
+if(EXISTS "${ACERL_TORCH_LIBDIR}/libgomp.so.1")
+  target_link_libraries(acerl_openmp INTERFACE "${ACERL_TORCH_LIBDIR}/libgomp.so.1")
+else()
+  target_link_libraries(acerl_openmp INTERFACE OpenMP::OpenMP_CXX)
+endif()
 if(ACERL_BUILD_TESTS)
   find_package(Catch2 2 REQUIRED)
 endif()

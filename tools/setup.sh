@@ -36,7 +36,7 @@ say() { echo "setup: $*"; }
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache git pkg-config
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
-  libboost-program-options-dev catch2 bubblewrap
+  libboost-program-options-dev catch2 bubblewrap environment-modules
   python3 python3-venv
 )
 missing=()

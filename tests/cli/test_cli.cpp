@@ -89,3 +89,21 @@ TEST_CASE("acerl --check passes on two ranks and writes a readable HDF5 file", "
   INFO(py.err);
   CHECK_THAT(py.out, Contains("(2, 4) [np.float64(0.0), np.float64(1.0)]"));
 }
+
+TEST_CASE("the installed tree runs through its modulefile without LD_LIBRARY_PATH", "[cli]") {
+  std::string prefix = scratch_dir("install_prefix");
+  auto install = run_process(quote(ACERL_CMAKE_COMMAND) + " --install " + quote(ACERL_BINARY_DIR) +
+                                 " --prefix " + quote(prefix),
+                             300);
+  INFO(install.out << install.err);
+  REQUIRE(install.exit_code == 0);
+  std::string script = "source /usr/share/modules/init/bash && module use " + prefix +
+                       "/share/modulefiles && module load acerl && unset LD_LIBRARY_PATH && "
+                       "command -v acerl && acerl --version && ls \"$ACERL_INPUTS\"";
+  auto r = run_process("env -i HOME=\"$HOME\" PATH=/usr/bin:/bin bash -c " + quote(script));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains(prefix + "/bin/acerl"));
+  CHECK_THAT(r.out, Contains("LibTorch"));
+  CHECK_THAT(r.out, Contains("README.md"));
+}
