@@ -1,0 +1,78 @@
+// Grouped-query attention and its masks; see attention.h.
+#include "model/attention.h"
+
+#include "parallel/tp_mappings.h"
+#include "runtime/error.h"
+
+namespace acerl::model {
+
+AttentionInputs training_inputs(const torch::Tensor& position_ids, const torch::Tensor& doc_ids,
+                                const Qwen2Config& config) {
+  AttentionInputs in;
+  in.position_ids = position_ids;
+  in.rope = rope_tables(position_ids, config.head_dim(), config.rope_theta);
+  if (!doc_ids.defined()) return in;
+  const int64_t T = doc_ids.size(1);
+  auto index = torch::TensorOptions().dtype(torch::kInt64).device(doc_ids.device());
+  torch::Tensor causal = torch::ones({T, T}, index.dtype(torch::kBool)).tril();  // (T, T)
+  torch::Tensor same_doc = doc_ids.unsqueeze(2) == doc_ids.unsqueeze(1);         // (B, T, T)
+  torch::Tensor real = (doc_ids >= 0).unsqueeze(2);                              // (B, T, 1)
+  torch::Tensor diagonal = torch::eye(T, index.dtype(torch::kBool));
+  in.mask = ((same_doc & causal & real) | diagonal).unsqueeze(1);  // (B, 1, T, T)
+  return in;
+}
+
+AttentionInputs cached_inputs(const torch::Tensor& position_ids, KvCache& cache,
+                              const Qwen2Config& config) {
+  AttentionInputs in;
+  in.position_ids = position_ids;
+  in.rope = rope_tables(position_ids, config.head_dim(), config.rope_theta);
+  in.cache = &cache;
+  in.cache_len = position_ids.max().item<int64_t>() + 1;
+  ACERL_CHECK(in.cache_len <= cache.max_len(), "KV cache overflow: position ", in.cache_len - 1,
+              " needs more than the ", cache.max_len(), " preallocated slots");
+  torch::Tensor slots = torch::arange(in.cache_len, position_ids.options());         // (S)
+  in.mask = (slots.view({1, 1, 1, -1}) <= position_ids.unsqueeze(1).unsqueeze(-1));  // (B, 1, T, S)
+  return in;
+}
+
+AttentionImpl::AttentionImpl(const Qwen2Config& c, parallel::Communicator& tp, int64_t local_layer)
+    : tp_(&tp),
+      n_head_local_(c.n_head / tp.size()),
+      n_head_kv_local_(c.n_head_kv / tp.size()),
+      head_dim_(c.head_dim()),
+      local_layer_(local_layer) {
+  const int64_t d = c.hidden_size, hd = c.head_dim();
+  q_proj = register_module("q_proj", parallel::ColumnParallelLinear(d, c.n_head * hd, true, tp));
+  k_proj = register_module("k_proj", parallel::ColumnParallelLinear(d, c.n_head_kv * hd, true, tp));
+  v_proj = register_module("v_proj", parallel::ColumnParallelLinear(d, c.n_head_kv * hd, true, tp));
+  o_proj = register_module("o_proj", parallel::RowParallelLinear(c.n_head * hd, d, false, tp));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInputs& in) {
+  const int64_t B = x.size(0), T = x.size(1);
+  torch::Tensor shared = parallel::copy_to_tp(x, *tp_);
+  auto heads = [&](torch::Tensor y, int64_t n) {
+    return y.view({B, T, n, head_dim_}).transpose(1, 2);
+  };
+  torch::Tensor q =
+      apply_rope(heads(q_proj->forward_in_region(shared), n_head_local_), in.rope);  // (B,H,T,hd)
+  torch::Tensor k = apply_rope(heads(k_proj->forward_in_region(shared), n_head_kv_local_), in.rope);
+  torch::Tensor v = heads(v_proj->forward_in_region(shared), n_head_kv_local_);  // (B, KV, T, hd)
+  if (in.cache) {
+    in.cache->write(local_layer_, k, v, in.position_ids);
+    k = in.cache->k[local_layer_].narrow(2, 0, in.cache_len);  // (B, KV, S, hd)
+    v = in.cache->v[local_layer_].narrow(2, 0, in.cache_len);
+    q = q.to(k.scalar_type());
+  }
+  const bool causal = !in.mask.defined();
+  std::optional<torch::Tensor> mask;
+  if (!causal) mask = in.mask;
+  torch::Tensor out =
+      at::scaled_dot_product_attention(q, k, v, mask, 0.0, causal, std::nullopt,
+                                       /*enable_gqa=*/n_head_local_ != n_head_kv_local_);
+  out = out.transpose(1, 2).reshape({B, T, n_head_local_ * head_dim_});
+  return o_proj(out);
+}
+
+}  // namespace acerl::model

@@ -1,0 +1,30 @@
+// Preallocated KV cache; see kv_cache.h.
+#include "model/kv_cache.h"
+
+namespace acerl::model {
+
+KvCache KvCache::allocate(int64_t n_layer, int64_t batch, int64_t n_head_kv, int64_t max_len,
+                          int64_t head_dim, torch::ScalarType dtype, torch::Device device) {
+  auto options = torch::TensorOptions().dtype(dtype).device(device);
+  return {torch::zeros({n_layer, batch, n_head_kv, max_len, head_dim}, options),
+          torch::zeros({n_layer, batch, n_head_kv, max_len, head_dim}, options)};
+}
+
+void KvCache::write(int64_t layer, const torch::Tensor& new_k, const torch::Tensor& new_v,
+                    const torch::Tensor& slots) {
+  const int64_t B = new_k.size(0), n_kv = new_k.size(1), T = new_k.size(2);
+  auto index = torch::TensorOptions().dtype(torch::kInt64).device(slots.device());
+  torch::Tensor rows = torch::arange(B, index).view({B, 1, 1});
+  torch::Tensor heads = torch::arange(n_kv, index).view({1, n_kv, 1});
+  torch::Tensor where = slots.view({B, 1, T});
+  // Advanced indexing on (B, n_kv, slot) broadcasts to (B, n_kv, T); values are (B, n_kv, T, hd).
+  k[layer].index_put_({rows, heads, where}, new_k.to(k.scalar_type()));
+  v[layer].index_put_({rows, heads, where}, new_v.to(v.scalar_type()));
+}
+
+void KvCache::select_rows(const torch::Tensor& rows) {
+  k = k.index_select(1, rows);
+  v = v.index_select(1, rows);
+}
+
+}  // namespace acerl::model

@@ -1,0 +1,74 @@
+// defines: ProcessGroups, the rank grid of a job (data x pipeline x tensor parallel) and one
+// communicator per axis. Built once from [parallel] and passed by reference; no globals.
+//
+// Rank map: tensor-parallel ranks are adjacent (they talk most, so they share a node), then
+// pipeline stages, then data-parallel replicas:
+//     rank = dp_index * (pp * tp) + pp_index * tp + tp_index
+// Worked example, 8 ranks with tp = 2, pp = 2, dp = 2:
+//     rank:      0  1  2  3  4  5  6  7
+//     dp_index:  0  0  0  0  1  1  1  1
+//     pp_index:  0  0  1  1  0  0  1  1
+//     tp_index:  0  1  0  1  0  1  0  1
+// TP groups {0,1} {2,3} {4,5} {6,7}; PP groups {0,2} {1,3} {4,6} {5,7}; DP groups {0,4} {1,5}
+// {2,6} {3,7}. Rank 2 holds the second half of the layers (stage 1) and the first half of
+// each of their split weights (tp 0), for replica 0.
+#pragma once
+
+#include <mpi.h>
+
+#include <memory>
+#include <string>
+
+#include "parallel/communicator.h"
+
+namespace acerl::parallel {
+
+struct Layout {
+  int tp = 1;
+  int pp = 1;
+  int dp = 1;
+  int world() const { return tp * pp * dp; }
+};
+
+// What the model must let a layout divide (from the model's config).
+struct ModelShape {
+  int64_t n_head = 1, n_head_kv = 1, vocab = 1, n_layer = 1, ffn = 1;
+};
+
+// Empty when `layout` fits `world_size` ranks and `shape`; else one message saying what is
+// wrong and which values would fit. dp = 0 in `requested` means "the rest of the world".
+std::string layout_problem(int world_size, Layout requested, const ModelShape& shape);
+// Resolves dp = 0 to world_size / (tp * pp).
+Layout resolve_layout(int world_size, Layout requested);
+
+class ProcessGroups {
+ public:
+  // Collective over `world`: splits it into the three axes. Throws UsageError when the layout
+  // does not multiply to the world size.
+  ProcessGroups(MPI_Comm world, Layout layout);
+  // One process, no MPI: every axis has size 1.
+  static std::unique_ptr<ProcessGroups> single();
+
+  const Layout& layout() const { return layout_; }
+  int rank() const { return rank_; }
+  int world_size() const { return layout_.world(); }
+  int tp_rank() const { return tp_->rank(); }
+  int pp_rank() const { return pp_->rank(); }
+  int dp_rank() const { return dp_->rank(); }
+  Communicator& tp() const { return *tp_; }
+  Communicator& pp() const { return *pp_; }
+  Communicator& dp() const { return *dp_; }
+  Communicator& world() const { return *world_; }
+  bool first_stage() const { return pp_->rank() == 0; }
+  bool last_stage() const { return pp_->rank() == pp_->size() - 1; }
+  // The world rank of the given (dp, pp, tp) coordinates.
+  int rank_of(int dp_index, int pp_index, int tp_index) const;
+
+ private:
+  ProcessGroups() = default;
+  Layout layout_;
+  int rank_ = 0;
+  std::unique_ptr<Communicator> world_, tp_, pp_, dp_;
+};
+
+}  // namespace acerl::parallel

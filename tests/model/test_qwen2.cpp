@@ -1,0 +1,180 @@
+// The Qwen2 model against Hugging Face transformers' own Qwen2ForCausalLM (run from the venv on
+// the same safetensors file): full forward, packed documents, prefill + decode with the KV
+// cache, tied embeddings, greedy generation.
+#include <catch2/catch.hpp>
+
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "io/safetensors.h"
+#include "model/qwen2_weights.h"
+#include "parallel/process_groups.h"
+#include "support/process.h"
+#include "support/tiny_model.h"
+
+using namespace acerl;
+using namespace acerl::test;
+
+namespace {
+
+// Relative error of `ours` against `reference`: max |diff| / max |reference|.
+double relative_error(const torch::Tensor& ours, const torch::Tensor& reference) {
+  return ((ours.to(torch::kFloat64) - reference.to(torch::kFloat64)).abs().max() /
+          reference.to(torch::kFloat64).abs().max())
+      .item<double>();
+}
+
+struct Reference {
+  std::string dir;
+  std::vector<std::vector<int64_t>> sequences;
+  std::vector<torch::Tensor> logits;  // (len_i, vocab) each, from transformers
+};
+
+Reference hf_logits(const std::string& name, const model::Qwen2Config& config,
+                    const std::vector<std::vector<int64_t>>& sequences) {
+  Reference ref{scratch_dir(name), sequences, {}};
+  write_tiny_checkpoint(ref.dir, config, 42);
+  std::ofstream(ref.dir + "/ids.json") << ids_json(sequences);
+  auto py = run_python(quote(source_path("tests/model/hf_reference.py")) + " logits " +
+                       quote(ref.dir) + " " + quote(ref.dir + "/ids.json") + " " +
+                       quote(ref.dir + "/hf_logits.safetensors"));
+  INFO(py.err);
+  REQUIRE(py.exit_code == 0);
+  io::SafetensorsReader reader(ref.dir + "/hf_logits.safetensors");
+  for (size_t i = 0; i < sequences.size(); ++i)
+    ref.logits.push_back(reader.get("logits_" + std::to_string(i)).clone());
+  return ref;
+}
+
+torch::Tensor as_row(const std::vector<int64_t>& ids) {
+  return torch::tensor(ids, torch::kInt64).unsqueeze(0);
+}
+
+}  // namespace
+
+TEST_CASE("logits equal transformers' Qwen2ForCausalLM (GQA, untied head, rope_theta 1e6)",
+          "[model]") {
+  auto config = tiny_config();
+  Reference ref =
+      hf_logits("qwen2_logits", config,
+                {random_ids(5, 256, 1), random_ids(17, 256, 2), random_ids(40, 256, 3)});
+  auto groups = parallel::ProcessGroups::single();
+  auto m = model::load_pretrained(ref.dir, *groups);
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < ref.sequences.size(); ++i) {
+    torch::Tensor ids = as_row(ref.sequences[i]);
+    torch::Tensor positions = torch::arange(ids.size(1)).unsqueeze(0);
+    torch::Tensor logits = m->forward(ids, model::training_inputs(positions, {}, config))[0];
+    INFO("sequence " << i);
+    CHECK(relative_error(logits, ref.logits[i]) < 1e-4);
+  }
+}
+
+TEST_CASE("packed documents attend only within themselves, positions restart", "[model]") {
+  auto config = tiny_config();
+  std::vector<std::vector<int64_t>> docs = {random_ids(7, 256, 11), random_ids(12, 256, 12),
+                                            random_ids(4, 256, 13)};
+  Reference ref = hf_logits("qwen2_packed", config, docs);
+  auto groups = parallel::ProcessGroups::single();
+  auto m = model::load_pretrained(ref.dir, *groups);
+  torch::NoGradGuard no_grad;
+  // Row 0: docs 0,1,2 then padding; row 1: docs 2,0 then padding. Same width T.
+  const int64_t T = 26;
+  torch::Tensor ids = torch::zeros({2, T}, torch::kInt64),
+                positions = torch::zeros({2, T}, torch::kInt64);
+  torch::Tensor doc_ids = torch::full({2, T}, -1, torch::kInt64);
+  std::vector<std::vector<int>> rows = {{0, 1, 2}, {2, 0}};
+  std::vector<std::vector<int64_t>> starts(2);
+  for (int r = 0; r < 2; ++r) {
+    int64_t at = 0;
+    for (int d : rows[r]) {
+      starts[r].push_back(at);
+      for (size_t j = 0; j < docs[d].size(); ++j, ++at) {
+        ids[r][at] = docs[d][j];
+        positions[r][at] = static_cast<int64_t>(j);
+        doc_ids[r][at] = d;
+      }
+    }
+  }
+  torch::Tensor logits = m->forward(ids, model::training_inputs(positions, doc_ids, config));
+  for (int r = 0; r < 2; ++r) {
+    for (size_t k = 0; k < rows[r].size(); ++k) {
+      int d = rows[r][k];
+      torch::Tensor slice = logits[r].narrow(0, starts[r][k], static_cast<int64_t>(docs[d].size()));
+      INFO("row " << r << " doc " << d);
+      CHECK(relative_error(slice, ref.logits[d]) < 1e-4);
+    }
+  }
+  CHECK(torch::isfinite(logits).all().item<bool>());  // padding rows stay finite
+}
+
+TEST_CASE("prefill + incremental decode with the KV cache equals the full forward", "[model]") {
+  auto config = tiny_config();
+  std::vector<std::vector<int64_t>> full = {random_ids(14, 256, 21), random_ids(11, 256, 22),
+                                            random_ids(9, 256, 23)};
+  Reference ref = hf_logits("qwen2_decode", config, full);
+  auto groups = parallel::ProcessGroups::single();
+  auto m = model::load_pretrained(ref.dir, *groups);
+  torch::NoGradGuard no_grad;
+  // Prompts of different lengths in one right-padded batch, then decode token by token.
+  std::vector<int64_t> prompt_len = {6, 2, 4};
+  const int64_t B = 3, T = 6, steps = 5;
+  torch::Tensor ids = torch::zeros({B, T}, torch::kInt64),
+                positions = torch::zeros({B, T}, torch::kInt64);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) {
+      ids[b][t] = t < prompt_len[b] ? full[b][t] : 0;
+      positions[b][t] = t;
+    }
+  auto cache = m->new_cache(B, 32, torch::kFloat32);
+  torch::Tensor prefill = m->forward(ids, model::cached_inputs(positions, cache, config));
+  for (int64_t b = 0; b < B; ++b) {
+    INFO("prefill row " << b);
+    CHECK(relative_error(prefill[b].narrow(0, 0, prompt_len[b]),
+                         ref.logits[b].narrow(0, 0, prompt_len[b])) < 1e-4);
+  }
+  for (int64_t s = 0; s < steps; ++s) {
+    torch::Tensor step_ids = torch::zeros({B, 1}, torch::kInt64),
+                  step_pos = torch::zeros({B, 1}, torch::kInt64);
+    for (int64_t b = 0; b < B; ++b) {
+      step_pos[b][0] = prompt_len[b] + s;
+      step_ids[b][0] = full[b][prompt_len[b] + s];
+    }
+    torch::Tensor logits = m->forward(step_ids, model::cached_inputs(step_pos, cache, config));
+    for (int64_t b = 0; b < B; ++b) {
+      INFO("decode step " << s << " row " << b);
+      CHECK(relative_error(logits[b][0], ref.logits[b][prompt_len[b] + s]) < 1e-4);
+    }
+  }
+}
+
+TEST_CASE("tied word embeddings load and match transformers", "[model]") {
+  auto config = tiny_config(/*tied=*/true);
+  Reference ref = hf_logits("qwen2_tied", config, {random_ids(9, 256, 31)});
+  auto groups = parallel::ProcessGroups::single();
+  auto m = model::load_pretrained(ref.dir, *groups);
+  CHECK_FALSE(m->lm_head);
+  torch::NoGradGuard no_grad;
+  torch::Tensor ids = as_row(ref.sequences[0]);
+  torch::Tensor logits =
+      m->forward(ids, model::training_inputs(torch::arange(9).unsqueeze(0), {}, config))[0];
+  CHECK(relative_error(logits, ref.logits[0]) < 1e-4);
+}
+
+TEST_CASE("parameter names and shapes are the Hugging Face ones", "[model]") {
+  auto groups = parallel::ProcessGroups::single();
+  model::Qwen2ForCausalLM m(tiny_config(), *groups);
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& s : m->param_shards()) shapes[s.name] = s.full_shape;
+  CHECK(shapes.size() == 3 + 4 * 12);
+  CHECK(shapes.at("model.embed_tokens.weight") == std::vector<int64_t>{256, 64});
+  CHECK(shapes.at("model.layers.3.self_attn.k_proj.weight") == std::vector<int64_t>{32, 64});
+  CHECK(shapes.at("model.layers.0.self_attn.q_proj.bias") == std::vector<int64_t>{64});
+  CHECK(shapes.at("model.layers.2.mlp.down_proj.weight") == std::vector<int64_t>{64, 128});
+  CHECK(shapes.at("lm_head.weight") == std::vector<int64_t>{256, 64});
+  CHECK(shapes.count("model.layers.0.self_attn.o_proj.bias") == 0);
+  int64_t total = 0;
+  for (const auto& [name, shape] : shapes) total += c10::multiply_integers(shape);
+  CHECK(total == tiny_config().parameter_count());
+}
