@@ -1,6 +1,7 @@
 // The table of `acerl` subcommands: name, help text, config sections and entry point.
 // A command whose issue has not landed has no `run` and says what brings it.
 #include "cli/command.h"
+#include "cli/convert_command.h"
 #include "cli/data_command.h"
 
 namespace acerl::cli {
@@ -36,8 +37,14 @@ const std::vector<Command>& commands() {
     Command convert;
     convert.name = "convert";
     convert.summary = "convert between HF safetensors and acerl HDF5 checkpoints";
-    convert.usage = "[options]";
-    convert.pending = "the model issue";
+    convert.usage = "--init CONFIG.json --output DIR | --input CHECKPOINT --output DIR [options]";
+    convert.details =
+        "  --init writes a randomly initialised model (HF initialisation, seeded) of the given "
+        "config.json\n"
+        "  --input rewrites a safetensors checkpoint (dtype, shard size); config.json is carried "
+        "over";
+    convert.add_flags = add_convert_flags;
+    convert.run = run_convert;
     t.push_back(convert);
     Command trace;
     trace.name = "trace";

@@ -77,10 +77,12 @@ int run_main(int argc, char** argv, const std::function<int(MpiRuntime&, int, ch
     return body(runtime, argc, argv);
   } catch (const CollectiveFailure& failure) {
     return failure.exit_code;
-  } catch (const UsageError& e) {
-    runtime.abort(e.what(), 2);
   } catch (const std::exception& e) {
-    runtime.abort(e.what(), 1);
+    const int code = dynamic_cast<const UsageError*>(&e) ? 2 : 1;
+    if (runtime.size() > 1) runtime.abort(e.what(), code);
+    // Alone, nobody can be left waiting: report and exit without MPI_Abort's banner.
+    print_error(runtime.rank(), e.what());
+    return code;
   }
 }
 
