@@ -1,0 +1,34 @@
+// Precision and autocast scope; see precision.h.
+#include "model/precision.h"
+
+#include <ATen/autocast_mode.h>
+
+#include "runtime/error.h"
+
+namespace acerl::model {
+
+Precision parse_precision(const std::string& name) {
+  if (name == "fp32") return Precision::fp32;
+  if (name == "bf16") return Precision::bf16;
+  throw UsageError(str("precision '", name, "' is not one of fp32, bf16"));
+}
+
+const char* precision_name(Precision precision) { return precision == Precision::bf16 ? "bf16" : "fp32"; }
+
+AutocastScope::AutocastScope(Precision precision) {
+  if (precision != Precision::bf16) return;
+  active_ = true;
+  was_enabled_ = at::autocast::is_autocast_enabled(at::kCPU);
+  at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCPU, true);
+  at::autocast::increment_nesting();
+}
+
+AutocastScope::~AutocastScope() {
+  if (!active_) return;
+  // Leaving the outermost scope drops the cached bf16 copies of the weights.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(at::kCPU, was_enabled_);
+}
+
+}  // namespace acerl::model

@@ -1,0 +1,1 @@
+acerl_add_bench(model model_bench.cpp)

@@ -1,0 +1,134 @@
+// acerl_bench_model: forward+backward and KV-cache decode tokens/s of the Qwen2 model for two
+// shapes ("small", 55M parameters, and the Qwen2.5-0.5B shape, random weights) in fp32 and bf16
+// autocast, seq 512, against the same architecture in PyTorch eager (tests/bench/qwen2_eager.py)
+// run by the same torch wheel with the same thread count.
+//   acerl_bench_model [--quick]   (--quick: small shape only)
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "bench_util.h"
+#include "io/json.h"
+#include "model/precision.h"
+#include "model/qwen2.h"
+#include "parallel/process_groups.h"
+#include "runtime/error.h"
+
+using namespace acerl;
+
+namespace {
+
+struct Shape {
+  const char* name;
+  model::Qwen2Config config;
+};
+
+model::Qwen2Config make(int64_t d, int64_t layers, int64_t heads, int64_t kv, int64_t ffn,
+                        int64_t vocab, bool tied) {
+  model::Qwen2Config c;
+  c.hidden_size = d;
+  c.n_layer = layers;
+  c.n_head = heads;
+  c.n_head_kv = kv;
+  c.intermediate_size = ffn;
+  c.vocab_size = vocab;
+  c.tie_word_embeddings = tied;
+  c.rope_theta = 1e6;
+  return c;
+}
+
+double train_tokens_per_s(model::Qwen2ForCausalLMImpl& m, model::Precision precision, int64_t seq,
+                          int repeats) {
+  const auto& c = m.config();
+  torch::Tensor ids = torch::randint(c.vocab_size, {1, seq});
+  torch::Tensor positions = torch::arange(seq).unsqueeze(0);
+  auto inputs = model::training_inputs(positions, {}, c);
+  double s = bench::median_seconds(
+      [&] {
+        m.zero_grad(true);
+        torch::Tensor logits;
+        {
+          model::AutocastScope autocast(precision);
+          logits = m.forward(ids, inputs);
+        }
+        auto loss = torch::cross_entropy_loss(logits.to(torch::kFloat32).view({-1, c.vocab_size}),
+                                              ids.view({-1}));
+        loss.backward();
+      },
+      repeats);
+  return seq / s;
+}
+
+double decode_tokens_per_s(model::Qwen2ForCausalLMImpl& m, model::Precision precision, int64_t seq,
+                           int64_t steps, int repeats) {
+  torch::NoGradGuard no_grad;
+  const auto& c = m.config();
+  torch::Tensor ids = torch::randint(c.vocab_size, {1, seq});
+  torch::Tensor positions = torch::arange(seq).unsqueeze(0);
+  auto dtype = precision == model::Precision::bf16 ? torch::kBFloat16 : torch::kFloat32;
+  auto cache = m.new_cache(1, seq + steps, dtype);
+  auto prefill = [&] {
+    model::AutocastScope autocast(precision);
+    return m.forward(ids, model::cached_inputs(positions, cache, c));
+  };
+  auto decode = [&] {
+    model::AutocastScope autocast(precision);
+    torch::Tensor logits = m.forward(ids, model::cached_inputs(positions, cache, c));
+    torch::Tensor token = logits.select(1, -1).argmax(-1, true);
+    for (int64_t i = 0; i < steps; ++i) {
+      torch::Tensor pos = torch::full({1, 1}, seq + i, torch::kInt64);
+      logits = m.forward(token, model::cached_inputs(pos, cache, c));
+      token = logits.select(1, -1).argmax(-1, true);
+    }
+  };
+  double t_prefill = bench::median_seconds(prefill, repeats);
+  double total = bench::median_seconds(decode, repeats);
+  return steps / std::max(total - t_prefill, 1e-9);
+}
+
+double eager(const char* shape, const char* dtype, const char* mode, int repeats, int64_t steps) {
+  std::string out =
+      bench::run_python(std::string(ACERL_SOURCE_DIR) + "/tests/bench/qwen2_eager.py",
+                        str(shape, " ", dtype, " ", mode, " --repeats ", repeats, " --new ", steps,
+                            " --threads ", torch::get_num_threads()));
+  if (out.empty()) return 0;
+  return json::parse(out, "qwen2_eager.py").at("tokens_per_s").as_number();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  torch::set_num_threads(2);
+  torch::manual_seed(0);
+  std::vector<Shape> shapes = {{"small", make(512, 8, 8, 2, 1408, 32000, false)}};
+  if (!quick) shapes.push_back({"qwen0.5b", make(896, 24, 14, 2, 4864, 151936, true)});
+  std::printf("threads %d; bf16 matmul peak %.0f GFLOP/s, fp32 %.0f GFLOP/s\n",
+              torch::get_num_threads(), bench::matmul_peak_gflops(torch::kBFloat16),
+              bench::matmul_peak_gflops(torch::kFloat32));
+  std::printf("%-9s %-5s %-22s %12s %12s %7s\n", "shape", "dtype", "measure (seq 512)",
+              "acerl tok/s", "eager tok/s", "ratio");
+  auto groups = parallel::ProcessGroups::single();
+  for (const auto& shape : shapes) {
+    model::Qwen2ForCausalLM m(shape.config, *groups);
+    model::init_parameters(*m, 1);
+    const bool big = std::strcmp(shape.name, "small") != 0;
+    const int repeats = big ? 2 : 3;
+    const int64_t steps = big ? 16 : 32;
+    for (auto precision : {model::Precision::fp32, model::Precision::bf16}) {
+      const char* dtype = model::precision_name(precision);
+      double ours = train_tokens_per_s(*m, precision, 512, repeats);
+      double theirs = eager(shape.name, dtype, "train", repeats, steps);
+      std::printf("%-9s %-5s %-22s %12.1f %12.1f %7.2f\n", shape.name, dtype, "forward+backward",
+                  ours, theirs, theirs > 0 ? ours / theirs : 0.0);
+      ours = decode_tokens_per_s(*m, precision, 512, steps, repeats);
+      theirs = eager(shape.name, dtype, "decode", repeats, steps);
+      std::printf("%-9s %-5s %-22s %12.1f %12.1f %7.2f\n", shape.name, dtype, "decode (batch 1)",
+                  ours, theirs, theirs > 0 ? ours / theirs : 0.0);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
