@@ -98,6 +98,7 @@ class LocalCommunicator final : public Communicator {
   std::unique_ptr<CommRequest> all_reduce_async(torch::Tensor&) override {
     struct Done : CommRequest {
       void wait() override {}
+      bool test() override { return true; }
     };
     return std::make_unique<Done>();
   }
@@ -109,6 +110,12 @@ class LocalCommunicator final : public Communicator {
   }
   void recv(torch::Tensor&, int src, int) override {
     throw Error(str("recv from rank ", src, " on a single-rank communicator"));
+  }
+  std::unique_ptr<CommRequest> isend(const torch::Tensor&, int dst, int) override {
+    throw Error(str("isend to rank ", dst, " on a single-rank communicator"));
+  }
+  std::unique_ptr<CommRequest> irecv(torch::Tensor&, int src, int) override {
+    throw Error(str("irecv from rank ", src, " on a single-rank communicator"));
   }
   void barrier() override {}
   MPI_Comm mpi_comm() const override { return MPI_COMM_NULL; }
@@ -122,13 +129,26 @@ class MpiRequest final : public CommRequest {
     if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
   void wait() override {
+    if (done_) return;
     check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
-    if (staging_.defined()) target_.copy_(staging_);
+    complete();
+  }
+  bool test() override {
+    if (done_) return true;
+    int flag = 0;
+    check_mpi(MPI_Test(&request_, &flag, MPI_STATUS_IGNORE), "MPI_Test");
+    if (flag) complete();
+    return done_;
   }
 
  private:
+  void complete() {
+    done_ = true;
+    if (staging_.defined() && target_.defined()) target_.copy_(staging_);
+  }
   MPI_Request request_;
-  torch::Tensor staging_, target_;  // set when the target was not contiguous
+  torch::Tensor staging_, target_;  // staging: contiguous copy; target: where a receive lands
+  bool done_ = false;
 };
 
 class MpiCommunicator final : public Communicator {
@@ -242,6 +262,31 @@ class MpiCommunicator final : public Communicator {
           "MPI_Recv");
     });
     if (!tensor.is_contiguous()) tensor.copy_(buffer);
+  }
+
+  std::unique_ptr<CommRequest> isend(const torch::Tensor& tensor, int dst, int tag) override {
+    check_cpu(tensor);
+    count(nbytes(tensor));
+    torch::Tensor buffer = tensor.contiguous();  // kept alive by the request
+    MPI_Request request = MPI_REQUEST_NULL;
+    check_mpi(MPI_Isend(buffer.data_ptr(), mpi_count(buffer.numel()),
+                        mpi_type(buffer.scalar_type()), dst, tag, comm_, &request),
+              "MPI_Isend");
+    return std::make_unique<MpiRequest>(request, buffer, torch::Tensor());
+  }
+
+  std::unique_ptr<CommRequest> irecv(torch::Tensor& tensor, int src, int tag) override {
+    check_cpu(tensor);
+    torch::Tensor staging = tensor.is_contiguous()
+                                ? torch::Tensor()
+                                : torch::empty_like(tensor, torch::MemoryFormat::Contiguous);
+    torch::Tensor& buffer = staging.defined() ? staging : tensor;
+    MPI_Request request = MPI_REQUEST_NULL;
+    check_mpi(MPI_Irecv(buffer.data_ptr(), mpi_count(buffer.numel()),
+                        mpi_type(buffer.scalar_type()), src, tag, comm_, &request),
+              "MPI_Irecv");
+    return std::make_unique<MpiRequest>(request, staging,
+                                        staging.defined() ? tensor : torch::Tensor());
   }
 
   void barrier() override { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }

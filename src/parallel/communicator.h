@@ -25,6 +25,8 @@ class CommRequest {
  public:
   virtual ~CommRequest() = default;
   virtual void wait() = 0;
+  // True once complete (then wait() returns at once). Calling it also lets MPI progress.
+  virtual bool test() = 0;
 };
 
 class Communicator {
@@ -45,6 +47,9 @@ class Communicator {
   virtual void send(const torch::Tensor& tensor, int dst, int tag = 0) = 0;
   // Receives into `tensor`, whose shape and dtype must match what was sent.
   virtual void recv(torch::Tensor& tensor, int src, int tag = 0) = 0;
+  // Non-blocking point-to-point; the tensor must stay alive and untouched until wait().
+  virtual std::unique_ptr<CommRequest> isend(const torch::Tensor& tensor, int dst, int tag = 0) = 0;
+  virtual std::unique_ptr<CommRequest> irecv(torch::Tensor& tensor, int src, int tag = 0) = 0;
   virtual void barrier() = 0;
   // The MPI communicator behind this one (MPI_COMM_NULL for the local one): for HDF5 MPI-IO
   // and for exchanging small metadata.

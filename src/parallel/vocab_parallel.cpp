@@ -1,0 +1,114 @@
+// Vocab-parallel log-prob and entropy; see vocab_parallel.h.
+//
+// With z = logits / T split over ranks, M = max z (all-reduce max), e = exp(z - M),
+// S = sum e (all-reduce sum), W = sum e (z - M) (all-reduce sum):
+//   log Z = M + log S,   log p_t = z_t - log Z,   H = log S - W / S.
+// Gradients w.r.t. z (then divided by T for the logits):
+//   d log p_t / dz_j = 1[j = t] - p_j,     dH / dz_j = -p_j (log p_j + H).
+#include "parallel/vocab_parallel.h"
+
+namespace acerl::parallel {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+struct Stats {
+  torch::Tensor z;    // (N, V/tp) float32, logits / T
+  torch::Tensor max;  // (N) global max of z
+  torch::Tensor e;    // (N, V/tp) exp(z - max)
+  torch::Tensor sum;  // (N) global sum of e
+};
+
+Stats softmax_stats(const torch::Tensor& logits, Communicator& tp, double temperature) {
+  Stats s;
+  s.z = logits.to(torch::kFloat32) / temperature;
+  s.max = std::get<0>(s.z.max(-1));
+  tp.all_reduce(s.max, ReduceOp::max);
+  s.e = torch::exp(s.z - s.max.unsqueeze(-1));
+  s.sum = s.e.sum(-1);
+  tp.all_reduce(s.sum);
+  return s;
+}
+
+// The communicator travels as an integer (IValues cannot hold pointers); it outlives the graph.
+struct LogProb : torch::autograd::Function<LogProb> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits,
+                               const torch::Tensor& targets, int64_t vocab_start, int64_t comm,
+                               double temperature) {
+    Communicator& tp = *reinterpret_cast<Communicator*>(comm);
+    Stats s = softmax_stats(logits, tp, temperature);
+    const int64_t local = logits.size(-1);
+    torch::Tensor local_target = targets - vocab_start;
+    torch::Tensor mine = (local_target >= 0) & (local_target < local);
+    torch::Tensor index = local_target.clamp(0, local - 1).unsqueeze(-1);
+    torch::Tensor z_target = s.z.gather(-1, index).squeeze(-1) * mine;
+    tp.all_reduce(z_target);
+    torch::Tensor logprob = z_target - s.max - s.sum.log();
+    ctx->save_for_backward({s.e, s.sum, index, mine});
+    ctx->saved_data["temperature"] = temperature;
+    ctx->saved_data["dtype"] = static_cast<int64_t>(logits.scalar_type());
+    return logprob;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor &e = saved[0], &sum = saved[1], &index = saved[2], &mine = saved[3];
+    torch::Tensor g = grads[0].to(torch::kFloat32).unsqueeze(-1);  // (N, 1)
+    torch::Tensor grad = -(e / sum.unsqueeze(-1)) * g;
+    grad.scatter_add_(-1, index, g * mine.unsqueeze(-1).to(torch::kFloat32));
+    grad = grad / ctx->saved_data["temperature"].toDouble();
+    auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
+    return {grad.to(dtype), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+struct Entropy : torch::autograd::Function<Entropy> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits, int64_t comm,
+                               double temperature) {
+    Communicator& tp = *reinterpret_cast<Communicator*>(comm);
+    Stats s = softmax_stats(logits, tp, temperature);
+    torch::Tensor shifted = s.z - s.max.unsqueeze(-1);  // z - M
+    torch::Tensor weighted = (s.e * shifted).sum(-1);
+    tp.all_reduce(weighted);
+    torch::Tensor log_sum = s.sum.log();
+    torch::Tensor entropy = log_sum - weighted / s.sum;
+    ctx->save_for_backward({s.e, s.sum, shifted, log_sum, entropy});
+    ctx->saved_data["temperature"] = temperature;
+    ctx->saved_data["dtype"] = static_cast<int64_t>(logits.scalar_type());
+    return entropy;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const torch::Tensor &e = saved[0], &sum = saved[1], &shifted = saved[2], &log_sum = saved[3],
+                        &h = saved[4];
+    torch::Tensor p = e / sum.unsqueeze(-1);
+    torch::Tensor log_p = shifted - log_sum.unsqueeze(-1);
+    torch::Tensor grad =
+        -p * (log_p + h.unsqueeze(-1)) * grads[0].to(torch::kFloat32).unsqueeze(-1);
+    grad = grad / ctx->saved_data["temperature"].toDouble();
+    auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
+    return {grad.to(dtype), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor vocab_parallel_logprob(const torch::Tensor& logits, const torch::Tensor& targets,
+                                     int64_t vocab_start, Communicator& tp, double temperature) {
+  return LogProb::apply(logits, targets, vocab_start, reinterpret_cast<int64_t>(&tp), temperature);
+}
+
+torch::Tensor vocab_parallel_entropy(const torch::Tensor& logits, Communicator& tp,
+                                     double temperature) {
+  return Entropy::apply(logits, reinterpret_cast<int64_t>(&tp), temperature);
+}
+
+torch::Tensor vocab_parallel_entropies(const torch::Tensor& logits, Communicator& tp,
+                                       const std::vector<double>& temperatures) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> columns;
+  for (double t : temperatures) columns.push_back(vocab_parallel_entropy(logits, tp, t));
+  return torch::stack(columns, -1);
+}
+
+}  // namespace acerl::parallel

@@ -1,0 +1,72 @@
+// Parallel forward+backward of the LM loss; see train_step.h.
+#include "train/train_step.h"
+
+#include "parallel/pipeline_schedule.h"
+#include "parallel/vocab_parallel.h"
+#include "runtime/error.h"
+
+namespace acerl::train {
+namespace {
+
+PackedRows slice_rows(const PackedRows& rows, int64_t start, int64_t count) {
+  auto cut = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(0, start, count) : t; };
+  return {cut(rows.ids), cut(rows.positions), cut(rows.doc_ids), cut(rows.targets),
+          cut(rows.weights)};
+}
+
+}  // namespace
+
+StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
+                            const parallel::ProcessGroups& groups, const PackedRows& rows,
+                            int64_t micro_rows, model::Precision precision,
+                            parallel::GradSync* sync, const TokenLoss& token_loss) {
+  ACERL_CHECK(rows.rows() % micro_rows == 0, "the ", rows.rows(),
+              " rows of a step do not split into micro-batches of ", micro_rows);
+  const auto& config = model.config();
+  const int64_t n_micro = rows.rows() / micro_rows, T = rows.ids.size(1);
+  StepResult result;
+  torch::Tensor weight =
+      torch::tensor({rows.weights.to(torch::kFloat64).sum().item<double>()}, torch::kFloat64);
+  groups.dp().all_reduce(weight);
+  result.global_weight = weight.item<double>();
+  const double normaliser = std::max(result.global_weight, 1e-12);
+
+  std::vector<PackedRows> micro(static_cast<size_t>(n_micro));
+  for (int64_t i = 0; i < n_micro; ++i)
+    micro[static_cast<size_t>(i)] = slice_rows(rows, i * micro_rows, micro_rows);
+
+  parallel::PipelineStep step;
+  step.n_micro = n_micro;
+  step.activation_shape = {micro_rows, T, config.hidden_size};
+  step.first_input = [&](int64_t i) { return micro[static_cast<size_t>(i)].ids; };
+  step.forward = [&](int64_t i, const torch::Tensor& input) {
+    const PackedRows& m = micro[static_cast<size_t>(i)];
+    model::AutocastScope autocast(precision);
+    auto inputs = model::training_inputs(m.positions, m.doc_ids, config);
+    torch::Tensor out = model.forward(input, inputs);
+    // Stages exchange float32 activations whatever the compute precision.
+    return model.stage().head ? out : out.to(torch::kFloat32);
+  };
+  step.loss = [&](int64_t i, const torch::Tensor& logits) {
+    const PackedRows& m = micro[static_cast<size_t>(i)];
+    torch::Tensor logprob =
+        parallel::vocab_parallel_logprob(logits.reshape({-1, logits.size(-1)}),
+                                         m.targets.reshape({-1}), model.vocab_start(), groups.tp());
+    if (token_loss) return token_loss(logprob, m, normaliser);
+    return -(logprob * m.weights.reshape({-1})).sum() / normaliser;
+  };
+  step.before_backward = [&](int64_t i) {
+    if (sync && i == n_micro - 1) sync->arm();
+  };
+  double local = parallel::run_1f1b(groups, step);
+  if (sync) sync->finish();
+
+  // The loss lives on the last stage of each replica: sum over replicas, then share with all.
+  torch::Tensor loss = torch::tensor({local}, torch::kFloat64);
+  groups.dp().all_reduce(loss);
+  groups.pp().broadcast(loss, groups.pp().size() - 1);
+  result.loss = loss.item<double>();
+  return result;
+}
+
+}  // namespace acerl::train

@@ -1,0 +1,46 @@
+// defines: PackedRows (one step's training rows of this data-parallel rank) and
+// forward_backward, the parallel forward+backward of a language-model loss: micro-batches go
+// through the 1F1B pipeline, logits stay vocab-parallel, and the loss is the mean over every
+// loss token of the global batch (all DP ranks), so any layout computes the same step.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+
+#include "model/precision.h"
+#include "model/qwen2.h"
+#include "parallel/grad_sync.h"
+#include "parallel/process_groups.h"
+
+namespace acerl::train {
+
+struct PackedRows {
+  torch::Tensor ids;        // (n, T) int64
+  torch::Tensor positions;  // (n, T) int64, restarting at every document
+  torch::Tensor doc_ids;    // (n, T) int64, -1 = padding; undefined = one document per row
+  torch::Tensor targets;    // (n, T) int64, the next token
+  torch::Tensor weights;    // (n, T) float32 per-token loss weight (0 = no loss)
+  int64_t rows() const { return ids.size(0); }
+};
+
+// The loss of one micro-batch on the last stage, from per-token log-probs (b*T) of the targets
+// and the micro-batch's rows. Default (nullptr): token-level cross-entropy,
+// -sum(weights * logprob) / global_weight.
+using TokenLoss = std::function<torch::Tensor(const torch::Tensor& logprob, const PackedRows& micro,
+                                              double global_weight)>;
+
+struct StepResult {
+  double loss = 0;           // global loss of the step (every rank has it)
+  double global_weight = 0;  // sum of the loss weights over the global batch
+};
+
+// Forward+backward of `rows` in micro-batches of `micro_rows` rows; gradients accumulate in
+// the parameters. When `sync` is given it is armed before the last backward and finished, so
+// gradients are summed over data-parallel ranks on return.
+StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
+                            const parallel::ProcessGroups& groups, const PackedRows& rows,
+                            int64_t micro_rows, model::Precision precision,
+                            parallel::GradSync* sync, const TokenLoss& token_loss = nullptr);
+
+}  // namespace acerl::train
