@@ -27,4 +27,13 @@ void KvCache::select_rows(const torch::Tensor& rows) {
   v = v.index_select(1, rows);
 }
 
+void KvCache::append_rows(const KvCache& other) {
+  if (!k.defined()) {
+    *this = other;
+    return;
+  }
+  k = torch::cat({k, other.k}, 1);
+  v = torch::cat({v, other.v}, 1);
+}
+
 }  // namespace acerl::model

@@ -21,6 +21,8 @@ struct KvCache {
              const torch::Tensor& slots);
   // Keeps only the rows `rows` (int64 indices), in that order: finished sequences leave the batch.
   void select_rows(const torch::Tensor& rows);
+  // Appends the rows of `other` (same layers, heads and capacity): a refill joins the batch.
+  void append_rows(const KvCache& other);
 };
 
 }  // namespace acerl::model

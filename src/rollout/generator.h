@@ -1,0 +1,89 @@
+// defines: Generator, batched sampling of completions with a preallocated KV cache, through
+// tensor and pipeline parallelism, and its inputs/outputs (GenerationRequest, Completion).
+// Sequences finish independently (stop token or max_new_tokens); finished rows leave the batch
+// and waiting sequences are prefilled into it when it has shrunk to half, so compute follows
+// the live sequences. Every generated token carries its log-prob under the distribution it was
+// sampled from and the entropy of softmax(logits / T), optionally at more temperatures.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "model/precision.h"
+#include "model/qwen2.h"
+#include "parallel/process_groups.h"
+#include "rollout/sampler.h"
+
+namespace acerl::rollout {
+
+struct GenerationRequest {
+  std::string id;               // prompt id: with the sample index, names the random stream
+  std::vector<int64_t> prompt;  // token ids
+  int64_t samples = 1;          // completions of this prompt
+};
+
+struct Completion {
+  size_t request = 0;  // index into the requests
+  int64_t sample = 0;
+  std::vector<int64_t> tokens;       // generated tokens (a stop token, if any, is the last)
+  std::vector<float> logprobs;       // per token
+  std::vector<float> entropies;      // per token, at the sampling temperature
+  std::vector<float> entropy_curve;  // tokens x entropy_temperatures, row-major (when requested)
+  bool truncated = false;            // stopped by max_new_tokens, not by a stop token
+  const char* finish_reason() const { return truncated ? "length" : "stop"; }
+  double mean_entropy() const;
+};
+
+struct GeneratorOptions {
+  SamplingParams sampling;
+  int64_t max_new_tokens = 256;
+  std::vector<int64_t> stop_tokens;
+  int64_t max_batch = 64;                    // sequences decoded together
+  std::vector<double> entropy_temperatures;  // extra temperatures for the entropy curve
+  uint64_t seed = 0;
+  model::Precision precision = model::Precision::bf16;
+};
+
+struct GenerationStats {
+  int64_t generated_tokens = 0;
+  int64_t prefill_tokens = 0;
+  int64_t decode_steps = 0;
+  double seconds = 0;
+};
+
+class Generator {
+ public:
+  Generator(model::Qwen2ForCausalLMImpl& model, const parallel::ProcessGroups& groups,
+            GeneratorOptions options);
+  // Collective over this replica's TP and PP ranks (each data-parallel replica generates its own
+  // requests); every rank returns all completions, ordered by (request, sample).
+  std::vector<Completion> generate(const std::vector<GenerationRequest>& requests);
+  const GenerationStats& stats() const { return stats_; }
+
+ private:
+  struct Row {
+    size_t completion;  // index into the output
+    uint64_t stream;
+    int64_t position;  // of the next token to feed
+    int64_t last_token;
+  };
+  // Runs the model over `ids` at `positions` through the pipeline stages, and on the last stage
+  // samples one token per row from the logits at `pick` (the position within each row); every
+  // rank of the replica receives the samples.
+  struct StepSamples {
+    torch::Tensor tokens, logprob, entropy, curve;
+  };
+  StepSamples forward_and_sample(const torch::Tensor& ids, const torch::Tensor& positions,
+                                 const torch::Tensor& pick, model::KvCache& cache,
+                                 const std::vector<Row>& rows, const std::vector<Completion>& out);
+  void record(const StepSamples& s, std::vector<Row>& rows, std::vector<Completion>& out);
+
+  model::Qwen2ForCausalLMImpl& model_;
+  const parallel::ProcessGroups& groups_;
+  GeneratorOptions options_;
+  GenerationStats stats_;
+};
+
+}  // namespace acerl::rollout

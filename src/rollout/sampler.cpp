@@ -1,0 +1,154 @@
+// Vocab-parallel sampling and per-sequence random streams; see sampler.h.
+#include "rollout/sampler.h"
+
+#include <cmath>
+#include <limits>
+
+#include "runtime/error.h"
+
+namespace acerl::rollout {
+namespace {
+
+uint64_t mix(uint64_t x) {  // SplitMix64 finaliser
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t fnv1a(std::string_view text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+constexpr int64_t kCandidates = 512;  // local top candidates per row for top-k / top-p
+constexpr int kBisections = 64;
+
+// Row-wise global maximum and (value-sorted) concatenation of every rank's local top values.
+torch::Tensor gathered_top_values(const torch::Tensor& z, int64_t k, parallel::Communicator& tp) {
+  torch::Tensor local = std::get<0>(z.topk(std::min<int64_t>(k, z.size(1)), -1, true, true));
+  return std::get<0>(tp.all_gather(local, 1).sort(-1, /*descending=*/true));
+}
+
+// Sum over the whole vocabulary of e (B, Vl) where z >= threshold (B), in float64.
+torch::Tensor kept_mass(const torch::Tensor& e64, const torch::Tensor& z,
+                        const torch::Tensor& threshold, parallel::Communicator& tp) {
+  torch::Tensor mass = (e64 * (z >= threshold.unsqueeze(-1))).sum(-1);
+  tp.all_reduce(mass);
+  return mass;
+}
+
+// The nucleus threshold: the smallest z among the largest tokens whose mass reaches top_p of
+// the mass above `floor` (top-k). From gathered candidates when they cover the nucleus, by
+// bisection otherwise (decided identically on every rank).
+torch::Tensor nucleus_threshold(const torch::Tensor& z, const torch::Tensor& e64,
+                                const torch::Tensor& max, const torch::Tensor& floor, double top_p,
+                                parallel::Communicator& tp) {
+  const int64_t B = z.size(0);
+  torch::Tensor total = kept_mass(e64, z, floor, tp);                  // (B)
+  torch::Tensor candidates = gathered_top_values(z, kCandidates, tp);  // (B, C) descending
+  torch::Tensor ce =
+      torch::exp(candidates.to(torch::kFloat64) - max.to(torch::kFloat64).unsqueeze(-1));
+  ce = ce * (candidates >= floor.unsqueeze(-1));
+  torch::Tensor reached = ce.cumsum(-1) >= top_p * total.unsqueeze(-1);  // (B, C)
+  torch::Tensor found = reached.any(-1);
+  torch::Tensor first = reached.to(torch::kInt64).argmax(-1);  // first index reaching top_p
+  torch::Tensor threshold = candidates.gather(-1, first.unsqueeze(-1)).squeeze(-1);
+  // Candidates are exhaustive only above every rank's k-th local value.
+  torch::Tensor boundary = torch::full({B}, -std::numeric_limits<float>::infinity(), z.options());
+  if (z.size(1) > kCandidates)
+    boundary = std::get<0>(z.topk(kCandidates, -1)).select(1, kCandidates - 1).contiguous();
+  tp.all_reduce(boundary, parallel::ReduceOp::max);
+  torch::Tensor exact = found & (threshold > boundary);
+  int64_t inexact = (~exact).sum().item<int64_t>();
+  if (inexact == 0) return threshold;
+  // Bisection over the whole shard for every row (identical iteration count on all ranks).
+  torch::Tensor lo = floor.clamp_min(-1e30).to(torch::kFloat64), hi = max.to(torch::kFloat64);
+  for (int i = 0; i < kBisections; ++i) {
+    torch::Tensor mid = (lo + hi) / 2;
+    torch::Tensor enough = kept_mass(e64, z, mid.to(z.scalar_type()), tp) >= top_p * total;
+    lo = torch::where(enough, mid, lo);
+    hi = torch::where(enough, hi, mid);
+  }
+  return torch::where(exact, threshold, lo.to(z.scalar_type()));
+}
+
+Sampled greedy(const torch::Tensor& logits, int64_t vocab_start, parallel::Communicator& tp) {
+  auto [values, index] = logits.to(torch::kFloat32).max(-1);
+  // Each rank's best (value, global id); the best value wins, the lowest id on ties.
+  torch::Tensor best = tp.all_gather(values.unsqueeze(-1), 1);                // (B, tp)
+  torch::Tensor ids = tp.all_gather((index + vocab_start).unsqueeze(-1), 1);  // (B, tp)
+  torch::Tensor top = std::get<0>(best.max(-1, true));
+  torch::Tensor candidate = torch::where(best == top, ids, std::numeric_limits<int64_t>::max());
+  Sampled out;
+  out.tokens = std::get<0>(candidate.min(-1));
+  out.logprob = torch::zeros({logits.size(0)});
+  out.entropy = torch::zeros({logits.size(0)});
+  return out;
+}
+
+}  // namespace
+
+uint64_t sequence_stream(uint64_t seed, std::string_view prompt_id, int64_t sample_index) {
+  return mix(mix(seed ^ mix(fnv1a(prompt_id))) ^
+             mix(static_cast<uint64_t>(sample_index) + 0x51ed270b27fd5f5bull));
+}
+
+double stream_uniform(uint64_t stream, int64_t step) {
+  uint64_t r = mix(stream ^ mix(static_cast<uint64_t>(step) * 0xd1b54a32d192ed03ull + 1));
+  return static_cast<double>(r >> 11) * 0x1.0p-53;
+}
+
+Sampled sample_vocab_parallel(const torch::Tensor& logits, int64_t vocab_start,
+                              parallel::Communicator& tp, const SamplingParams& params,
+                              const torch::Tensor& uniforms) {
+  torch::NoGradGuard no_grad;
+  if (params.temperature <= 0) return greedy(logits, vocab_start, tp);
+  const int64_t B = logits.size(0);
+  const auto f32 = torch::kFloat32, f64 = torch::kFloat64;
+  torch::Tensor z = logits.to(f32) / params.temperature;  // (B, Vl)
+  torch::Tensor max = std::get<0>(z.max(-1));
+  tp.all_reduce(max, parallel::ReduceOp::max);
+  torch::Tensor shifted = z - max.unsqueeze(-1);
+  torch::Tensor e = torch::exp(shifted);  // identical per token on every layout
+  // Entropy of the untruncated softmax(z): log S - W / S.
+  torch::Tensor sums = torch::stack({e.sum(-1), (e * shifted).sum(-1)}, -1);  // (B, 2)
+  tp.all_reduce(sums);
+  Sampled out;
+  out.entropy = (sums.select(1, 0).log() - sums.select(1, 1) / sums.select(1, 0)).to(f32);
+
+  // Truncation threshold on z.
+  torch::Tensor threshold = torch::full({B}, -std::numeric_limits<float>::infinity(), z.options());
+  torch::Tensor e64 = e.to(f64);
+  if (params.top_k > 0) {
+    torch::Tensor top = gathered_top_values(z, params.top_k, tp);
+    if (params.top_k <= top.size(1)) threshold = top.select(1, params.top_k - 1).contiguous();
+  }
+  if (params.top_p < 1.0) threshold = nucleus_threshold(z, e64, max, threshold, params.top_p, tp);
+
+  // Inverse CDF in global token order: this rank's kept mass is preceded by lower ranks'.
+  torch::Tensor kept = e64 * (z >= threshold.unsqueeze(-1));            // (B, Vl)
+  torch::Tensor masses = tp.all_gather(kept.sum(-1).unsqueeze(-1), 1);  // (B, tp)
+  torch::Tensor total = masses.sum(-1);
+  torch::Tensor before = masses.narrow(1, 0, tp.rank()).sum(-1);
+  torch::Tensor target = torch::minimum(uniforms.to(f64) * total, total * (1 - 1e-15));
+  torch::Tensor local_target = target - before;
+  torch::Tensor mine = masses.select(1, tp.rank());
+  torch::Tensor owner = (local_target >= 0) & (local_target < mine);
+  torch::Tensor cum = kept.cumsum(-1);
+  torch::Tensor index =
+      torch::searchsorted(cum, local_target.unsqueeze(-1), /*out_int32=*/false, /*right=*/true)
+          .clamp_max(z.size(1) - 1);  // (B, 1)
+  torch::Tensor tokens = torch::where(owner, index.squeeze(-1) + vocab_start, -1);
+  torch::Tensor chosen = torch::where(owner, kept.gather(-1, index).squeeze(-1), 0.0);
+  tp.all_reduce(tokens, parallel::ReduceOp::max);
+  tp.all_reduce(chosen);
+  ACERL_CHECK((tokens >= 0).all().item<bool>(),
+              "sampling found no token (all probabilities zero?)");
+  out.tokens = tokens;
+  out.logprob = (chosen.log() - total.log()).to(f32);
+  return out;
+}
+
+}  // namespace acerl::rollout
