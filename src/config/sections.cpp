@@ -25,4 +25,22 @@ void describe_log(Schema& s, LogConfig& c) {
   s.add("interval", &c.interval, "print one progress line every this many steps").min(1);
 }
 
+void describe_tokenizer(Schema& s, TokenizerConfig& c) {
+  s.section("tokenizer", "the tokenizer (Hugging Face tokenizer.json, byte-level BPE)");
+  s.add("path", &c.path, "tokenizer.json of the model (usually next to its config.json)");
+}
+
+void describe_chat(Schema& s, ChatConfig& c) {
+  s.section("chat", "chat format of prompts and SFT conversations (Qwen2.5 <|im_start|> turns)");
+  s.add("use_system", &c.use_system,
+        "open every conversation with a system turn holding chat.system (unless it has one)");
+  s.add("system", &c.system, "text of the system turn");
+  s.add("math_instruction", &c.math_instruction,
+        "appended to math questions (after a blank line); empty = nothing");
+  s.add("code_instruction", &c.code_instruction,
+        "appended to code questions (after a blank line); empty = nothing");
+  s.add("think_prefix", &c.think_prefix,
+        "text that opens the assistant turn being generated or trained (the reasoning prompt)");
+}
+
 }  // namespace acerl::config

@@ -27,14 +27,36 @@ struct LogConfig {
   int interval = 1;
 };
 
+// The tokenizer of the model: a Hugging Face tokenizer.json with a byte-level BPE model.
+struct TokenizerConfig {
+  std::string path;
+};
+
+// The chat format of prompts and SFT conversations (Qwen2.5 turns, the recipe's reasoning prompt).
+struct ChatConfig {
+  bool use_system = true;
+  std::string system = "You are a helpful assistant. Think step by step before you answer.";
+  std::string math_instruction =
+      "Please reason step by step, and put your final answer within \\boxed{}.";
+  std::string code_instruction =
+      "Write a Python program that solves the problem, reading from standard input and writing to "
+      "standard output. Put the complete program in one ```python code block at the end of your "
+      "answer.";
+  std::string think_prefix = "<think>\n";
+};
+
 struct Config {
   RunConfig run;
   ParallelConfig parallel;
   LogConfig log;
+  TokenizerConfig tokenizer;
+  ChatConfig chat;
 };
 
 void describe_run(Schema& schema, RunConfig& c);
 void describe_parallel(Schema& schema, ParallelConfig& c);
 void describe_log(Schema& schema, LogConfig& c);
+void describe_tokenizer(Schema& schema, TokenizerConfig& c);
+void describe_chat(Schema& schema, ChatConfig& c);
 
 }  // namespace acerl::config
