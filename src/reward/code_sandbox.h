@@ -1,0 +1,66 @@
+// defines: Sandbox: one sandboxed execution of a submitted Python program (bubblewrap namespaces
+// + rlimits + wall-clock timeout + output caps, or rlimits alone where bubblewrap cannot run),
+// and SandboxRun, its classified outcome. Used by code_reward.cpp for every test case.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace acerl::reward {
+
+enum class SandboxMode { bwrap, rlimit };
+const char* sandbox_mode_name(SandboxMode mode);
+
+struct SandboxLimits {
+  double timeout_s = 5;          // wall clock per run; RLIMIT_CPU = ceil(timeout_s) + 1
+  int64_t memory_mb = 1024;      // RLIMIT_AS of every process of the run
+  int64_t max_output_kb = 1024;  // stdout cap, and the same for stderr
+  int max_processes = 16;        // RLIMIT_NPROC (processes + threads) inside the sandbox
+};
+
+struct SandboxRun {
+  // "" when the program exited with status 0; else "runtime_error", "timeout", "memory" or
+  // "output_limit".
+  std::string failure;
+  std::string out, err;  // at most the output cap each
+  int exit_code = -1;
+  int signal = 0;
+  double seconds = 0;
+};
+
+class Sandbox {
+ public:
+  // `python`: absolute path of the interpreter. `mode`: "auto" (bubblewrap when it works here,
+  // else the rlimit fallback with a one-time warning), "bwrap" (UsageError when it cannot run)
+  // or "rlimit". Whether bubblewrap works is probed once per process and interpreter.
+  Sandbox(std::string python, const std::string& mode, SandboxLimits limits);
+
+  SandboxMode mode() const { return mode_; }
+  const SandboxLimits& limits() const { return limits_; }
+  const std::string& python() const { return python_; }
+
+  // Runs `program` as main.py under the embedded harness (code_harness.h) in `harness_mode`
+  // "stdio" or "call", feeding `stdin_data`. Thread-safe: any number of runs at once.
+  SandboxRun run(const std::string& program, const std::string& harness_mode,
+                 const std::string& stdin_data) const;
+
+  // The command line of a bare `python -c pass`-style run in this mode without the harness, for
+  // measuring the fixed cost of the sandbox (benchmarks).
+  SandboxRun run_raw(const std::string& python_code) const;
+
+ private:
+  SandboxRun execute(const std::string& program, const std::vector<std::string>& python_args,
+                     const std::string& stdin_data) const;
+  SandboxRun execute_bwrap(const std::string& program, const std::vector<std::string>& python_args,
+                           const std::string& stdin_data) const;
+  SandboxRun execute_rlimit(const std::string& program, const std::vector<std::string>& python_args,
+                            const std::string& stdin_data) const;
+
+  std::string python_;
+  std::string bwrap_;
+  SandboxMode mode_ = SandboxMode::rlimit;
+  SandboxLimits limits_;
+};
+
+}  // namespace acerl::reward
