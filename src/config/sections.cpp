@@ -43,4 +43,29 @@ void describe_chat(Schema& s, ChatConfig& c) {
         "text that opens the assistant turn being generated or trained (the reasoning prompt)");
 }
 
+void describe_code_reward(Schema& s, CodeRewardConfig& c) {
+  s.section("reward.code", "code reward: run the response's last ```python block on the tests");
+  s.add("workers", &c.workers,
+        "sandboxed programs run at once on this rank; 0 = one per hardware thread")
+      .min(0);
+  s.add("timeout_s", &c.timeout_s,
+        "wall-clock limit of one test run in seconds (CPU limit: the next whole second + 1)")
+      .min(0, true);
+  s.add("memory_mb", &c.memory_mb, "address-space limit (RLIMIT_AS) of every process of a run")
+      .min(64);
+  s.add("max_output_kb", &c.max_output_kb,
+        "stdout (and stderr) a run may print before it is killed (verdict output_limit)")
+      .min(1);
+  s.add("max_processes", &c.max_processes,
+        "processes + threads a run may have (RLIMIT_NPROC inside the sandbox)")
+      .min(1);
+  s.add("python", &c.python, "absolute path of the interpreter that runs the programs");
+  s.add("sandbox", &c.sandbox,
+        "auto = bubblewrap if it works here, else rlimits only (with a warning); bwrap = "
+        "bubblewrap or fail; rlimit = rlimits + process-group kill only (weaker isolation)")
+      .choices({"auto", "bwrap", "rlimit"});
+  s.add("stop_at_first_failure", &c.stop_at_first_failure,
+        "skip a response's remaining tests once one failed (its reward is 0 anyway)");
+}
+
 }  // namespace acerl::config

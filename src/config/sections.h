@@ -45,6 +45,18 @@ struct ChatConfig {
   std::string think_prefix = "<think>\n";
 };
 
+// The code reward: sandboxed execution of the submitted Python program (src/reward/code_*).
+struct CodeRewardConfig {
+  int workers = 0;  // 0: one per hardware thread
+  double timeout_s = 5;
+  int memory_mb = 1024;
+  int max_output_kb = 1024;
+  int max_processes = 16;
+  std::string python = "/usr/bin/python3";
+  std::string sandbox = "auto";
+  bool stop_at_first_failure = true;
+};
+
 struct Config {
   RunConfig run;
   ParallelConfig parallel;
@@ -58,5 +70,7 @@ void describe_parallel(Schema& schema, ParallelConfig& c);
 void describe_log(Schema& schema, LogConfig& c);
 void describe_tokenizer(Schema& schema, TokenizerConfig& c);
 void describe_chat(Schema& schema, ChatConfig& c);
+
+void describe_code_reward(Schema& schema, CodeRewardConfig& c);
 
 }  // namespace acerl::config
