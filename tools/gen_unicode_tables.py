@@ -89,8 +89,13 @@ def main():
             decompositions.append((cp, [ord(x) for x in nfd]))
 
     def nfc_unsafe(cp, c):
+        # Safe characters are boundaries: NFC of a text is the NFC of its pieces cut before
+        # each of them. So a safe character is an NFC-stable starter that nothing before it can
+        # combine with, whose decomposition also starts with such a starter.
+        first = unicodedata.normalize("NFD", c)[0]
         return (unicodedata.combining(c) != 0 or cp in seconds or cp in HANGUL_V or
-                cp in HANGUL_T or unicodedata.normalize("NFC", c) != c)
+                cp in HANGUL_T or unicodedata.normalize("NFC", c) != c or
+                unicodedata.combining(first) != 0 or ord(first) in seconds)
 
     ccc_runs, start, prev = [], None, 0
     for cp in range(MAX_CP + 1):

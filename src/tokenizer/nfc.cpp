@@ -9,20 +9,6 @@
 namespace acerl::tokenizer {
 namespace {
 
-bool quick_check_yes(std::string_view text) {
-  const uint8_t* props = unicode::property_table();
-  uint32_t cp = 0;
-  for (size_t pos = 0; pos < text.size();) {
-    if (static_cast<uint8_t>(text[pos]) < 0x80) {  // no ASCII character is NFC-unsafe
-      ++pos;
-      continue;
-    }
-    pos += unicode::decode_utf8(text, pos, cp);
-    if (props[cp] & unicode::kNfcUnsafe) return false;
-  }
-  return true;
-}
-
 // Stable sort of every run of non-starters by combining class.
 void canonical_order(std::vector<uint32_t>& cps, std::vector<uint8_t>& ccc) {
   ccc.resize(cps.size());
@@ -70,13 +56,10 @@ void compose(std::vector<uint32_t>& cps, const std::vector<uint8_t>& ccc) {
   cps.resize(out);
 }
 
-}  // namespace
-
-std::string_view nfc(std::string_view text, std::string& buffer) {
-  if (quick_check_yes(text)) return text;
+// Full NFC of a stretch that starts at a safe character (or the text start) and ends before one.
+void normalize_stretch(std::string_view text, std::string& out) {
   std::vector<uint32_t> cps;
   std::vector<uint8_t> ccc;
-  cps.reserve(text.size());
   uint32_t cp = 0;
   for (size_t pos = 0; pos < text.size();) {
     const int n = unicode::decode_utf8(text, pos, cp);
@@ -85,8 +68,46 @@ std::string_view nfc(std::string_view text, std::string& buffer) {
   }
   canonical_order(cps, ccc);
   compose(cps, ccc);
-  buffer.clear();
-  for (uint32_t c : cps) unicode::append_utf8(buffer, c);
+  for (uint32_t c : cps) unicode::append_utf8(out, c);
+}
+
+}  // namespace
+
+// Safe characters (see tools/gen_unicode_tables.py) are boundaries of NFC: the text is copied
+// as is except for each stretch from the last safe character before an unsafe one up to the
+// next safe character, which is normalised on its own.
+std::string_view nfc(std::string_view text, std::string& buffer) {
+  const uint8_t* props = unicode::property_table();
+  size_t copied = 0;     // text[0, copied) is in buffer
+  size_t last_safe = 0;  // start of the last safe character seen
+  bool changed = false;
+  uint32_t cp = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    if (static_cast<uint8_t>(text[pos]) < 0x80) {  // ASCII is safe
+      last_safe = pos++;
+      continue;
+    }
+    const int n = unicode::decode_utf8(text, pos, cp);
+    if (n > 0 && !(props[cp] & unicode::kNfcUnsafe)) {
+      last_safe = pos;
+      pos += n;
+      continue;
+    }
+    if (!changed) buffer.clear();
+    changed = true;
+    size_t end = pos + (n > 0 ? n : 1);
+    while (end < text.size()) {
+      const int m = unicode::decode_utf8(text, end, cp);
+      if (m > 0 && !(props[cp] & unicode::kNfcUnsafe)) break;
+      end += m > 0 ? m : 1;
+    }
+    const size_t begin = std::max(last_safe, copied);
+    buffer.append(text.data() + copied, begin - copied);
+    normalize_stretch(text.substr(begin, end - begin), buffer);
+    copied = pos = end;
+  }
+  if (!changed) return text;
+  buffer.append(text.data() + copied, text.size() - copied);
   return buffer;
 }
 

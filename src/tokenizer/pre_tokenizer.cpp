@@ -17,7 +17,7 @@ const char* const kGpt2Pattern =
 
 struct Char {
   uint32_t cp;
-  uint32_t offset;  // byte offset in the text
+  uint32_t offset;  // byte offset in the window
   uint8_t props;
 };
 
@@ -108,28 +108,43 @@ const char* pattern_text(SplitPattern pattern) {
   return pattern == SplitPattern::qwen2 ? kQwen2Pattern : kGpt2Pattern;
 }
 
-void split(SplitPattern pattern, std::string_view text, std::vector<std::string_view>& pieces) {
+void split(SplitPattern pattern, std::string_view text,
+           const std::function<void(std::string_view)>& emit) {
+  // Text is matched a window at a time so that long texts need no character array of their
+  // size. A window ends before a space that follows a non-space: no match of either pattern
+  // spans that point or looks past it, so matching the windows apart equals matching the whole.
+  constexpr size_t kWindow = 4096;
   thread_local std::vector<Char> chars;
-  chars.clear();
   const uint8_t* props = unicode::property_table();
-  for (size_t pos = 0; pos < text.size();) {
-    uint32_t cp = static_cast<uint8_t>(text[pos]);
-    int len = 1;
-    if (cp >= 0x80) {
-      len = unicode::decode_utf8(text, pos, cp);
-      if (len == 0) len = 1;  // callers pass valid UTF-8; stay in bounds regardless
+  for (size_t base = 0; base < text.size();) {
+    chars.clear();
+    size_t pos = base;
+    while (pos < text.size()) {
+      uint32_t cp = static_cast<uint8_t>(text[pos]);
+      int len = 1;
+      if (cp >= 0x80) {
+        len = unicode::decode_utf8(text, pos, cp);
+        if (len == 0) len = 1;  // callers pass valid UTF-8; stay in bounds regardless
+      }
+      if (chars.size() >= kWindow && cp == ' ' && !space(chars.back())) break;
+      chars.push_back({cp, static_cast<uint32_t>(pos - base), props[cp]});
+      pos += len;
     }
-    chars.push_back({cp, static_cast<uint32_t>(pos), props[cp]});
-    pos += len;
+    const std::string_view window = text.substr(base, pos - base);
+    const size_t n = chars.size();
+    const Char* c = chars.data();
+    for (size_t i = 0; i < n;) {
+      const size_t j = pattern == SplitPattern::qwen2 ? match_qwen2(c, i, n) : match_gpt2(c, i, n);
+      const size_t end = j < n ? c[j].offset : window.size();
+      emit(window.substr(c[i].offset, end - c[i].offset));
+      i = j;
+    }
+    base = pos;
   }
-  const size_t n = chars.size();
-  const Char* c = chars.data();
-  for (size_t i = 0; i < n;) {
-    const size_t j = pattern == SplitPattern::qwen2 ? match_qwen2(c, i, n) : match_gpt2(c, i, n);
-    const size_t end = j < n ? c[j].offset : text.size();
-    pieces.push_back(text.substr(c[i].offset, end - c[i].offset));
-    i = j;
-  }
+}
+
+void split(SplitPattern pattern, std::string_view text, std::vector<std::string_view>& pieces) {
+  split(pattern, text, [&](std::string_view piece) { pieces.push_back(piece); });
 }
 
 }  // namespace acerl::tokenizer

@@ -3,6 +3,7 @@
 // semantics. They cut normalised text into the pieces that BPE then encodes one at a time.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,8 +17,11 @@ enum class SplitPattern { qwen2, gpt2 };
 SplitPattern parse_split_pattern(const std::string& regex, const std::string& source);
 const char* pattern_text(SplitPattern pattern);
 
-// Appends the consecutive matches of `pattern` over `text` (valid UTF-8) to `pieces`; together
+// Calls `emit` with the consecutive matches of `pattern` over `text` (valid UTF-8); together
 // they cover `text` (every character matches some alternative of both patterns).
+void split(SplitPattern pattern, std::string_view text,
+           const std::function<void(std::string_view)>& emit);
+// The same, appending the matches to `pieces`.
 void split(SplitPattern pattern, std::string_view text, std::vector<std::string_view>& pieces);
 
 }  // namespace acerl::tokenizer

@@ -82,10 +82,7 @@ void TokenizerModel::encode_plain(std::string_view text, size_t step,
     }
     return;
   }
-  std::vector<std::string_view> pieces;
-  pieces.reserve(text.size() / 4 + 1);
-  split(s.pattern, text, pieces);
-  for (std::string_view piece : pieces) encode_plain(piece, step + 1, out);
+  split(s.pattern, text, [&](std::string_view piece) { encode_plain(piece, step + 1, out); });
 }
 
 void TokenizerModel::encode(std::string_view text, bool parse_special,

@@ -91,6 +91,11 @@ std::vector<std::string> tokenizer_corpus() {
       "\u4e1e\u4e1f\u4e20\u4e21\u4e22\u4e23\u4e24\u4e25\u4e26\u4e27\u4e28\u4e29\u4e2a\u4e2b\u4e2c"
       "\u4e2d\u4e2e\u4e2f\u4e30\u4e31\u4e32\u4e33\u4e34\u4e35\u4e36\u4e37\u4e38\u4e39\u4e3a",
   };
+  // A long text, so the pre-tokenizer matches it in several windows.
+  std::string all;
+  for (int round = 0; round < 4; ++round)
+    for (const auto& t : texts) all += t + (round % 2 ? " " : "\n");
+  texts.push_back(all);
   return texts;
 }
 

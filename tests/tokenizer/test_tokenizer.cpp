@@ -56,7 +56,16 @@ void check_against_hf(const std::string& path, const std::vector<std::string>& t
 // not only ids, so a wrong cut that BPE happens to mend still shows.
 TEST_CASE("split patterns cut text into the same pieces as the HF pre-tokenizer", "[tokenizer]") {
   auto texts = tokenizer_corpus();
-  for (const auto& t : random_utf8_texts(300, 11)) texts.push_back(t);
+  std::string joined;  // long enough for several windows, cut anywhere a space allows
+  for (const auto& t : random_utf8_texts(1000, 11)) {
+    texts.push_back(t);
+    joined += t;
+  }
+  texts.push_back(joined);
+  // White space around the first window boundary (4096 characters).
+  for (size_t k = 4090; k <= 4100; ++k)
+    for (const char* tail : {"  b", "\n b", " \n b", "\t  b", "\u00a0 b", "' s", ".  \n\n  x"})
+      texts.push_back(std::string(k, 'a') + tail + std::string(10, ' ') + "z");
   for (const auto& [path, pattern] :
        {std::make_pair(qwen_tokenizer_path(), tokenizer::SplitPattern::qwen2),
         std::make_pair(gpt2_tokenizer_path("gpt2_strings"), tokenizer::SplitPattern::gpt2)}) {
