@@ -1,0 +1,1 @@
+acerl_add_bench(tokenizer tokenizer_bench.cpp)
