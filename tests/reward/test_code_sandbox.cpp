@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -395,4 +396,16 @@ TEST_CASE("sandbox configuration errors name the key", "[code]") {
   CHECK_THROWS_WITH(Sandbox("/nonexistent/python3", "auto", {}), Contains("reward.code.python"));
   CHECK_THROWS_WITH(Sandbox("/usr/bin/python3", "docker", {}),
                     Contains("reward.code.sandbox") && Contains("auto, bwrap, rlimit"));
+}
+
+TEST_CASE("without bubblewrap, auto falls back and bwrap is a usage error", "[code]") {
+  using Catch::Matchers::Contains;
+  std::string saved = std::getenv("PATH") ? std::getenv("PATH") : "";
+  setenv("PATH", "/nonexistent", 1);  // no bwrap to be found
+  SandboxMode fallback = SandboxMode::bwrap;
+  CHECK_NOTHROW(fallback = Sandbox("/usr/bin/python3", "auto", small_limits()).mode());
+  CHECK(fallback == SandboxMode::rlimit);
+  CHECK_THROWS_WITH(Sandbox("/usr/bin/python3", "bwrap", small_limits()),
+                    Contains("reward.code.sandbox = bwrap") && Contains("not installed"));
+  setenv("PATH", saved.c_str(), 1);
 }
