@@ -350,9 +350,10 @@ class Evaluator {
       }
       return from_complex(Complex(r, 0), a.approx);
     }
-    if (f == "ln" || f == "log") {
+    if (f == "ln" || f == "log") {  // \log without a base is base 10, as in competition math
       if (std::abs(z) == 0) return invalid();
-      return from_complex(real && x > 0 ? Complex(std::log(x), 0) : std::log(z), false);
+      Complex ln = real && x > 0 ? Complex(std::log(x), 0) : std::log(z);
+      return from_complex(f == "log" ? ln / std::log(10.0) : ln, false);
     }
     if (f == "exp") return from_complex(std::exp(z), false);
     if (f == "sin") return from_complex(std::sin(z), false);

@@ -1,6 +1,7 @@
 // Tokenizer and recursive-descent parser of normalised math answers; see math_expr.h.
 #include "reward/math_expr.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -30,6 +31,8 @@ bool in_list(const char* const (&list)[N], std::string_view name) {
 
 bool is_function(std::string_view w) { return in_list(kFunctions, w); }
 
+std::string word_stem(const std::string& word) { return word.substr(0, word.find('_')); }
+
 bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -45,7 +48,8 @@ void split_letters(std::string_view run, std::vector<Token>* out) {
   size_t i = 0;
   while (i < run.size()) {
     size_t best = 1;
-    for (size_t len = run.size() - i; len >= 2; --len) {
+    constexpr size_t kLongestWord = 10;  // "varepsilon"
+    for (size_t len = std::min(run.size() - i, kLongestWord); len >= 2; --len) {
       if (is_math_word(run.substr(i, len))) {
         best = len;
         break;
@@ -293,7 +297,13 @@ class Parser {
       else
         args.push_back(inside);
     } else {
-      args.push_back(power());
+      // \sin 2x is sin(2x): the argument takes the following numbers and variables, and stops at
+      // an operator, a bracket or the next function (\sin x \cos x).
+      int32_t arg = power();
+      while (!failed_ && (peek().type == Tok::number ||
+                          (peek().type == Tok::word && !is_function(word_stem(peek().text)))))
+        arg = make(NodeKind::mul, "", {arg, power()});
+      args.push_back(arg);
     }
     if (!base.empty()) {
       if (name != "log") return fail();
@@ -360,7 +370,7 @@ class Parser {
     }
     if (t.type == Tok::word) {
       ++pos_;
-      std::string stem = t.text.substr(0, t.text.find('_'));
+      std::string stem = word_stem(t.text);
       if (is_function(stem)) return function_call(t.text);
       if (in_list(kConstants, t.text)) return make(NodeKind::constant, t.text, {});
       return make(NodeKind::variable, t.text, {});

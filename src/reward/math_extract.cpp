@@ -103,6 +103,7 @@ ExtractedAnswer phrase_answer(std::string_view text) {
   for (char c : rest.substr(0, end))
     if (c != '$' && c != '*') out += c;
   out = trim(out);
+  while (!out.empty() && out[0] == ':') out = trim(out.substr(1));  // "answer is: 5"
   if (out.size() >= 2 && out.compare(0, 2, "\\[") == 0) out = trim(out.substr(2));
   if (out.size() >= 2 && out.compare(out.size() - 2, 2, "\\]") == 0)
     out = trim(out.substr(0, out.size() - 2));

@@ -1,5 +1,6 @@
 // defines: load_math_cases: the rows of tests/reward/math_cases.tsv (reference, candidate,
-// expected verdict, note), shared by the table test, the math-verify comparison and the fuzz seeds.
+// expected verdict, note, math-verify convention id), shared by the table test, the math-verify
+// comparison, the fuzz seeds and the benchmark.
 #pragma once
 
 #include <fstream>
@@ -13,6 +14,7 @@ namespace acerl::test {
 struct MathCase {
   int line = 0;
   std::string reference, candidate, expected, note;
+  std::string math_verify;  // "mv:<id>" where math-verify disagrees, else empty
 };
 
 inline std::vector<MathCase> load_math_cases() {
@@ -26,8 +28,8 @@ inline std::vector<MathCase> load_math_cases() {
     for (size_t tab; (tab = row.find('\t', start)) != std::string::npos; start = tab + 1)
       fields.push_back(row.substr(start, tab - start));
     fields.push_back(row.substr(start));
-    fields.resize(4);
-    cases.push_back({line, fields[0], fields[1], fields[2], fields[3]});
+    fields.resize(5);
+    cases.push_back({line, fields[0], fields[1], fields[2], fields[3], fields[4]});
   }
   return cases;
 }
