@@ -1,0 +1,1 @@
+acerl_add_bench(reward_math reward_math_bench.cpp)
