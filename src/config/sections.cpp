@@ -68,4 +68,17 @@ void describe_code_reward(Schema& s, CodeRewardConfig& c) {
         "skip a response's remaining tests once one failed (its reward is 0 anyway)");
 }
 
+void describe_math_reward(Schema& s, MathRewardConfig& c) {
+  s.section("reward.math",
+            "math reward: the last \\boxed{} answer after </think> vs the reference");
+  s.add("rel_tol", &c.rel_tol,
+        "relative tolerance when either value is a decimal or irrational; exact fractions and "
+        "integers must match exactly")
+      .min(0)
+      .max(0.1);
+  s.add("max_answer_chars", &c.max_answer_chars,
+        "longer extracted answers (or references) are scored 0 as unparsable")
+      .min(1);
+}
+
 }  // namespace acerl::config

@@ -57,6 +57,13 @@ struct CodeRewardConfig {
   bool stop_at_first_failure = true;
 };
 
+// The math reward: answer extraction and equivalence checking (src/reward/math_*), mapped onto
+// reward::MathCheckOptions by whoever builds the reward.
+struct MathRewardConfig {
+  double rel_tol = 1e-6;
+  int max_answer_chars = 2000;
+};
+
 struct Config {
   RunConfig run;
   ParallelConfig parallel;
@@ -72,5 +79,6 @@ void describe_tokenizer(Schema& schema, TokenizerConfig& c);
 void describe_chat(Schema& schema, ChatConfig& c);
 
 void describe_code_reward(Schema& schema, CodeRewardConfig& c);
+void describe_math_reward(Schema& schema, MathRewardConfig& c);
 
 }  // namespace acerl::config

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "math_cases.h"
+#include "config/sections.h"
 #include "reward/math_answer.h"
 
 using namespace acerl;
@@ -46,4 +47,26 @@ TEST_CASE("check_math scores whole responses", "[math]") {
   // The reference may itself be LaTeX with a box and dollar signs.
   v = reward::check_math("</think>\\boxed{x=2}", "$\\boxed{2}$");
   CHECK(v.reason == "correct");
+}
+
+TEST_CASE("[reward.math] keys load and set the tolerance the checker uses", "[math]") {
+  using Catch::Matchers::Contains;
+  config::Schema schema;
+  config::MathRewardConfig c;
+  config::describe_math_reward(schema, c);
+  schema.load({{"reward.math.rel_tol", "0.01", "r.ini:2"},
+               {"reward.math.max_answer_chars", "50", "r.ini:3"}});
+  CHECK(c.rel_tol == 0.01);
+  CHECK(c.max_answer_chars == 50);
+  reward::MathCheckOptions loose{c.rel_tol, static_cast<size_t>(c.max_answer_chars)};
+  // 0.667 is within 1% of 2/3 but not within the default 1e-6.
+  CHECK(reward::compare_math_answers("\\frac{2}{3}", "0.667", loose) == "correct");
+  CHECK(reward::compare_math_answers("\\frac{2}{3}", "0.667") == "wrong");
+  CHECK(reward::compare_math_answers("1", std::string(60, '1'), loose) == "unparsable");
+  config::Schema again;
+  config::MathRewardConfig d;
+  config::describe_math_reward(again, d);
+  CHECK(d.rel_tol == 1e-6);
+  CHECK_THROWS_WITH(again.load({{"reward.math.rel_tol", "-1", "r.ini:7"}}),
+                    Contains("r.ini:7") && Contains("reward.math.rel_tol"));
 }
