@@ -114,7 +114,20 @@ void split(SplitPattern pattern, std::string_view text,
   // size. A window ends before a space that follows a non-space: no match of either pattern
   // spans that point or looks past it, so matching the windows apart equals matching the whole.
   constexpr size_t kWindow = 4096;
-  thread_local std::vector<Char> chars;
+  // The thread's buffer, unless a split further up this thread's stack (a pre-tokenizer with
+  // two split steps) is using it.
+  thread_local std::vector<Char> buffer;
+  thread_local bool buffer_busy = false;
+  std::vector<Char> own;
+  const bool nested = buffer_busy;
+  std::vector<Char>& chars = nested ? own : buffer;
+  struct Release {
+    bool active;
+    ~Release() {
+      if (active) buffer_busy = false;
+    }
+  } release{!nested};
+  buffer_busy = true;
   const uint8_t* props = unicode::property_table();
   for (size_t base = 0; base < text.size();) {
     chars.clear();

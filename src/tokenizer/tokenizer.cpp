@@ -28,8 +28,9 @@ class TokenizerModel {
   BpeModel bpe;
   AddedVocabulary added;
   std::unordered_map<std::string, int32_t> added_ids;
+  enum class Kind : uint8_t { none, model, added, special };
   std::vector<std::string> bytes;  // by id: what the token decodes to
-  std::vector<uint8_t> kind;       // by id: 0 none, 1 model entry, 2 added, 3 added special
+  std::vector<Kind> kind;          // by id
 };
 
 namespace {
@@ -53,16 +54,16 @@ TokenizerModel::TokenizerModel(const TokenizerSpec& spec)
     end = std::max(end, t.id + 1);
   }
   bytes.resize(end);
-  kind.assign(end, 0);
+  kind.assign(end, Kind::none);
   for (int32_t id = 0; id < bpe.end_id(); ++id) {
     if (const std::string* e = bpe.entry(id)) {
       bytes[id] = byte_level_decode(*e);
-      kind[id] = 1;
+      kind[id] = Kind::model;
     }
   }
   for (const auto& t : spec.added_tokens) {
     bytes[t.id] = byte_level_decode(t.content);
-    kind[t.id] = t.special ? 3 : 2;
+    kind[t.id] = t.special ? Kind::special : Kind::added;
     added_ids[t.content] = t.id;
   }
 }
@@ -158,9 +159,9 @@ std::string Tokenizer::decode(const int32_t* ids, size_t count, bool skip_specia
 }
 
 const std::string& Tokenizer::token_bytes(int32_t id) const {
-  ACERL_USAGE_CHECK(id >= 0 && id < vocab_size() && model_->kind[id] != 0, "tokenizer ",
-                    model_->source, ": token id ", id, " is not in the vocabulary (0..",
-                    vocab_size() - 1, ")");
+  ACERL_USAGE_CHECK(id >= 0 && id < vocab_size() && model_->kind[id] != TokenizerModel::Kind::none,
+                    "tokenizer ", model_->source, ": token id ", id,
+                    " is not in the vocabulary (0..", vocab_size() - 1, ")");
   return model_->bytes[id];
 }
 
@@ -177,7 +178,7 @@ int32_t Tokenizer::token_id(std::string_view token) const {
 }
 
 bool Tokenizer::is_special(int32_t id) const {
-  return id >= 0 && id < vocab_size() && model_->kind[id] == 3;
+  return id >= 0 && id < vocab_size() && model_->kind[id] == TokenizerModel::Kind::special;
 }
 
 int64_t Tokenizer::vocab_size() const { return static_cast<int64_t>(model_->kind.size()); }

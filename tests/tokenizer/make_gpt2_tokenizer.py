@@ -4,6 +4,7 @@ with the `tokenizers` library, in the variants the tokenizer tests load:
   gpt2_pairs.json    ByteLevel pre-tokenizer (GPT-2 regex inside), merges as ["a", "b"] pairs
   gpt2_strings.json  the same with merges as "a b" strings
   gpt2_split.json    Split(GPT-2 regex) + ByteLevel(use_regex=false), string merges
+  gpt2_nested.json   Split(Qwen2 regex) + ByteLevel(use_regex=true): two split steps
   gpt2_added.json    NFC normalizer, ByteLevel with add_prefix_space, and added tokens with
                      lstrip / rstrip / single_word / normalized set
 
@@ -16,6 +17,8 @@ import sys
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 
 GPT2_PATTERN = (r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+")
+QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|"
+                 r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
 
 
 def base(src):
@@ -49,6 +52,13 @@ def main():
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     save(tok, os.path.join(out, "gpt2_split.json"), "strings")
+
+    tok = base(src)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+    save(tok, os.path.join(out, "gpt2_nested.json"), "pairs")
 
     tok = base(src)
     tok.normalizer = normalizers.Sequence([normalizers.NFC()])

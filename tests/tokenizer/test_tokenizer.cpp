@@ -93,9 +93,9 @@ TEST_CASE("Qwen tokenizer: ids and decodes equal HF tokenizers on a varied corpu
   check_against_hf(qwen_tokenizer_path(), tokenizer_corpus());
 }
 
-TEST_CASE("GPT-2 tokenizer.json: both merge forms and the Split form equal HF tokenizers",
+TEST_CASE("GPT-2 tokenizer.json: both merge forms and the Split forms equal HF tokenizers",
           "[tokenizer]") {
-  for (const char* variant : {"gpt2_pairs", "gpt2_strings", "gpt2_split"}) {
+  for (const char* variant : {"gpt2_pairs", "gpt2_strings", "gpt2_split", "gpt2_nested"}) {
     SECTION(variant) { check_against_hf(gpt2_tokenizer_path(variant), tokenizer_corpus()); }
   }
   // The two merge forms load to the same model.
