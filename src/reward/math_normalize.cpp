@@ -146,6 +146,16 @@ struct Converter {
     out += "((" + num + ")/(" + den + "))";
   }
 
+  // A colon between two numbers ("3:4") is a ratio; other colons keep their "is in" meaning.
+  static bool is_ratio_colon(std::string_view s, size_t i, const std::string& out) {
+    size_t b = out.size();
+    while (b > 0 && out[b - 1] == ' ') --b;
+    size_t a = i + 1;
+    while (a < s.size() && is_space(s[a])) ++a;
+    return b > 0 && (is_digit(out[b - 1]) || out[b - 1] == ')') && a < s.size() &&
+           (is_digit(s[a]) || s[a] == '(' || s[a] == '\\');
+  }
+
   static bool is_degree_mark(std::string_view arg) {
     arg = trim(arg);
     return arg == "\\circ" || arg == "\\degree" || arg == "o";
@@ -262,7 +272,7 @@ struct Converter {
         {"\xE2\x89\xA4", "<="},    {"\xE2\x89\xA5", ">="}, {"\xE2\x89\xA0", "!="},
         {"\xE2\x88\x9E", " inf "}, {"\xC2\xB1", "#"},      {"\xE2\x88\xAA", "@"},
         {"\xE2\x88\x88", ":"},     {"\xC3\xB7", "/"},      {"\xE2\x80\x89", ""},
-        {"\xC2\xA0", " "},         {"\xE2\x88\x85", "{}"}};
+        {"\xC2\xA0", " "},         {"\xE2\x88\x85", "{}"}, {"\xE2\x88\x9A", " sqrt "}};
     for (const Replacement& r : table) {
       size_t n = std::strlen(r.from);
       if (s.substr(*i, n) != r.from) continue;
@@ -307,6 +317,9 @@ struct Converter {
         while (!out.empty() && out.back() == ' ') out.pop_back();  // " log _2" -> "log_2"
         if (!sub.empty()) out += "_" + sub + " ";  // the subscript ends here: log_{3}81
       } else if (c == '}' || c == '$') {
+        ++i;
+      } else if (c == ':' && is_ratio_colon(s, i, out)) {  // 3:4 is the ratio 3/4
+        out += '/';
         ++i;
       } else if (c == '~') {
         out += ' ';
@@ -401,7 +414,12 @@ NormalizedAnswer normalize_math_answer(std::string_view latex) {
   for (char& c : s)
     if (c == kTextOpen || c == kTextClose) c = ' ';
   s = drop_thousands_separators(s);
-  result.expr = std::string(trim(s));
+  std::string_view view = trim(s);
+  // A sentence mark after the answer ("2," / "1/2."), but not an ellipsis.
+  if (view.size() >= 2 && (view.back() == '.' || view.back() == ',') &&
+      view[view.size() - 2] != '.')
+    view = trim(view.substr(0, view.size() - 1));
+  result.expr = std::string(view);
   return result;
 }
 
