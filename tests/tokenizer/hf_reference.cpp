@@ -7,17 +7,21 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <filesystem>
 #include <mutex>
 
 #include "support/process.h"
 
 namespace acerl::test {
 
-// The real tokenizer files live in the project's shared data next to the checkout;
+// The real tokenizer files live in the project's shared data next to the checkout (or at
+// /work/shared/data, where the build machines keep it for clones made elsewhere);
 // $ACERL_TOKENIZER_DATA points elsewhere.
 std::string tokenizer_data_dir() {
-  const char* env = std::getenv("ACERL_TOKENIZER_DATA");
-  return env ? env : source_path("../shared/data");
+  if (const char* env = std::getenv("ACERL_TOKENIZER_DATA")) return env;
+  for (const std::string& dir : {source_path("../shared/data"), std::string("/work/shared/data")})
+    if (std::filesystem::exists(dir + "/qwen-tokenizer/tokenizer.json")) return dir;
+  return source_path("../shared/data");
 }
 
 std::string qwen_tokenizer_path() {
