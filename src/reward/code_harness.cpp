@@ -11,9 +11,15 @@ _mode, _nproc = _sys.argv[1], int(_sys.argv[2])
 if _nproc > 0:
     _resource.setrlimit(_resource.RLIMIT_NPROC, (_nproc, _nproc))
 if _mode == "stdio":
-    import runpy as _runpy
+    # What `python main.py` does, without runpy's import cost: a fresh __main__ module.
+    _main = type(_sys)("__main__")
+    _main.__file__ = "main.py"
+    _main.__builtins__ = __builtins__
+    _sys.modules["__main__"] = _main
     _sys.argv = ["main.py"]
-    _runpy.run_path("main.py", run_name="__main__")
+    with open("main.py", "rb") as _f:
+        _code = compile(_f.read(), "main.py", "exec")
+    exec(_code, _main.__dict__)
     _sys.exit(0)
 
 import json as _json

@@ -24,6 +24,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "runtime/error.h"
@@ -210,6 +211,19 @@ pid_t parse_bwrap_child_pid(const std::string& info) {
   return static_cast<pid_t>(std::stol(info.substr(start, i - start)));
 }
 
+// The parent PID of `pid` from /proc, or -1.
+pid_t parent_of(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/status";
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.open()) return -1;
+  char buf[4096];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* ppid = std::strstr(buf, "\nPPid:");
+  return ppid ? static_cast<pid_t>(std::atol(ppid + 7)) : -1;
+}
+
 // The child and what is needed to end it and everything it started.
 class Child {
  public:
@@ -251,7 +265,12 @@ class Child {
     if (!inner_.open()) {
       pid_t inner = parse_bwrap_child_pid(info_text_);
       // The pipe stays open until bwrap closes it: closing it early would SIGPIPE bwrap.
-      if (inner > 0) inner_.reset(pidfd_open_or_minus_one(inner));
+      if (inner > 0) {
+        inner_.reset(pidfd_open_or_minus_one(inner));
+        // Only a child of our bwrap may be signalled: a garbled report must not aim the kill
+        // at some other process (the caller may be root).
+        if (parent_of(inner) != pid_) inner_.reset();
+      }
     }
   }
 

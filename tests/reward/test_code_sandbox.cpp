@@ -76,20 +76,24 @@ int count_children() {
   return n;
 }
 
-// PIDs of zombies anywhere on the machine whose parent is the system's init: what a sandbox
-// that lets its helper processes be orphaned would leave for init to reap.
+// Zombies whose parent is the system's init and whose user is the sandbox's (nobody when the
+// tests run as root): what a sandbox that lets its processes be orphaned would leave for init
+// to reap. Other users' processes on a shared machine do not count.
 std::set<std::string> orphan_zombies() {
+  const std::string sandbox_uid = std::to_string(running_as_root() ? 65534 : getuid());
   std::set<std::string> out;
   for (auto& e : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream stat(e.path() / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    size_t close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    std::string state, ppid;
-    rest >> state >> ppid;
-    if (state == "Z" && ppid == "1") out.insert(e.path().filename().string());
+    std::ifstream status(e.path() / "status");
+    std::string line, state, ppid, uid;
+    while (std::getline(status, line)) {
+      std::istringstream fields(line);
+      std::string key;
+      fields >> key;
+      if (key == "State:") fields >> state;
+      if (key == "PPid:") fields >> ppid;
+      if (key == "Uid:") fields >> uid;
+    }
+    if (state == "Z" && ppid == "1" && uid == sandbox_uid) out.insert(e.path().filename().string());
   }
   return out;
 }
@@ -221,6 +225,12 @@ TEST_CASE("a trivial program runs in the sandbox", "[code]") {
     run = sandbox->run("print('ignored input')", "stdio", big);
     CHECK(run.failure == "");
     CHECK(run.out == "ignored input\n");
+    // Script semantics: __main__ is the program's module (pickle finds its classes), argv[0].
+    run = sandbox->run(
+        "import pickle, sys\nclass P:\n    pass\nif __name__ == '__main__':\n"
+        "    print(sys.argv, type(pickle.loads(pickle.dumps(P()))).__name__)\n",
+        "stdio", "");
+    CHECK(run.out == "['main.py'] P\n");
     run = sandbox->run("raise ValueError('boom')", "stdio", "");
     CHECK(run.failure == "runtime_error");
     CHECK(run.err.find("ValueError: boom") != std::string::npos);
