@@ -11,7 +11,7 @@
 
 #include "config/ini.h"
 #include "config/schema.h"
-#include "config/sections.h"
+#include "config/config.h"
 #include "runtime/mpi_runtime.h"
 
 namespace acerl::cli {
@@ -35,7 +35,7 @@ struct Command {
   std::function<void(config::Schema&, config::Config&)> describe_config;
   // The command itself; empty while the issue that implements it has not landed.
   std::function<int(MpiRuntime&, Invocation&)> run;
-  std::string pending;  // for an unimplemented command: what brings it
+  std::string pending;      // for an unimplemented command: what brings it
   bool log_config = false;  // rank 0 prints the resolved config first (the long jobs)
 };
 

@@ -3,6 +3,7 @@
 #include "cli/command.h"
 #include "cli/convert_command.h"
 #include "cli/data_command.h"
+#include "train/sft_trainer.h"
 
 namespace acerl::cli {
 namespace {
@@ -11,6 +12,22 @@ void describe_common(config::Schema& s, config::Config& c) {
   config::describe_run(s, c.run);
   config::describe_parallel(s, c.parallel);
   config::describe_log(s, c.log);
+}
+
+// Everything a training job reads: the common sections, the model and its data.
+void describe_training(config::Schema& s, config::Config& c) {
+  describe_common(s, c);
+  config::describe_model(s, c.model);
+  config::describe_tokenizer(s, c.tokenizer);
+  config::describe_chat(s, c.chat);
+  config::describe_data(s, c.data);
+}
+
+void describe_sft_job(config::Schema& s, config::Config& c) {
+  describe_training(s, c);
+  config::describe_sft(s, c.sft);
+  config::describe_checkpoint(s, c.checkpoint);
+  config::describe_trace(s, c.trace);
 }
 
 Command job(const std::string& name, const std::string& summary, const std::string& pending) {
@@ -29,8 +46,22 @@ Command job(const std::string& name, const std::string& summary, const std::stri
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = [] {
     std::vector<Command> t;
-    t.push_back(
-        job("sft", "supervised fine-tuning on prompt/response JSONL", "the SFT trainer issue"));
+    Command sft = job("sft", "supervised fine-tuning on prompt/response JSONL", "");
+    sft.describe_config = describe_sft_job;
+    sft.add_flags = [](boost::program_options::options_description& flags) {
+      flags.add_options()(
+          "resume", "continue from the latest complete checkpoint (as checkpoint.resume = auto)");
+    };
+    sft.details =
+        "Data: JSONL records {\"prompt\", \"response\"[, \"type\": math|code][, \"id\"]} or "
+        "{\"messages\": [...]}.\n"
+        "SIGTERM or SIGUSR1 (Slurm: --signal=USR1@120) writes a checkpoint at the next step and "
+        "exits 0.";
+    sft.run = [](MpiRuntime& runtime, Invocation& inv) {
+      return train::run_sft(runtime, inv.config, inv.resolved_config,
+                            inv.flags.count("resume") > 0);
+    };
+    t.push_back(sft);
     t.push_back(job("rl", "GRPO reinforcement learning with verifiable rewards", "the GRPO issue"));
     t.push_back(job("eval", "avg@k / pass@k evaluation on benchmark JSONL", "the GRPO issue"));
     t.push_back(job("generate", "sample completions for a JSONL of prompts", "the rollout issue"));

@@ -64,14 +64,6 @@ struct MathRewardConfig {
   int max_answer_chars = 2000;
 };
 
-struct Config {
-  RunConfig run;
-  ParallelConfig parallel;
-  LogConfig log;
-  TokenizerConfig tokenizer;
-  ChatConfig chat;
-};
-
 void describe_run(Schema& schema, RunConfig& c);
 void describe_parallel(Schema& schema, ParallelConfig& c);
 void describe_log(Schema& schema, LogConfig& c);

@@ -2,6 +2,7 @@
 #include "runtime/mpi_runtime.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <vector>
@@ -21,6 +22,9 @@ void print_error(int rank, const std::string& message) {
 }  // namespace
 
 MpiRuntime::MpiRuntime(int& argc, char**& argv) {
+  // Readers (h5py on a trace, while the run goes on) must never block the writer, and parallel
+  // file systems often lack POSIX locks: acerl opens HDF5 files without locking unless told.
+  setenv("HDF5_USE_FILE_LOCKING", "FALSE", /*overwrite=*/0);
   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &thread_level_);
   // Errors in MPI calls come back as codes we turn into exceptions, not silent aborts.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);

@@ -70,3 +70,41 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
 }
 
 }  // namespace acerl::train
+
+namespace acerl::train {
+
+StepResult evaluate_loss(model::Qwen2ForCausalLMImpl& model, const parallel::ProcessGroups& groups,
+                         const PackedRows& rows, int64_t micro_rows, model::Precision precision) {
+  torch::NoGradGuard no_grad;
+  const auto& config = model.config();
+  const int64_t T = rows.ids.size(1);
+  torch::Tensor sums = torch::zeros({2}, torch::kFloat64);  // weighted loss, weight
+  for (int64_t start = 0; start < rows.rows(); start += micro_rows) {
+    const int64_t n = std::min(micro_rows, rows.rows() - start);
+    PackedRows m = slice_rows(rows, start, n);
+    torch::Tensor logits = parallel::pipeline_forward(
+        groups, m.ids, {n, T, config.hidden_size}, torch::kFloat32,
+        [&](const torch::Tensor& input) {
+          model::AutocastScope autocast(precision);
+          torch::Tensor out =
+              model.forward(input, model::training_inputs(m.positions, m.doc_ids, config));
+          return model.stage().head ? out : out.to(torch::kFloat32);
+        });
+    if (model.stage().head) {
+      torch::Tensor logprob = parallel::vocab_parallel_logprob(
+          logits.reshape({-1, logits.size(-1)}), m.targets.reshape({-1}), model.vocab_start(),
+          groups.tp());
+      torch::Tensor w = m.weights.reshape({-1}).to(torch::kFloat64);
+      sums[0] += -(logprob.to(torch::kFloat64) * w).sum();
+      sums[1] += w.sum();
+    }
+  }
+  groups.dp().all_reduce(sums);
+  groups.pp().broadcast(sums, groups.pp().size() - 1);
+  StepResult result;
+  result.global_weight = sums[1].item<double>();
+  result.loss = sums[0].item<double>() / std::max(result.global_weight, 1e-12);
+  return result;
+}
+
+}  // namespace acerl::train

@@ -43,4 +43,9 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
                             int64_t micro_rows, model::Precision precision,
                             parallel::GradSync* sync, const TokenLoss& token_loss = nullptr);
 
+// Forward only: the weighted mean cross-entropy over `rows` of every data-parallel rank (for
+// held-out evaluation). Every rank gets the result.
+StepResult evaluate_loss(model::Qwen2ForCausalLMImpl& model, const parallel::ProcessGroups& groups,
+                         const PackedRows& rows, int64_t micro_rows, model::Precision precision);
+
 }  // namespace acerl::train

@@ -1,0 +1,23 @@
+// defines: Config, every section of a run's configuration in one struct. Commands register the
+// sections they read (cli/commands.cpp); the others keep their defaults.
+#pragma once
+
+#include "config/sections.h"
+#include "config/training_sections.h"
+
+namespace acerl::config {
+
+struct Config {
+  RunConfig run;
+  ParallelConfig parallel;
+  LogConfig log;
+  TokenizerConfig tokenizer;
+  ChatConfig chat;
+  ModelConfig model;
+  DataConfig data;
+  SftConfig sft;
+  CheckpointConfig checkpoint;
+  TraceConfig trace;
+};
+
+}  // namespace acerl::config

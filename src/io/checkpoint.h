@@ -1,0 +1,55 @@
+// defines: layout-independent HDF5 checkpoints. One file per checkpoint holds every parameter at
+// its full Hugging Face shape under /model/<name>, the AdamW moments under
+// /optimizer/exp_avg/<name> and /optimizer/exp_avg_sq/<name>, and as attributes the format
+// version, the resolved config, the model's config.json and the job state (step, data cursor,
+// anything the trainer adds) as JSON. All ranks write their own slices (hyperslabs) of one file
+// through MPI-IO; any layout reads any checkpoint. A file is written as .step_N.h5.tmp, renamed
+// when complete, and only then does `latest` point to it; older files beyond `keep` go.
+#pragma once
+
+#include <string>
+
+#include "io/json.h"
+#include "model/qwen2.h"
+#include "parallel/process_groups.h"
+#include "train/adamw.h"
+
+namespace acerl::io {
+
+constexpr int64_t kCheckpointFormat = 1;
+
+struct CheckpointInfo {
+  int64_t step = 0;
+  json::Value state;         // trainer state: data cursor, counters, ...
+  std::string config;        // resolved config of the run that wrote it
+  std::string model_config;  // config.json text
+};
+
+class CheckpointManager {
+ public:
+  CheckpointManager(std::string dir, int64_t keep, const parallel::ProcessGroups& groups);
+
+  // Collective over the world. `optimizer` may be null (weights only). Returns the file path.
+  std::string save(model::Qwen2ForCausalLMImpl& model, train::AdamW* optimizer,
+                   const CheckpointInfo& info);
+  // The latest complete checkpoint of dir, or "" when there is none.
+  std::string latest() const;
+
+ private:
+  std::string dir_;
+  int64_t keep_;
+  const parallel::ProcessGroups& groups_;
+};
+
+// Collective over `groups`: reads this rank's slices (any layout wrote the file); restores the
+// optimizer moments when `optimizer` is given and the file has them.
+CheckpointInfo load_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model,
+                               train::AdamW* optimizer, const parallel::ProcessGroups& groups);
+// Attributes only (no tensors), any rank, serial open.
+CheckpointInfo read_checkpoint_info(const std::string& path);
+
+// Test hook: when ACERL_FAULT_CHECKPOINT_DELAY_MS is set, save() sleeps that long after writing
+// the model tensors, before the optimizer state, so a test can kill the job mid-checkpoint.
+int64_t checkpoint_fault_delay_ms();
+
+}  // namespace acerl::io

@@ -1,0 +1,34 @@
+// defines: Trace, the per-run HDF5 file of per-step metrics that users read with h5py, during
+// the run or after it. One group per phase (sft, rl, eval), one extendible dataset per metric
+// with a row per step (`step` says which), 2-D datasets for vector metrics (e.g. the entropy
+// curve). The file is opened, appended and closed at every step: it is complete on disk between
+// steps, so readers can open it at any time and a crash of the writer loses at most the step
+// being written. Written by rank 0 only; HDF5 file locking is disabled (see MpiRuntime) so a
+// reader holding the file open never blocks the writer.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace acerl::io {
+
+class Trace {
+ public:
+  // Creates `path` (attributes: config, start time, acerl version), or reopens it to continue a
+  // resumed run (`resume`), dropping rows after `resume_step` in every phase.
+  Trace(std::string path, const std::string& resolved_config, bool resume, int64_t resume_step = 0);
+
+  using Scalars = std::vector<std::pair<std::string, double>>;
+  using Vectors = std::vector<std::pair<std::string, std::vector<float>>>;
+  // Appends one row to `phase`. A metric seen for the first time gets a dataset whose earlier
+  // rows are NaN; a metric missing from this row gets NaN. Names may contain '/' (subgroups).
+  void add(const std::string& phase, int64_t step, const Scalars& scalars,
+           const Vectors& vectors = {});
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace acerl::io

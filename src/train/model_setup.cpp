@@ -1,0 +1,74 @@
+// Process grid and model construction for jobs; see model_setup.h.
+#include "train/model_setup.h"
+
+#include <sstream>
+
+#include "io/checkpoint.h"
+#include "model/qwen2_weights.h"
+#include "runtime/error.h"
+
+namespace acerl::train {
+
+bool is_acerl_checkpoint(const std::string& path) {
+  return path.size() > 3 && path.compare(path.size() - 3, 3, ".h5") == 0;
+}
+
+std::vector<int64_t> parse_layers_per_stage(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      out.push_back(std::stoll(item));
+    } catch (const std::exception&) {
+      throw UsageError(
+          str("model.layers_per_stage = '", text, "': expected comma-separated integers"));
+    }
+  }
+  return out;
+}
+
+model::Qwen2Config model_architecture(const config::ModelConfig& model) {
+  if (!model.path.empty()) {
+    if (is_acerl_checkpoint(model.path)) {
+      io::CheckpointInfo info = io::read_checkpoint_info(model.path);
+      return model::Qwen2Config::from_json(
+          json::parse(info.model_config, model.path + " (model_config)"), model.path);
+    }
+    return model::Qwen2Config::from_file(model.path);
+  }
+  ACERL_USAGE_CHECK(!model.init.empty(),
+                    "set model.path (a checkpoint to start from) or model.init (a config.json "
+                    "to initialise randomly)");
+  return model::Qwen2Config::from_file(model.init);
+}
+
+std::unique_ptr<parallel::ProcessGroups> make_process_groups(const MpiRuntime& runtime,
+                                                             const config::Config& config,
+                                                             const model::Qwen2Config& a) {
+  parallel::Layout layout{config.parallel.tp, config.parallel.pp, config.parallel.dp};
+  parallel::ModelShape shape{a.n_head, a.n_head_kv, a.vocab_size, a.n_layer, a.intermediate_size};
+  if (!config.model.layers_per_stage.empty())
+    shape.n_layer = layout.pp;  // an explicit partition decides
+  std::string problem = parallel::layout_problem(runtime.size(), layout, shape);
+  ACERL_USAGE_CHECK(problem.empty(), problem);
+  return std::make_unique<parallel::ProcessGroups>(runtime.world(), layout);
+}
+
+model::Qwen2ForCausalLM build_model(const config::Config& config,
+                                    const model::Qwen2Config& architecture,
+                                    const parallel::ProcessGroups& groups) {
+  model::Qwen2ForCausalLM m(architecture, groups,
+                            parse_layers_per_stage(config.model.layers_per_stage));
+  const std::string& path = config.model.path;
+  if (path.empty()) {
+    model::init_parameters(*m, static_cast<uint64_t>(config.run.seed));
+  } else if (is_acerl_checkpoint(path)) {
+    io::load_checkpoint(path, *m, nullptr, groups);
+  } else {
+    model::load_weights(*m, io::SafetensorsReader(path));
+  }
+  return m;
+}
+
+}  // namespace acerl::train

@@ -1,0 +1,30 @@
+// defines: how a job gets its process grid and model from [parallel] and [model]: the
+// architecture from a Hugging Face directory, an acerl HDF5 checkpoint or a config.json to
+// initialise; the layout checked against it (one message on every rank, no hang); the weights
+// loaded as this rank's slices.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "model/qwen2.h"
+#include "parallel/process_groups.h"
+#include "runtime/mpi_runtime.h"
+
+namespace acerl::train {
+
+// The architecture named by [model]: path (HF directory or acerl .h5 checkpoint) or init.
+model::Qwen2Config model_architecture(const config::ModelConfig& model);
+// Collective (inside MpiRuntime::agree): validates the layout against the model and the world.
+std::unique_ptr<parallel::ProcessGroups> make_process_groups(
+    const MpiRuntime& runtime, const config::Config& config,
+    const model::Qwen2Config& architecture);
+// The model with its weights: loaded from model.path or initialised from (model.init, run.seed).
+model::Qwen2ForCausalLM build_model(const config::Config& config,
+                                    const model::Qwen2Config& architecture,
+                                    const parallel::ProcessGroups& groups);
+std::vector<int64_t> parse_layers_per_stage(const std::string& text);
+bool is_acerl_checkpoint(const std::string& path);
+
+}  // namespace acerl::train
