@@ -1,0 +1,1 @@
+acerl_add_bench(reward_code reward_code_bench.cpp)
