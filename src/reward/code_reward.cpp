@@ -30,7 +30,8 @@ std::string last_line(const std::string& text) {
 }
 
 std::string failure_detail(const SandboxRun& run, const SandboxLimits& limits) {
-  if (run.failure == "timeout") return str("no result within ", limits.timeout_s, " s");
+  if (run.failure == "timeout")
+    return str("no result within ", limits.timeout_s, " s wall clock (or CPU-time limit)");
   if (run.failure == "output_limit")
     return str("printed more than ", limits.max_output_kb, " KiB (or wrote a file too large)");
   if (run.failure == "memory") return str("ran out of its ", limits.memory_mb, " MiB");

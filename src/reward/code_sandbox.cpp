@@ -182,7 +182,10 @@ std::string classify(const ChildResult& r, bool via_bwrap) {
   // bwrap reports a signal-killed program as exit status 128 + signal.
   if (via_bwrap && sig == 0 && r.exit_code > 128 && r.exit_code < 128 + NSIG)
     sig = r.exit_code - 128;
-  if (sig == SIGXCPU) return "timeout";
+  // SIGKILL that was not ours: the CPU-time limit (soft = hard sends SIGKILL, and the program
+  // as the PID namespace's init could not be stopped by SIGXCPU anyway). RLIMIT_AS turns
+  // memory exhaustion into MemoryError long before the kernel's OOM killer would act.
+  if (sig == SIGXCPU || sig == SIGKILL) return "timeout";
   if (sig == SIGXFSZ) return "output_limit";
   if (sig != 0) return "runtime_error";
   if (r.exit_code == 0) return "";
