@@ -91,7 +91,12 @@ const std::vector<Command>& commands() {
     data.usage = "ACTION [CONFIG.ini] [options]";
     data.details = data_details();
     data.add_flags = add_data_flags;
-    data.describe_config = describe_common;
+    data.describe_config = [](config::Schema& s, config::Config& c) {
+      describe_common(s, c);
+      config::describe_tokenizer(s, c.tokenizer);
+      config::describe_math_reward(s, c.math_reward);
+      config::describe_code_reward(s, c.code_reward);
+    };
     data.run = run_data;
     t.push_back(data);
     return t;

@@ -1,6 +1,7 @@
 // `acerl data ACTION`: dispatch to the data tools; see data_command.h.
 #include "cli/data_command.h"
 
+#include "cli/data_score.h"
 #include "cli/data_tokenize.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
@@ -13,8 +14,8 @@ const std::vector<DataAction>& data_actions() {
   static const std::vector<DataAction> actions = {
       {"tokenize", "text -> token ids (or ids -> text with --decode), as JSON",
        "--tokenizer FILE [--lines] [--decode]", add_tokenize_flags, run_tokenize, ""},
-      {"score", "add reward `score` and `reason` to JSONL records", "--input FILE [--output FILE]",
-       nullptr, nullptr, "the rewards issue"},
+      {"score", "add reward `score` and `reason` to JSONL records {type, response, answer|tests}",
+       "--input FILE [--output FILE] [--reward.code.workers=N ...]", nullptr, run_score, ""},
       {"synth", "write the synthetic reasoning task of the quickstart", "--output DIR", nullptr,
        nullptr, "the GRPO issue"},
   };

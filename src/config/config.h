@@ -2,6 +2,7 @@
 // sections they read (cli/commands.cpp); the others keep their defaults.
 #pragma once
 
+#include "config/rollout_sections.h"
 #include "config/sections.h"
 #include "config/training_sections.h"
 
@@ -18,6 +19,10 @@ struct Config {
   SftConfig sft;
   CheckpointConfig checkpoint;
   TraceConfig trace;
+  RolloutConfig rollout;
+  GenerateConfig generate;
+  CodeRewardConfig code_reward;
+  MathRewardConfig math_reward;
 };
 
 }  // namespace acerl::config
