@@ -3,6 +3,7 @@
 #include "cli/command.h"
 #include "cli/convert_command.h"
 #include "cli/data_command.h"
+#include "cli/generate_command.h"
 #include "train/sft_trainer.h"
 
 namespace acerl::cli {
@@ -64,7 +65,21 @@ const std::vector<Command>& commands() {
     t.push_back(sft);
     t.push_back(job("rl", "GRPO reinforcement learning with verifiable rewards", "the GRPO issue"));
     t.push_back(job("eval", "avg@k / pass@k evaluation on benchmark JSONL", "the GRPO issue"));
-    t.push_back(job("generate", "sample completions for a JSONL of prompts", "the rollout issue"));
+    Command generate = job("generate", "sample completions for a JSONL of prompts", "");
+    generate.log_config = false;  // --prompt prints the completion on stdout
+    generate.describe_config = [](config::Schema& s, config::Config& c) {
+      describe_training(s, c);
+      config::describe_rollout(s, c.rollout);
+      config::describe_generate(s, c.generate);
+    };
+    generate.add_flags = add_generate_flags;
+    generate.details =
+        "Prompts: JSONL records {\"prompt\"[, \"id\"][, \"type\": math|code|plain]} in data.path, "
+        "or --prompt.\n"
+        "Output: JSONL {id, sample, prompt, completion, tokens, mean_entropy, finish_reason, "
+        "truncated}.";
+    generate.run = run_generate;
+    t.push_back(generate);
     Command convert;
     convert.name = "convert";
     convert.summary = "convert between HF safetensors and acerl HDF5 checkpoints";

@@ -1,0 +1,128 @@
+// Rollout configuration glue; see rollout_setup.h.
+#include "rollout/rollout_setup.h"
+
+#include <sstream>
+
+#include "runtime/error.h"
+
+namespace acerl::rollout {
+namespace {
+
+// Completions travel between replicas as JSON (a handful per prompt; simplicity wins).
+json::Value to_json(const Completion& c) {
+  json::Value v;
+  v.set("request", static_cast<int64_t>(c.request));
+  v.set("sample", c.sample);
+  json::Array tokens, logprobs, entropies, curve;
+  for (int64_t t : c.tokens) tokens.emplace_back(t);
+  for (float x : c.logprobs) logprobs.emplace_back(static_cast<double>(x));
+  for (float x : c.entropies) entropies.emplace_back(static_cast<double>(x));
+  for (float x : c.entropy_curve) curve.emplace_back(static_cast<double>(x));
+  v.set("tokens", tokens);
+  v.set("logprobs", logprobs);
+  v.set("entropies", entropies);
+  v.set("curve", curve);
+  v.set("truncated", c.truncated);
+  return v;
+}
+
+Completion from_json(const json::Value& v) {
+  Completion c;
+  c.request = static_cast<size_t>(v.at("request").as_int());
+  c.sample = v.at("sample").as_int();
+  for (const auto& t : v.at("tokens").as_array()) c.tokens.push_back(t.as_int());
+  for (const auto& x : v.at("logprobs").as_array())
+    c.logprobs.push_back(static_cast<float>(x.as_number()));
+  for (const auto& x : v.at("entropies").as_array())
+    c.entropies.push_back(static_cast<float>(x.as_number()));
+  for (const auto& x : v.at("curve").as_array())
+    c.entropy_curve.push_back(static_cast<float>(x.as_number()));
+  c.truncated = v.at("truncated").as_bool();
+  return c;
+}
+
+}  // namespace
+
+std::vector<int64_t> stop_token_ids(const std::string& stop, const tokenizer::Tokenizer& tok) {
+  std::vector<int64_t> ids;
+  std::stringstream in(stop);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b == std::string::npos) continue;
+    item = item.substr(b, e - b + 1);
+    if (std::all_of(item.begin(), item.end(),
+                    [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      ids.push_back(std::stoll(item));
+      continue;
+    }
+    auto id = tok.find_token(item);
+    ACERL_USAGE_CHECK(id.has_value(), "rollout.stop: '", item,
+                      "' is not a token of the tokenizer (give token ",
+                      "strings such as <|im_end|> or ids)");
+    ids.push_back(*id);
+  }
+  return ids;
+}
+
+GeneratorOptions generator_options(const config::Config& config, const tokenizer::Tokenizer& tok) {
+  GeneratorOptions o;
+  o.sampling = {config.rollout.temperature, config.rollout.top_p, config.rollout.top_k};
+  o.max_new_tokens = config.rollout.max_new_tokens;
+  o.stop_tokens = stop_token_ids(config.rollout.stop, tok);
+  o.max_batch = config.rollout.max_batch;
+  o.entropy_temperatures = config.rollout.entropy_temperatures.values;
+  o.seed = static_cast<uint64_t>(config.run.seed);
+  o.precision = model::parse_precision(config.model.precision);
+  return o;
+}
+
+std::vector<int64_t> prompt_ids(const data::PromptRecord& record, const tokenizer::Tokenizer& tok,
+                                const tokenizer::ChatTemplate& chat, bool use_chat) {
+  std::vector<int32_t> ids =
+      use_chat ? chat.encode_prompt(tok, record.prompt, record.kind) : tok.encode(record.prompt);
+  return std::vector<int64_t>(ids.begin(), ids.end());
+}
+
+std::pair<size_t, size_t> replica_share(size_t n, const parallel::ProcessGroups& groups) {
+  const size_t dp = static_cast<size_t>(groups.layout().dp),
+               r = static_cast<size_t>(groups.dp_rank());
+  const size_t base = n / dp, extra = n % dp;
+  const size_t first = r * base + std::min(r, extra);
+  return {first, base + (r < extra ? 1 : 0)};
+}
+
+std::vector<Completion> gather_completions(const std::vector<Completion>& mine, size_t first,
+                                           const parallel::ProcessGroups& groups) {
+  if (groups.layout().dp == 1) return mine;
+  json::Value list = json::Array{};
+  for (Completion c : mine) {
+    c.request += first;
+    list.push_back(to_json(c));
+  }
+  std::string text = json::dump(list);
+  // Every replica holds the same completions on all of its ranks: exchange over dp only.
+  MPI_Comm dp = groups.dp().mpi_comm();
+  int size = groups.layout().dp, length = static_cast<int>(text.size());
+  std::vector<int> lengths(static_cast<size_t>(size)), offsets(static_cast<size_t>(size));
+  MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, dp);
+  int total = 0;
+  for (int r = 0; r < size; ++r) {
+    offsets[static_cast<size_t>(r)] = total;
+    total += lengths[static_cast<size_t>(r)];
+  }
+  std::string all(static_cast<size_t>(total), '\0');
+  MPI_Allgatherv(text.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(),
+                 MPI_CHAR, dp);
+  std::vector<Completion> out;
+  for (int r = 0; r < size; ++r) {
+    json::Value part = json::parse(
+        std::string_view(all).substr(static_cast<size_t>(offsets[static_cast<size_t>(r)]),
+                                     static_cast<size_t>(lengths[static_cast<size_t>(r)])),
+        "completions of replica " + std::to_string(r));
+    for (const auto& v : part.as_array()) out.push_back(from_json(v));
+  }
+  return out;
+}
+
+}  // namespace acerl::rollout
