@@ -119,8 +119,10 @@ const Command& find_command(const std::string& name) {
 void load_config(const Command& command, Invocation& invocation,
                  const std::vector<config::ConfigEntry>& overrides) {
   if (!command.describe_config) return;
+  // Every section is accepted (one INI can serve sft, generate and eval of an experiment);
+  // a key no command knows is still an error.
   config::Schema schema;
-  command.describe_config(schema, invocation.config);
+  describe_all_sections(schema, invocation.config);
   std::vector<config::ConfigEntry> entries = overrides;
   if (!invocation.config_path.empty()) {
     auto from_file = config::read_ini(invocation.config_path);

@@ -41,6 +41,8 @@ struct Command {
 
 // All subcommands, in the order `acerl --help` lists them.
 const std::vector<Command>& commands();
+// Every config section of every command (what config files are checked against).
+void describe_all_sections(config::Schema& schema, config::Config& config);
 
 // Parses argv, handles --help/--version/--check, validates the config collectively and runs the
 // command. Returns the exit code.

@@ -44,6 +44,14 @@ Command job(const std::string& name, const std::string& summary, const std::stri
 
 }  // namespace
 
+void describe_all_sections(config::Schema& s, config::Config& c) {
+  describe_sft_job(s, c);
+  config::describe_rollout(s, c.rollout);
+  config::describe_generate(s, c.generate);
+  config::describe_math_reward(s, c.math_reward);
+  config::describe_code_reward(s, c.code_reward);
+}
+
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = [] {
     std::vector<Command> t;

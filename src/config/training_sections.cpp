@@ -7,11 +7,8 @@ namespace acerl::config {
 
 void describe_model(Schema& s, ModelConfig& c) {
   s.section("model", "the model: where it starts from and how it computes");
-  s.add("path", &c.path, "Hugging Face checkpoint directory (config.json + *.safetensors) to start from")
-      .check([&c] {
-        return c.path.empty() || c.init.empty() ? std::string() : std::string("set model.path or model.init, not both");
-      });
-  s.add("init", &c.init, "config.json of a model to initialise randomly (when model.path is empty)");
+  s.add("path", &c.path, "checkpoint to start from: an HF directory (config.json + *.safetensors) or an acerl .h5");
+  s.add("init", &c.init, "config.json of a model to initialise randomly (used only when model.path is empty)");
   s.add("precision", &c.precision, "compute precision: bf16 (autocast, fp32 master weights) or fp32")
       .choices({"bf16", "fp32"});
   s.add("layers_per_stage", &c.layers_per_stage,

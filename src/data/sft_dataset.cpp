@@ -2,6 +2,7 @@
 #include "data/sft_dataset.h"
 
 #include <algorithm>
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -120,6 +121,11 @@ std::vector<Document> tokenize_examples(const std::vector<SftExample>& examples,
       t.ids.resize(static_cast<size_t>(max_len));
       t.loss_mask.resize(static_cast<size_t>(max_len));
       if (stats) ++stats->truncated;
+      // A document whose response was cut away entirely teaches nothing: leave it out.
+      if (std::find(t.loss_mask.begin() + 1, t.loss_mask.end(), 1) == t.loss_mask.end()) {
+        if (stats) ++stats->no_response;
+        continue;
+      }
     }
     docs.push_back({std::move(t.ids), std::move(t.loss_mask)});
   }

@@ -25,6 +25,7 @@ struct Document {
 
 struct SftLoadStats {
   int64_t records = 0, bad_lines = 0, prompts = 0, kept = 0, truncated = 0;
+  int64_t no_response = 0;  // cut so short that no response token is left (dropped)
 };
 
 std::vector<SftExample> load_sft_examples(const std::string& path, bool skip_bad_lines,
@@ -34,7 +35,8 @@ std::vector<SftExample> load_sft_examples(const std::string& path, bool skip_bad
 std::vector<SftExample> select_examples(const std::vector<SftExample>& examples,
                                         int64_t max_prompts, int64_t responses_per_prompt,
                                         uint64_t seed, SftLoadStats* stats);
-// Tokenizes; documents longer than max_len are cut to max_len (counted in stats->truncated).
+// Tokenizes; documents longer than max_len are cut to max_len (counted in stats->truncated),
+// and dropped when no response token is left (stats->no_response).
 std::vector<Document> tokenize_examples(const std::vector<SftExample>& examples,
                                         const tokenizer::Tokenizer& tok,
                                         const tokenizer::ChatTemplate& chat, int64_t max_len,

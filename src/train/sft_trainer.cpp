@@ -39,12 +39,14 @@ SftData prepare_data(const config::Config& cfg, const tokenizer::Tokenizer& tok,
   examples = data::select_examples(examples, cfg.sft.max_prompts, cfg.sft.responses_per_prompt,
                                    static_cast<uint64_t>(cfg.run.seed), &stats);
   d.train = data::tokenize_examples(examples, tok, chat, cfg.sft.seq_len, &stats);
+  ACERL_USAGE_CHECK(!d.train.empty(), "every example of ", cfg.data.path, " is longer than sft.seq_len = ",
+                    cfg.sft.seq_len, " before its response starts: raise sft.seq_len (prompt + chat template)");
   int64_t tokens = 0;
   for (const auto& doc : d.train) tokens += static_cast<int64_t>(doc.ids.size());
   log0(str("data: ", stats.records, " records (", stats.bad_lines, " bad lines skipped) from ",
-           cfg.data.path, "; ", stats.prompts, " prompts and ", stats.kept, " examples selected; ",
-           tokens, " tokens; ", stats.truncated,
-           " examples cut to sft.seq_len = ", cfg.sft.seq_len));
+           cfg.data.path, "; ",           stats.prompts, " prompts and ", stats.kept, " examples selected; ", tokens, " tokens; ", stats.truncated,
+           " examples cut to sft.seq_len = ", cfg.sft.seq_len, ", ", stats.no_response,
+           " of them dropped (no response token left)"));
   if (!cfg.data.eval_path.empty()) {
     data::SftLoadStats eval_stats;
     auto held_out =
