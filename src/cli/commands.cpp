@@ -93,10 +93,13 @@ const std::vector<Command>& commands() {
     convert.summary = "convert between HF safetensors and acerl HDF5 checkpoints";
     convert.usage = "--init CONFIG.json --output DIR | --input CHECKPOINT --output DIR [options]";
     convert.details =
-        "  --init writes a randomly initialised model (HF initialisation, seeded) of the given "
-        "config.json\n"
-        "  --input rewrites a safetensors checkpoint (dtype, shard size); config.json is carried "
-        "over";
+        "  --init CONFIG.json --output DIR    a randomly initialised model (HF initialisation, "
+        "seeded)\n"
+        "  --input HF_DIR --output DIR        re-type / re-shard safetensors; config.json carried "
+        "over\n"
+        "  --input CKPT.h5 --output DIR       export an acerl checkpoint's weights to HF "
+        "safetensors\n"
+        "  --input HF_DIR --output CKPT.h5    import HF weights as an acerl checkpoint (step 0)";
     convert.add_flags = add_convert_flags;
     convert.run = run_convert;
     t.push_back(convert);

@@ -4,10 +4,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "io/checkpoint.h"
 #include "io/safetensors.h"
 #include "model/qwen2_weights.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
+#include "train/model_setup.h"
 
 namespace po = boost::program_options;
 
@@ -40,6 +42,30 @@ int64_t parse_size(const std::string& text) {
   ACERL_USAGE_CHECK(scale > 0 && value > 0, "--max-shard-size '", text,
                     "': unit must be B, KB, MB or GB");
   return static_cast<int64_t>(value * scale);
+}
+
+// acerl HDF5 checkpoint <-> HF directory (config.json + safetensors). An HDF5 file gets the
+// weights only (no optimizer state) at step 0.
+int convert_checkpoint(const std::string& in, const std::string& out, torch::ScalarType dtype,
+                       int64_t shard_bytes, const parallel::ProcessGroups& single) {
+  if (train::is_acerl_checkpoint(in)) {
+    ACERL_USAGE_CHECK(!train::is_acerl_checkpoint(out),
+                      "--input and --output are both .h5: nothing to convert");
+    io::CheckpointInfo info = io::read_checkpoint_info(in);
+    auto config =
+        model::Qwen2Config::from_json(json::parse(info.model_config, in + " (model_config)"), in);
+    model::Qwen2ForCausalLM m(config, single);
+    io::load_checkpoint(in, *m, nullptr, single);
+    model::save_pretrained(*m, out, dtype, shard_bytes);
+    log0(str("exported step ", info.step, " of ", in, " to ", out));
+    return 0;
+  }
+  model::Qwen2ForCausalLM m = model::load_pretrained(in, single);
+  json::Value state;
+  state.set("imported_from", in);
+  io::write_checkpoint(out, *m, nullptr, {0, state, "", json::dump(m->config().to_json())}, single);
+  log0(str("wrote ", out, " (weights of ", in, ", step 0)"));
+  return 0;
 }
 
 }  // namespace
@@ -76,6 +102,9 @@ int run_convert(MpiRuntime& runtime, Invocation& inv) {
     return 0;
   }
   const std::string in = flags["input"].as<std::string>();
+  const bool to_h5 = out.size() > 3 && out.compare(out.size() - 3, 3, ".h5") == 0;
+  if (train::is_acerl_checkpoint(in) || to_h5)
+    return convert_checkpoint(in, out, dtype, shard_bytes, *groups);
   io::SafetensorsReader reader(in);
   io::NamedTensors tensors;
   for (const auto& name : reader.names()) {

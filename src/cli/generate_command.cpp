@@ -82,7 +82,10 @@ int run_generate(MpiRuntime& runtime, Invocation& inv) {
   }
   for (const auto& c : completions) {
     const auto& p = prompts[c.request];
-    std::vector<int32_t> ids(c.tokens.begin(), c.tokens.end());
+    // A model's vocabulary may be padded past the tokenizer's; such ids have no text.
+    std::vector<int32_t> ids;
+    for (int64_t t : c.tokens)
+      if (t < tok->vocab_size()) ids.push_back(static_cast<int32_t>(t));
     const std::string text = tok->decode(ids, /*skip_special=*/true);
     tokens += static_cast<int64_t>(c.tokens.size());
     truncated += c.truncated;

@@ -134,23 +134,20 @@ CheckpointManager::CheckpointManager(std::string dir, int64_t keep,
                                      const parallel::ProcessGroups& groups)
     : dir_(std::move(dir)), keep_(keep), groups_(groups) {}
 
-std::string CheckpointManager::save(model::Qwen2ForCausalLMImpl& model, train::AdamW* optimizer,
-                                    const CheckpointInfo& info) {
-  const bool root = groups_.rank() == 0;
-  if (root) fs::create_directories(dir_);
-  groups_.world().barrier();
-  const std::string final_path = (fs::path(dir_) / step_file(info.step)).string();
-  const std::string tmp_path = (fs::path(dir_) / ("." + step_file(info.step) + ".tmp")).string();
-  std::vector<Spec> specs = all_specs(model, groups_);
+void write_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model,
+                      train::AdamW* optimizer, const CheckpointInfo& info,
+                      const parallel::ProcessGroups& groups) {
+  const bool root = groups.rank() == 0;
+  std::vector<Spec> specs = all_specs(model, groups);
   auto shards = model.param_shards();
   {
-    h5::File file = h5::File::create(tmp_path, groups_.world().mpi_comm());
+    h5::File file = h5::File::create(path, groups.world().mpi_comm());
     file.set_attr("format_version", kCheckpointFormat);
     file.set_attr("step", info.step);
     file.set_attr("state", json::dump(info.state));
     file.set_attr("config", info.config);
     file.set_attr("model_config", info.model_config);
-    const auto& layout = groups_.layout();
+    const auto& layout = groups.layout();
     file.set_attr("written_by_layout", std::vector<int64_t>{layout.tp, layout.pp, layout.dp});
     std::map<std::string, std::pair<const model::ParamShard*, torch::Tensor>> weights, m, v;
     for (size_t i = 0; i < shards.size(); ++i) {
@@ -160,7 +157,7 @@ std::string CheckpointManager::save(model::Qwen2ForCausalLMImpl& model, train::A
         v[shards[i].name] = {&shards[i], optimizer->exp_avg_sq(i)};
       }
     }
-    write_tensors(file.create_group("model"), specs, weights, groups_);
+    write_tensors(file.create_group("model"), specs, weights, groups);
     if (int64_t delay = checkpoint_fault_delay_ms()) {
       file.flush();
       std::this_thread::sleep_for(std::chrono::milliseconds(delay));
@@ -168,8 +165,8 @@ std::string CheckpointManager::save(model::Qwen2ForCausalLMImpl& model, train::A
     if (optimizer) {
       auto group = file.create_group("optimizer");
       group.set_attr("steps", optimizer->steps());
-      write_tensors(group.create_group("exp_avg"), specs, m, groups_);
-      write_tensors(group.create_group("exp_avg_sq"), specs, v, groups_);
+      write_tensors(group.create_group("exp_avg"), specs, m, groups);
+      write_tensors(group.create_group("exp_avg_sq"), specs, v, groups);
     }
     // The generator state of rank 0 (all ranks seed it identically).
     auto rng = file.create_group("rng");
@@ -177,7 +174,17 @@ std::string CheckpointManager::save(model::Qwen2ForCausalLMImpl& model, train::A
     h5::Dataset ds = h5::Dataset::create(rng, "torch_cpu", h5::DType::u8, {state.numel()});
     if (root) h5::write_slab(ds, state, {0}, h5::Transfer::independent);
   }
-  groups_.world().barrier();  // every rank has closed the file: it is complete
+  groups.world().barrier();  // every rank has closed the file: it is complete
+}
+
+std::string CheckpointManager::save(model::Qwen2ForCausalLMImpl& model, train::AdamW* optimizer,
+                                    const CheckpointInfo& info) {
+  const bool root = groups_.rank() == 0;
+  if (root) fs::create_directories(dir_);
+  groups_.world().barrier();
+  const std::string final_path = (fs::path(dir_) / step_file(info.step)).string();
+  const std::string tmp_path = (fs::path(dir_) / ("." + step_file(info.step) + ".tmp")).string();
+  write_checkpoint(tmp_path, model, optimizer, info, groups_);
   if (root) {
     fs::rename(tmp_path, final_path);
     const std::string pointer = (fs::path(dir_) / "latest").string();

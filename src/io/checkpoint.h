@@ -41,6 +41,9 @@ class CheckpointManager {
   const parallel::ProcessGroups& groups_;
 };
 
+// Collective over the world: writes one checkpoint file at `path` (no rename, no pointer).
+void write_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model, train::AdamW* optimizer,
+                      const CheckpointInfo& info, const parallel::ProcessGroups& groups);
 // Collective over `groups`: reads this rank's slices (any layout wrote the file); restores the
 // optimizer moments when `optimizer` is given and the file has them.
 CheckpointInfo load_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model,

@@ -56,3 +56,25 @@ TEST_CASE("acerl convert reports missing and conflicting arguments", "[cli]") {
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Contains("--dtype 'int8'"));
 }
+
+TEST_CASE("HF safetensors -> acerl HDF5 checkpoint -> HF safetensors is bit-exact", "[cli]") {
+  std::string dir = scratch_dir("convert_h5");
+  std::ofstream(dir + "/config.json") << json::dump(tiny_config().to_json());
+  auto run = [&](const std::string& args) {
+    auto r = run_process(quote(ACERL_EXE) + " convert " + args);
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  };
+  run("--init " + quote(dir + "/config.json") + " --output " + quote(dir + "/hf") + " --seed 3");
+  run("--input " + quote(dir + "/hf") + " --output " + quote(dir + "/model.h5"));
+  run("--input " + quote(dir + "/model.h5") + " --output " + quote(dir + "/hf2"));
+  std::ifstream a(dir + "/hf/model.safetensors", std::ios::binary), b(dir + "/hf2/model.safetensors", std::ios::binary);
+  std::string bytes_a((std::istreambuf_iterator<char>(a)), {}), bytes_b((std::istreambuf_iterator<char>(b)), {});
+  CHECK(bytes_a.size() > 100000);
+  CHECK(bytes_a == bytes_b);
+  // The HDF5 file holds the tensors under their HF names, as h5py sees them.
+  auto py = run_python("-c " + quote("import h5py, sys; f = h5py.File(sys.argv[1]); "
+                                     "print(f['model/model.layers.3.mlp.down_proj.weight'].shape, len(f['model']))") +
+                       " " + quote(dir + "/model.h5"));
+  CHECK(py.out == "(64, 128) 51\n");
+}

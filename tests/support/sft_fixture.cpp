@@ -13,25 +13,25 @@
 namespace acerl::test {
 namespace {
 
+// "Is the number 47 even or odd?" with a short worked solution: the answer needs the prompt's
+// last digit, so a model that learns it reads the prompt rather than guessing a constant.
 void write_examples(const std::string& path, std::ofstream& corpus, std::mt19937& rng, int n,
                     bool with_response) {
   std::ofstream out(path);
-  std::uniform_int_distribution<int> number(1, 99), length(3, 5);
+  std::uniform_int_distribution<int> number(10, 99);
   for (int i = 0; i < n; ++i) {
-    std::vector<int> list(static_cast<size_t>(length(rng)));
-    for (auto& x : list) x = number(rng);
-    std::string items;
-    for (size_t k = 0; k < list.size(); ++k) items += (k ? ", " : "") + std::to_string(list[k]);
-    const std::string prompt = "Give the second number of the list: " + items;
-    const std::string answer = std::to_string(list[1]);
-    const std::string response = "<think>\nThe list is " + items + ". The second number is " +
-                                 answer + ".\n</think>\n\\boxed{" + answer + "}";
+    const int x = number(rng);
+    const std::string parity = x % 2 == 0 ? "even" : "odd";
+    const std::string prompt = "Is the number " + std::to_string(x) + " even or odd?";
+    const std::string response = "<think>\nThe last digit of " + std::to_string(x) + " is " +
+                                 std::to_string(x % 10) + ", so " + std::to_string(x) + " is " +
+                                 parity + ".\n</think>\n\\boxed{" + parity + "}";
     json::Value v;
     v.set("id", "q" + std::to_string(i));
     v.set("type", "math");
     v.set("prompt", prompt);
     if (with_response) v.set("response", response);
-    v.set("answer", answer);
+    v.set("answer", parity);
     out << json::dump(v) << "\n";
     corpus << prompt << "\n" << response << "\n";
   }
@@ -56,13 +56,17 @@ SftFixture make_sft_fixture(const std::string& name, int train, const std::strin
   }
   std::mt19937 eval_rng(99);
   std::ofstream unused(f.dir + "/unused.txt");
-  write_examples(f.eval, unused, eval_rng, 24, false);
+  write_examples(f.eval, unused, eval_rng, 40, false);
   auto py = run_python(quote(source_path("tools/make_tokenizer.py")) + " " + quote(f.tokenizer) +
                        " 300 " + quote(f.dir + "/corpus.txt"));
   INFO(py.err);
   REQUIRE(py.exit_code == 0);
   std::ofstream(f.dir + "/model.json")
       << R"({"model_type": "qwen2", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,)"
+      << R"( "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 320, "rope_theta": 10000.0,)"
+      << R"( "max_position_embeddings": 512})";
+  std::ofstream(f.dir + "/model_medium.json")
+      << R"({"model_type": "qwen2", "hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4,)"
       << R"( "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 320, "rope_theta": 10000.0,)"
       << R"( "max_position_embeddings": 512})";
   std::ofstream(f.ini)

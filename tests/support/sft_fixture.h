@@ -1,7 +1,8 @@
 // defines: a small SFT problem for end-to-end tests of `acerl sft`: a synthetic task with
-// verifiable answers (the second number of a list, with a short worked <think> section), its
+// verifiable answers (the parity of a number, with a short worked <think> section), its
 // held-out split, a byte-level BPE tokenizer trained on it with the HF `tokenizers` library, a
-// tiny Qwen2 config and an INI that ties them together.
+// tiny Qwen2 config (model.json; model_medium.json learns the task in a few hundred steps) and an
+// INI that ties them together.
 #pragma once
 
 #include <string>

@@ -64,8 +64,8 @@ TEST_CASE("SIGTERM checkpoints at the next step; the resumed run repeats the los
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.exit_code == 0);
   CHECK_THAT(resumed.out, Contains("resumed from"));
-  CHECK(trace_tool("equal " + quote(f.dir + "/whole/trace.h5") + " " + quote(f.dir + "/parts/trace.h5") +
-                   " sft loss grad_norm lr") == "equal 12\n");
+  CHECK(trace_tool("equal " + quote(f.dir + "/whole/trace.h5") + " " +
+                   quote(f.dir + "/parts/trace.h5") + " sft loss grad_norm lr") == "equal 12\n");
   // The losses compared are real ones: positive and changing from step to step.
   std::istringstream losses(trace_tool("column " + quote(f.dir + "/whole/trace.h5") + " sft loss"));
   std::vector<double> values{std::istream_iterator<double>(losses), {}};
@@ -121,4 +121,65 @@ TEST_CASE("SIGKILL while a checkpoint is written leaves the previous one loadabl
   CHECK_THAT(resumed.out, Contains("step_00000002.h5 at step 2"));
   CHECK(trace_tool("column " + quote(f.dir + "/run/trace.h5") + " sft step") ==
         "1.0 2.0 3.0 4.0 5.0 6.0 7.0 8.0\n");
+}
+
+namespace {
+
+// Greedy answers of `model_args` on the fixture's held-out prompts, scored by the math reward.
+int correct_answers(const SftFixture& f, const std::string& model_args, const std::string& name) {
+  const std::string out = f.dir + "/" + name + ".jsonl";
+  auto gen =
+      run_process(quote(ACERL_EXE) + " generate " + quote(f.ini) + " " + model_args +
+                  " --data.path=" + quote(f.eval) +
+                  " --rollout.temperature=0 --rollout.max_new_tokens=40 --chat.use_system=false" +
+                  " --generate.output=" + quote(out));
+  INFO(gen.err);
+  REQUIRE(gen.exit_code == 0);
+  // completions + references -> the records `acerl data score` reads
+  auto py = run_python(
+      "-c " +
+      quote("import json, sys\n"
+            "ref = {json.loads(l)['id']: json.loads(l)['answer'] for l in open(sys.argv[1])}\n"
+            "with open(sys.argv[3], 'w') as o:\n"
+            "  for l in open(sys.argv[2]):\n"
+            "    r = json.loads(l)\n"
+            "    o.write(json.dumps({'type': 'math', 'response': r['completion'], "
+            "'answer': ref[r['id']]}) + '\\n')\n") +
+      " " + quote(f.eval) + " " + quote(out) + " " + quote(out + ".score_in"));
+  REQUIRE(py.exit_code == 0);
+  auto score = run_process(quote(ACERL_EXE) + " data score --input " + quote(out + ".score_in") +
+                           " --output " + quote(out + ".scored"));
+  REQUIRE(score.exit_code == 0);
+  std::ifstream scored(out + ".scored");
+  int correct = 0, n = 0;
+  for (std::string line; std::getline(scored, line); ++n)
+    correct += json::parse(line, "scored").at("score").as_number() > 0;
+  CHECK(n == 40);
+  return correct;
+}
+
+}  // namespace
+
+TEST_CASE("SFT on a synthetic task drives the held-out loss down and makes greedy answers right",
+          "[sft]") {
+  SftFixture f = make_sft_fixture("sft_learns");
+  const std::string model = "--model.init=" + quote(f.dir + "/model_medium.json");
+  const int before = correct_answers(f, model, "before");
+  auto train = run_process(
+      acerl_cmd("", f, "run", model + " --sft.epochs=10 --sft.lr=1e-3 --chat.use_system=false"),
+      600);
+  INFO(train.out << train.err);
+  REQUIRE(train.exit_code == 0);
+  std::istringstream losses(
+      trace_tool("column " + quote(f.dir + "/run/trace.h5") + " sft_eval loss"));
+  std::vector<double> held_out{std::istream_iterator<double>(losses), {}};
+  REQUIRE(held_out.size() == 10);
+  // Measured on this task (seed 3): 1.44 after epoch 1, 0.0055 after epoch 10.
+  CHECK(held_out.front() > 0.5);
+  CHECK(held_out.back() < 0.05);
+  const int after = correct_answers(
+      f, "--model.path=" + quote(f.dir + "/run/checkpoints/step_00000300.h5"), "after");
+  // Measured: 40 of 40 after, and an untrained model answers none (its text has no \boxed{}).
+  CHECK(before <= 8);
+  CHECK(after >= 36);
 }
