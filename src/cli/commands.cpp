@@ -4,6 +4,7 @@
 #include "cli/convert_command.h"
 #include "cli/data_command.h"
 #include "cli/generate_command.h"
+#include "cli/trace_command.h"
 #include "train/sft_trainer.h"
 
 namespace acerl::cli {
@@ -106,8 +107,9 @@ const std::vector<Command>& commands() {
     Command trace;
     trace.name = "trace";
     trace.summary = "summarise an acerl HDF5 trace";
-    trace.usage = "TRACE.h5";
-    trace.pending = "the SFT trainer issue";
+    trace.usage = "TRACE.h5 [--csv PHASE]";
+    trace.add_flags = add_trace_flags;
+    trace.run = run_trace;
     t.push_back(trace);
     t.push_back(job("tune-temperature", "find the sampling temperature that hits a target entropy",
                     "the GRPO issue"));

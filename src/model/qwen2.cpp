@@ -4,6 +4,7 @@
 #include <numeric>
 #include <regex>
 
+#include "model/activation_checkpoint.h"
 #include "parallel/tp_mappings.h"
 #include "runtime/error.h"
 
@@ -79,7 +80,13 @@ Qwen2ForCausalLMImpl::Qwen2ForCausalLMImpl(const Qwen2Config& config,
 torch::Tensor Qwen2ForCausalLMImpl::forward_hidden(const torch::Tensor& input,
                                                    const AttentionInputs& in) {
   torch::Tensor h = stage_.embedding ? embed_tokens(input) : input;
-  for (const auto& layer : *layers) h = layer->as<DecoderLayer>()->forward(h, in);
+  if (checkpoint_layers_ && torch::GradMode::is_enabled() && in.cache == nullptr) {
+    auto kept = std::make_shared<const AttentionInputs>(in);
+    kept_inputs_.push_back(kept);
+    for (const auto& layer : *layers) h = checkpointed_layer(*layer->as<DecoderLayer>(), h, kept);
+  } else {
+    for (const auto& layer : *layers) h = layer->as<DecoderLayer>()->forward(h, in);
+  }
   return stage_.head ? norm(h) : h;
 }
 
@@ -160,8 +167,7 @@ void init_parameters(Qwen2ForCausalLMImpl& model, uint64_t seed) {
     } else {
       // One generator per tensor, seeded from (seed, name): independent of the layout and of the
       // order in which ranks visit their parameters.
-      auto generator =
-          at::make_generator<at::CPUGeneratorImpl>(seed ^ stable_hash(name));
+      auto generator = at::make_generator<at::CPUGeneratorImpl>(seed ^ stable_hash(name));
       full = at::normal(0.0, model.config().initializer_range, shard.full_shape, generator);
     }
     if (shard.split_dim >= 0)

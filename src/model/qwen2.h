@@ -61,6 +61,11 @@ class Qwen2ForCausalLMImpl : public torch::nn::Module {
   // forward_hidden, then head on the last stage.
   torch::Tensor forward(const torch::Tensor& input, const AttentionInputs& in);
 
+  // Activation checkpointing per layer (training only: inputs that need a gradient).
+  void set_activation_checkpointing(bool on) { checkpoint_layers_ = on; }
+  // Drops the attention inputs kept for recomputation; call after the step's backward passes.
+  void release_checkpointed_inputs() { kept_inputs_.clear(); }
+
   const Qwen2Config& config() const { return config_; }
   const StageRange& stage() const { return stage_; }
   int64_t vocab_start() const { return vocab_start_; }  // first token id of this TP rank's logits
@@ -79,6 +84,8 @@ class Qwen2ForCausalLMImpl : public torch::nn::Module {
   StageRange stage_;
   parallel::Communicator* tp_;
   int64_t vocab_start_ = 0;
+  bool checkpoint_layers_ = false;
+  std::vector<std::shared_ptr<const AttentionInputs>> kept_inputs_;
 };
 TORCH_MODULE(Qwen2ForCausalLM);
 

@@ -102,6 +102,7 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
   const parallel::ProcessGroups& g = *groups;
   const model::Precision precision = model::parse_precision(cfg.model.precision);
   auto model = build_model(cfg, architecture, g);
+  model->set_activation_checkpointing(cfg.model.activation_checkpointing);
 
   std::vector<torch::Tensor> params, split, replicated;
   std::vector<bool> decay;

@@ -59,6 +59,7 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
     if (sync && i == n_micro - 1) sync->arm();
   };
   double local = parallel::run_1f1b(groups, step);
+  model.release_checkpointed_inputs();
   if (sync) sync->finish();
 
   // The loss lives on the last stage of each replica: sum over replicas, then share with all.

@@ -113,8 +113,13 @@ TEST_CASE("SIGKILL while a checkpoint is written leaves the previous one loadabl
   std::string pointed;
   latest >> pointed;
   CHECK(pointed == "step_00000002.h5");
-  CHECK(trace_tool("checkpoint " + quote(checkpoints + "/step_00000002.h5") + " " +
-                   quote(f.dir + "/model.json")) == "ok 27\n");
+  CHECK(trace_tool("checkpoint " + quote(checkpoints + "/step_00000002.h5") + " " + quote(f.dir + "/model.json")) ==
+        "ok 27\n");
+  // The trace survived the kill: h5py and `acerl trace` read the four finished steps.
+  CHECK(trace_tool("column " + quote(f.dir + "/run/trace.h5") + " sft step") == "1.0 2.0 3.0 4.0\n");
+  auto csv = run_process(quote(ACERL_EXE) + " trace " + quote(f.dir + "/run/trace.h5") + " --csv sft");
+  CHECK(csv.exit_code == 0);
+  CHECK(std::count(csv.out.begin(), csv.out.end(), '\n') == 5);  // header + 4 rows
   auto resumed = run_process(acerl_cmd("", f, "run", args + " --resume"), 300);
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.exit_code == 0);
