@@ -123,13 +123,16 @@ void load_config(const Command& command, Invocation& invocation,
   // a key no command knows is still an error.
   config::Schema schema;
   describe_all_sections(schema, invocation.config);
+  schema.allow_dynamic("stage", "an RL stage (see acerl rl --help)");
   std::vector<config::ConfigEntry> entries = overrides;
   if (!invocation.config_path.empty()) {
     auto from_file = config::read_ini(invocation.config_path);
     entries.insert(entries.end(), from_file.begin(), from_file.end());
   }
-  schema.load(entries);
+  auto stage_entries = schema.load(entries);
   invocation.resolved_config = schema.resolved();
+  invocation.config.stages =
+      config::parse_stages(stage_entries, invocation.config.rl, &invocation.resolved_config);
 }
 
 int cli_main(MpiRuntime& runtime, int argc, char** argv) {

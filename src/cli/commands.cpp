@@ -5,6 +5,9 @@
 #include "cli/data_command.h"
 #include "cli/generate_command.h"
 #include "cli/trace_command.h"
+#include "cli/tune_command.h"
+#include "eval/evaluator.h"
+#include "train/rl_trainer.h"
 #include "train/sft_trainer.h"
 
 namespace acerl::cli {
@@ -32,6 +35,16 @@ void describe_sft_job(config::Schema& s, config::Config& c) {
   config::describe_trace(s, c.trace);
 }
 
+// The keys of a [stage.NAME] section, for `acerl rl --help`.
+std::string stage_help() {
+  config::Schema schema;
+  config::StageConfig stage;
+  schema.section("stage.NAME",
+                 "one RL stage; stages run in the order they appear; unset keys inherit [rl]");
+  config::describe_stage(schema, stage);
+  return "Prompts: JSONL {id, type: math|code, prompt, answer | tests}. Stages:" + schema.help();
+}
+
 Command job(const std::string& name, const std::string& summary, const std::string& pending) {
   Command c;
   c.name = name;
@@ -51,6 +64,9 @@ void describe_all_sections(config::Schema& s, config::Config& c) {
   config::describe_generate(s, c.generate);
   config::describe_math_reward(s, c.math_reward);
   config::describe_code_reward(s, c.code_reward);
+  config::describe_rl(s, c.rl);
+  config::describe_eval(s, c.eval);
+  config::describe_tune(s, c.tune);
 }
 
 const std::vector<Command>& commands() {
@@ -72,8 +88,35 @@ const std::vector<Command>& commands() {
                             inv.flags.count("resume") > 0);
     };
     t.push_back(sft);
-    t.push_back(job("rl", "GRPO reinforcement learning with verifiable rewards", "the GRPO issue"));
-    t.push_back(job("eval", "avg@k / pass@k evaluation on benchmark JSONL", "the GRPO issue"));
+    Command rl = job("rl", "GRPO reinforcement learning with verifiable rewards", "");
+    rl.describe_config = [](config::Schema& s, config::Config& c) {
+      describe_sft_job(s, c);
+      config::describe_rollout(s, c.rollout);
+      config::describe_rl(s, c.rl);
+      config::describe_math_reward(s, c.math_reward);
+      config::describe_code_reward(s, c.code_reward);
+    };
+    rl.add_flags = [](boost::program_options::options_description& flags) {
+      flags.add_options()(
+          "resume", "continue from the latest complete checkpoint (as checkpoint.resume = auto)");
+    };
+    rl.details = stage_help();
+    rl.run = [](MpiRuntime& runtime, Invocation& inv) {
+      return train::run_rl(runtime, inv.config, inv.resolved_config, inv.flags.count("resume") > 0);
+    };
+    t.push_back(rl);
+    Command ev = job("eval", "avg@k / pass@k evaluation on benchmark JSONL", "");
+    ev.describe_config = [](config::Schema& s, config::Config& c) {
+      describe_training(s, c);
+      config::describe_eval(s, c.eval);
+      config::describe_trace(s, c.trace);
+      config::describe_math_reward(s, c.math_reward);
+      config::describe_code_reward(s, c.code_reward);
+    };
+    ev.run = [](MpiRuntime& runtime, Invocation& inv) {
+      return eval::run_eval(runtime, inv.config, inv.resolved_config);
+    };
+    t.push_back(ev);
     Command generate = job("generate", "sample completions for a JSONL of prompts", "");
     generate.log_config = false;  // --prompt prints the completion on stdout
     generate.describe_config = [](config::Schema& s, config::Config& c) {
@@ -111,8 +154,16 @@ const std::vector<Command>& commands() {
     trace.add_flags = add_trace_flags;
     trace.run = run_trace;
     t.push_back(trace);
-    t.push_back(job("tune-temperature", "find the sampling temperature that hits a target entropy",
-                    "the GRPO issue"));
+    Command tune =
+        job("tune-temperature", "find the sampling temperature that hits a target entropy", "");
+    tune.describe_config = [](config::Schema& s, config::Config& c) {
+      describe_training(s, c);
+      config::describe_rollout(s, c.rollout);
+      config::describe_rl(s, c.rl);
+      config::describe_tune(s, c.tune);
+    };
+    tune.run = run_tune_temperature;
+    t.push_back(tune);
     Command data;
     data.name = "data";
     data.summary = "data tools: tokenize, score, synth";

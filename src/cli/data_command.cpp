@@ -2,6 +2,7 @@
 #include "cli/data_command.h"
 
 #include "cli/data_score.h"
+#include "cli/data_synth.h"
 #include "cli/data_tokenize.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
@@ -16,8 +17,9 @@ const std::vector<DataAction>& data_actions() {
        "--tokenizer FILE [--lines] [--decode]", add_tokenize_flags, run_tokenize, ""},
       {"score", "add reward `score` and `reason` to JSONL records {type, response, answer|tests}",
        "--input FILE [--output FILE] [--reward.code.workers=N ...]", nullptr, run_score, ""},
-      {"synth", "write the synthetic reasoning task of the quickstart", "--output DIR", nullptr,
-       nullptr, "the GRPO issue"},
+      {"synth", "write the quickstart's synthetic task (sft/rl/eval JSONL; --run.seed=N)",
+       "--output DIR [--sft-prompts N --rl-prompts N --eval-prompts N]", add_synth_flags, run_synth,
+       ""},
   };
   return actions;
 }

@@ -2,6 +2,7 @@
 // sections they read (cli/commands.cpp); the others keep their defaults.
 #pragma once
 
+#include "config/rl_sections.h"
 #include "config/rollout_sections.h"
 #include "config/sections.h"
 #include "config/training_sections.h"
@@ -23,6 +24,10 @@ struct Config {
   GenerateConfig generate;
   CodeRewardConfig code_reward;
   MathRewardConfig math_reward;
+  RlConfig rl;
+  EvalConfig eval;
+  TuneConfig tune;
+  std::vector<StageConfig> stages;  // from [stage.NAME] sections, in order
 };
 
 }  // namespace acerl::config

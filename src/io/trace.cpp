@@ -139,3 +139,30 @@ void Trace::add(const std::string& phase, int64_t step, const Scalars& scalars,
 }
 
 }  // namespace acerl::io
+
+namespace acerl::io {
+
+void Trace::add_rows(const std::string& phase, const std::vector<int64_t>& steps,
+                     const std::vector<std::pair<std::string, std::vector<double>>>& columns) {
+  if (steps.empty()) return;
+  h5::File file = h5::File::open(path_, true);
+  h5::Group group = file.require_group(phase);
+  h5::Dataset step = group.exists("step") ? h5::Dataset::open(group, "step")
+                                          : h5::Dataset::create_extendible(group, "step", h5::DType::i64, {}, 1024);
+  const int64_t rows = step.shape()[0];
+  step.append(steps.data(), h5::DType::i64, static_cast<int64_t>(steps.size()));
+  for (const auto& [name, values] : columns) {
+    ACERL_CHECK(values.size() == steps.size(), "trace ", phase, "/", name, ": one value per row");
+    h5::Dataset ds = group.exists(name) ? h5::Dataset::open(group, name)
+                                        : h5::Dataset::create_extendible(group, name, h5::DType::f64, {}, 1024);
+    pad_to(ds, rows);
+    ds.append(values.data(), h5::DType::f64, static_cast<int64_t>(values.size()));
+  }
+}
+
+void Trace::set_text(const std::string& phase, const std::string& name, const std::string& text) {
+  h5::File file = h5::File::open(path_, true);
+  file.require_group(phase).set_attr(name, text);
+}
+
+}  // namespace acerl::io

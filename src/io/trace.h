@@ -23,8 +23,12 @@ class Trace {
   using Vectors = std::vector<std::pair<std::string, std::vector<float>>>;
   // Appends one row to `phase`. A metric seen for the first time gets a dataset whose earlier
   // rows are NaN; a metric missing from this row gets NaN. Names may contain '/' (subgroups).
-  void add(const std::string& phase, int64_t step, const Scalars& scalars,
-           const Vectors& vectors = {});
+  void add(const std::string& phase, int64_t step, const Scalars& scalars, const Vectors& vectors = {});
+  // Appends many rows at once (e.g. one per rollout): every column has one value per step.
+  void add_rows(const std::string& phase, const std::vector<int64_t>& steps,
+                const std::vector<std::pair<std::string, std::vector<double>>>& columns);
+  // A string attribute of a phase group (e.g. the prompt ids that rollout rows index).
+  void set_text(const std::string& phase, const std::string& name, const std::string& text);
   const std::string& path() const { return path_; }
 
  private:

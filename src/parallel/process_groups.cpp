@@ -98,6 +98,7 @@ ProcessGroups::ProcessGroups(MPI_Comm world, Layout layout) {
   tp_ = split(dp_index * layout_.pp + pp_index, tp_index);
   pp_ = split(dp_index * layout_.tp + tp_index, pp_index);
   dp_ = split(pp_index * layout_.tp + tp_index, dp_index);
+  replica_ = split(dp_index, pp_index * layout_.tp + tp_index);
 }
 
 std::unique_ptr<ProcessGroups> ProcessGroups::single() {
@@ -106,6 +107,7 @@ std::unique_ptr<ProcessGroups> ProcessGroups::single() {
   groups->tp_ = make_local_communicator();
   groups->pp_ = make_local_communicator();
   groups->dp_ = make_local_communicator();
+  groups->replica_ = make_local_communicator();
   return groups;
 }
 

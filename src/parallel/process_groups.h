@@ -59,6 +59,8 @@ class ProcessGroups {
   Communicator& pp() const { return *pp_; }
   Communicator& dp() const { return *dp_; }
   Communicator& world() const { return *world_; }
+  // All ranks of this data-parallel replica (its tp x pp model-parallel group).
+  Communicator& replica() const { return *replica_; }
   bool first_stage() const { return pp_->rank() == 0; }
   bool last_stage() const { return pp_->rank() == pp_->size() - 1; }
   // The world rank of the given (dp, pp, tp) coordinates.
@@ -68,7 +70,7 @@ class ProcessGroups {
   ProcessGroups() = default;
   Layout layout_;
   int rank_ = 0;
-  std::unique_ptr<Communicator> world_, tp_, pp_, dp_;
+  std::unique_ptr<Communicator> world_, tp_, pp_, dp_, replica_;
 };
 
 }  // namespace acerl::parallel

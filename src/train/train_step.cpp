@@ -10,8 +10,12 @@ namespace {
 
 PackedRows slice_rows(const PackedRows& rows, int64_t start, int64_t count) {
   auto cut = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(0, start, count) : t; };
-  return {cut(rows.ids), cut(rows.positions), cut(rows.doc_ids), cut(rows.targets),
-          cut(rows.weights)};
+  PackedRows out{cut(rows.ids), cut(rows.positions), cut(rows.doc_ids), cut(rows.targets),
+                 cut(rows.weights)};
+  out.advantages = cut(rows.advantages);
+  out.rollout_logprobs = cut(rows.rollout_logprobs);
+  out.ref_logprobs = cut(rows.ref_logprobs);
+  return out;
 }
 
 }  // namespace
@@ -19,7 +23,8 @@ PackedRows slice_rows(const PackedRows& rows, int64_t start, int64_t count) {
 StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
                             const parallel::ProcessGroups& groups, const PackedRows& rows,
                             int64_t micro_rows, model::Precision precision,
-                            parallel::GradSync* sync, const TokenLoss& token_loss) {
+                            parallel::GradSync* sync, const TokenLoss& token_loss,
+                            const LossOptions& options) {
   ACERL_CHECK(rows.rows() % micro_rows == 0, "the ", rows.rows(),
               " rows of a step do not split into micro-batches of ", micro_rows);
   const auto& config = model.config();
@@ -49,10 +54,13 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
   };
   step.loss = [&](int64_t i, const torch::Tensor& logits) {
     const PackedRows& m = micro[static_cast<size_t>(i)];
-    torch::Tensor logprob =
-        parallel::vocab_parallel_logprob(logits.reshape({-1, logits.size(-1)}),
-                                         m.targets.reshape({-1}), model.vocab_start(), groups.tp());
-    if (token_loss) return token_loss(logprob, m, normaliser);
+    torch::Tensor flat = logits.reshape({-1, logits.size(-1)});
+    torch::Tensor logprob = parallel::vocab_parallel_logprob(
+        flat, m.targets.reshape({-1}), model.vocab_start(), groups.tp(), options.temperature);
+    torch::Tensor entropy;
+    if (options.entropy)
+      entropy = parallel::vocab_parallel_entropy(flat, groups.tp(), options.temperature);
+    if (token_loss) return token_loss(logprob, entropy, m, normaliser);
     return -(logprob * m.weights.reshape({-1})).sum() / normaliser;
   };
   step.before_backward = [&](int64_t i) {
@@ -106,6 +114,39 @@ StepResult evaluate_loss(model::Qwen2ForCausalLMImpl& model, const parallel::Pro
   result.global_weight = sums[1].item<double>();
   result.loss = sums[0].item<double>() / std::max(result.global_weight, 1e-12);
   return result;
+}
+
+}  // namespace acerl::train
+
+namespace acerl::train {
+
+torch::Tensor token_logprobs(model::Qwen2ForCausalLMImpl& model,
+                             const parallel::ProcessGroups& groups, const PackedRows& rows,
+                             int64_t micro_rows, model::Precision precision, double temperature) {
+  torch::NoGradGuard no_grad;
+  const auto& config = model.config();
+  const int64_t T = rows.ids.size(1);
+  torch::Tensor out = torch::zeros({rows.rows(), T}, torch::kFloat32);
+  for (int64_t start = 0; start < rows.rows(); start += micro_rows) {
+    const int64_t n = std::min(micro_rows, rows.rows() - start);
+    PackedRows m = slice_rows(rows, start, n);
+    torch::Tensor logits = parallel::pipeline_forward(
+        groups, m.ids, {n, T, config.hidden_size}, torch::kFloat32,
+        [&](const torch::Tensor& input) {
+          model::AutocastScope autocast(precision);
+          torch::Tensor result =
+              model.forward(input, model::training_inputs(m.positions, m.doc_ids, config));
+          return model.stage().head ? result : result.to(torch::kFloat32);
+        });
+    if (model.stage().head)
+      out.narrow(0, start, n)
+          .copy_(parallel::vocab_parallel_logprob(logits.reshape({-1, logits.size(-1)}),
+                                                  m.targets.reshape({-1}), model.vocab_start(),
+                                                  groups.tp(), temperature)
+                     .view({n, T}));
+  }
+  groups.pp().broadcast(out, groups.pp().size() - 1);
+  return out;
 }
 
 }  // namespace acerl::train

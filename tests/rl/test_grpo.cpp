@@ -115,3 +115,17 @@ TEST_CASE("temperature controller interpolates the curve and respects step and b
   }
   CHECK(temperature == Approx(0.8 + 0.2 * (0.3 - 0.256) / (0.4 - 0.256)).margin(1e-9));
 }
+
+#include "eval/metrics.h"
+
+TEST_CASE("avg@k with its standard error and the unbiased pass@k", "[rl]") {
+  auto a = eval::avg_at_k({1, 3}, 4);
+  CHECK(a.mean == Approx(0.5));
+  CHECK(a.standard_error == Approx(0.25));
+  CHECK(eval::pass_at_k(4, 1, 2) == Approx(0.5));       // 1 - C(3,2)/C(4,2) = 1 - 3/6
+  CHECK(eval::pass_at_k(4, 1, 1) == Approx(0.25));      // pass@1 = c / n
+  CHECK(eval::pass_at_k(10, 0, 5) == 0);
+  CHECK(eval::pass_at_k(10, 6, 5) == 1);                 // fewer than k failures
+  CHECK(eval::pass_at_k(64, 8, 8) == Approx(1 - 1.0 * 56 * 55 * 54 * 53 * 52 * 51 * 50 * 49 /
+                                                    (64.0 * 63 * 62 * 61 * 60 * 59 * 58 * 57)));
+}

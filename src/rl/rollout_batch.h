@@ -1,0 +1,34 @@
+// defines: Rollout (one sampled response with its per-token log-probs and entropies, reward and
+// advantage) and the learner's view of a batch of them: group advantages assigned per prompt,
+// and the rollouts packed as documents (prompt + response) into rows whose targets carry loss
+// weight (response tokens; 0 for truncated responses under overlong filtering), advantage and
+// the rollout's sampling log-prob.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "train/train_step.h"
+
+namespace acerl::rl {
+
+struct Rollout {
+  size_t prompt = 0;  // index into the stage's prompt list
+  int64_t sample = 0;
+  std::vector<int64_t> prompt_ids, tokens;
+  std::vector<float> logprobs, entropies, curve;  // curve: tokens x entropy grid, row-major
+  bool truncated = false;
+  double reward = 0;
+  std::string reason;
+  float advantage = 0;
+};
+
+// Rollouts come in groups of `group_size` consecutive entries (one prompt each).
+void assign_advantages(std::vector<Rollout>& rollouts, int64_t group_size, double eps);
+
+// Rows of `seq_len` tokens (seq_len >= the longest prompt + response); the row count is padded
+// with empty rows to a positive multiple of `multiple`.
+train::PackedRows learner_rows(const std::vector<Rollout>& rollouts, int64_t seq_len,
+                               bool overlong_filter, int64_t multiple);
+
+}  // namespace acerl::rl

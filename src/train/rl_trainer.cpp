@@ -1,0 +1,690 @@
+// The GRPO loop; see rl_trainer.h.
+#include "train/rl_trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "data/prompt_dataset.h"
+#include "io/checkpoint.h"
+#include "io/trace.h"
+#include "parallel/grad_sync.h"
+#include "reward/registry.h"
+#include "rl/filters.h"
+#include "rl/grpo.h"
+#include "rl/prompt_sampler.h"
+#include "rl/rollout_batch.h"
+#include "rl/temperature.h"
+#include "rollout/rollout_setup.h"
+#include "runtime/error.h"
+#include "runtime/log.h"
+#include "runtime/signals.h"
+#include "train/adamw.h"
+#include "train/model_setup.h"
+
+namespace acerl::train {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+const std::vector<std::string> kTypes = {"math", "code"};
+const std::map<std::string, std::vector<std::string>> kReasons = {
+    {"math", {"correct", "wrong", "no_answer", "unparsable"}},
+    {"code",
+     {"correct", "wrong_answer", "runtime_error", "timeout", "memory", "output_limit", "no_code",
+      "bad_tests"}}};
+constexpr int kHistogramBins = 20;
+constexpr double kHistogramMax = 4.0;  // nats; the last bin also holds everything above
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+struct Stage {
+  config::StageConfig cfg;
+  std::vector<data::PromptRecord> prompts;
+  std::vector<std::vector<int64_t>> prompt_ids;
+  int64_t longest_prompt = 1, steps = 0, group_size = 1, prompts_per_step = 1, max_response = 1;
+  double lr = 0, fixed_temperature = 1.0;
+  bool auto_temperature = false;
+};
+
+// The per-step sums every replica contributes (all-reduced over data-parallel ranks), in one
+// flat vector so that one collective carries them.
+class StepTotals {
+ public:
+  explicit StepTotals(size_t grid) : grid_(grid), values_(size(), 0.0) {}
+  size_t size() const {
+    size_t reasons = 0;
+    for (const auto& [type, list] : kReasons) reasons += list.size();
+    return 8 + 3 * kTypes.size() + reasons + grid_ + kHistogramBins;
+  }
+  double& rollouts() { return values_[0]; }
+  double& tokens() { return values_[1]; }
+  double& entropy() { return values_[2]; }
+  double& length() { return values_[3]; }
+  double& truncated() { return values_[4]; }
+  double& dropped() { return values_[5]; }
+  double& kept() { return values_[6]; }
+  double& drawn() { return values_[7]; }
+  double& type_count(size_t t) { return values_[8 + 3 * t]; }
+  double& type_reward(size_t t) { return values_[9 + 3 * t]; }
+  double& type_correct(size_t t) { return values_[10 + 3 * t]; }
+  double& reason(const std::string& type, const std::string& reason) {
+    size_t at = 8 + 3 * kTypes.size();
+    for (const auto& [t, list] : kReasons) {
+      for (const auto& r : list) {
+        if (t == type && r == reason) return values_[at];
+        ++at;
+      }
+    }
+    return unknown_;  // a reason outside the canonical list is not traced
+  }
+  double& curve(size_t k) { return values_[size() - kHistogramBins - grid_ + k]; }
+  double& bin(size_t k) { return values_[size() - kHistogramBins + k]; }
+  void add_rollout(const rl::Rollout& r, const std::string& type) {
+    rollouts() += 1;
+    tokens() += static_cast<double>(r.tokens.size());
+    length() += static_cast<double>(r.tokens.size());
+    truncated() += r.truncated;
+    for (size_t i = 0; i < r.entropies.size(); ++i) {
+      entropy() += r.entropies[i];
+      bin(std::min<size_t>(kHistogramBins - 1, static_cast<size_t>(r.entropies[i] / kHistogramMax *
+                                                                   kHistogramBins))) += 1;
+      for (size_t k = 0; k < grid_; ++k) curve(k) += r.curve[i * grid_ + k];
+    }
+    for (size_t t = 0; t < kTypes.size(); ++t) {
+      if (kTypes[t] != type) continue;
+      type_count(t) += 1;
+      type_reward(t) += r.reward;
+      type_correct(t) += r.reward > 0;
+    }
+    reason(type, r.reason) += 1;
+  }
+  void all_reduce(parallel::Communicator& dp) {
+    torch::Tensor t = torch::tensor(values_, torch::kFloat64);
+    dp.all_reduce(t);
+    values_.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+  }
+  std::vector<double> curve_means() {
+    std::vector<double> out;
+    for (size_t k = 0; k < grid_; ++k) out.push_back(curve(k) / std::max(1.0, tokens()));
+    return out;
+  }
+
+ private:
+  size_t grid_;
+  std::vector<double> values_;
+  double unknown_ = 0;
+};
+
+class RlTrainer {
+ public:
+  RlTrainer(MpiRuntime& runtime, const config::Config& cfg, const std::string& resolved)
+      : runtime_(runtime), cfg_(cfg), resolved_(resolved), chat_(cfg.chat) {}
+
+  int run(bool resume);
+
+ private:
+  // ---- the pieces of a step (prompt drawing is the PromptSampler) ----
+  std::vector<rl::Rollout> generate(const Stage& stage, const std::vector<size_t>& prompts,
+                                    double temperature, int64_t step, int64_t round);
+  void score(const Stage& stage, std::vector<rl::Rollout>& rollouts);
+  struct LearnResult {
+    double loss = 0, grad_norm = 0, clip_fraction = 0, kl = 0, mismatch = 0;
+  };
+  LearnResult learn(std::vector<rl::Rollout>& rollouts, const Stage& stage, double temperature);
+  void save(int64_t global_step, size_t stage_index, int64_t stage_step,
+            const rl::PromptSampler& sampler, const rl::EasyPromptFilter& easy, double temperature,
+            bool controller_started);
+
+  std::vector<Stage> load_stages();
+
+  MpiRuntime& runtime_;
+  const config::Config& cfg_;
+  const std::string& resolved_;
+  tokenizer::ChatTemplate chat_;
+  std::unique_ptr<tokenizer::Tokenizer> tok_;
+  model::Qwen2Config architecture_;
+  std::unique_ptr<parallel::ProcessGroups> groups_;
+  model::Qwen2ForCausalLM model_{nullptr}, reference_{nullptr};
+  std::unique_ptr<AdamW> adamw_;
+  std::unique_ptr<parallel::GradSync> sync_;
+  std::vector<torch::Tensor> split_, replicated_;
+  std::unique_ptr<reward::RewardRegistry> rewards_;
+  std::unique_ptr<io::CheckpointManager> checkpoints_;
+  std::unique_ptr<io::Trace> trace_;
+  rollout::GeneratorOptions generation_;
+  model::Precision precision_ = model::Precision::bf16;
+};
+
+std::vector<Stage> RlTrainer::load_stages() {
+  std::vector<config::StageConfig> configs = cfg_.stages;
+  if (configs.empty()) {
+    config::StageConfig implicit;
+    implicit.name = "main";
+    implicit.data = cfg_.data.path;
+    implicit.steps = cfg_.rl.steps;
+    implicit.epochs = cfg_.rl.epochs;
+    implicit.overlong_filter = cfg_.rl.overlong_filter;
+    implicit.easy_filter = cfg_.rl.easy_filter;
+    ACERL_USAGE_CHECK(!implicit.data.empty(),
+                      "acerl rl needs prompts: data.path, or [stage.NAME] sections with data");
+    configs.push_back(implicit);
+  }
+  std::vector<Stage> stages;
+  for (const auto& c : configs) {
+    Stage s;
+    s.cfg = c;
+    s.prompts = data::load_prompts(c.data, cfg_.data.skip_bad_lines, /*require_reference=*/true);
+    if (!cfg_.rl.pass_rate_file.empty())
+      s.prompts = rl::filter_by_pass_rate(s.prompts, cfg_.rl.pass_rate_file, cfg_.rl.pass_rate_min,
+                                          cfg_.rl.pass_rate_max);
+    ACERL_USAGE_CHECK(!s.prompts.empty(), "stage ", c.name,
+                      ": no prompts left after the pass-rate filter");
+    for (const auto& p : s.prompts) {
+      s.prompt_ids.push_back(rollout::prompt_ids(p, *tok_, chat_, true));
+      s.longest_prompt =
+          std::max<int64_t>(s.longest_prompt, static_cast<int64_t>(s.prompt_ids.back().size()));
+    }
+    s.group_size = c.group_size > 0 ? c.group_size : cfg_.rl.group_size;
+    s.prompts_per_step = c.prompts_per_step > 0 ? c.prompts_per_step : cfg_.rl.prompts_per_step;
+    s.max_response =
+        c.max_response_length > 0 ? c.max_response_length : cfg_.rollout.max_new_tokens;
+    s.lr = c.lr > 0 ? c.lr : cfg_.rl.lr;
+    const std::string t = c.temperature.empty() ? cfg_.rl.temperature : c.temperature;
+    s.auto_temperature =
+        !config::fixed_temperature(t, "stage." + c.name + ".temperature", &s.fixed_temperature);
+    const int64_t per_epoch =
+        (static_cast<int64_t>(s.prompts.size()) + s.prompts_per_step - 1) / s.prompts_per_step;
+    s.steps = c.steps > 0 ? c.steps : per_epoch * c.epochs;
+    ACERL_USAGE_CHECK(s.prompts_per_step % groups_->layout().dp == 0, "stage ", c.name,
+                      ": prompts_per_step = ", s.prompts_per_step,
+                      " must be a multiple of the data-parallel ranks (", groups_->layout().dp,
+                      ")");
+    ACERL_USAGE_CHECK(
+        s.longest_prompt + s.max_response <= architecture_.max_position_embeddings, "stage ",
+        c.name, ": longest prompt (", s.longest_prompt, ") + max_response_length (", s.max_response,
+        ") exceeds max_position_embeddings = ", architecture_.max_position_embeddings);
+    stages.push_back(std::move(s));
+  }
+  return stages;
+}
+
+std::vector<rl::Rollout> RlTrainer::generate(const Stage& stage, const std::vector<size_t>& prompts,
+                                             double temperature, int64_t step, int64_t round) {
+  rollout::GeneratorOptions options = generation_;
+  options.sampling.temperature = temperature;
+  options.max_new_tokens = stage.max_response;
+  std::vector<rollout::GenerationRequest> requests;
+  for (size_t p : prompts)
+    requests.push_back(
+        {str(stage.prompts[p].id, "#", step, "#", round), stage.prompt_ids[p], stage.group_size});
+  auto completions = rollout::Generator(*model_, *groups_, options).generate(requests);
+  std::vector<rl::Rollout> out;
+  for (auto& c : completions) {
+    rl::Rollout r;
+    r.prompt = prompts[c.request];
+    r.sample = c.sample;
+    r.prompt_ids = stage.prompt_ids[r.prompt];
+    r.tokens = std::move(c.tokens);
+    r.logprobs = std::move(c.logprobs);
+    r.entropies = std::move(c.entropies);
+    r.curve = std::move(c.entropy_curve);
+    r.truncated = c.truncated;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void RlTrainer::score(const Stage& stage, std::vector<rl::Rollout>& rollouts) {
+  // The replica's first rank runs the rewards (code runs in sandboxes once, not on every rank).
+  torch::Tensor scores = torch::zeros({static_cast<int64_t>(rollouts.size()) * 2}, torch::kFloat64);
+  std::vector<std::string> reasons(rollouts.size());
+  parallel::Communicator& replica = groups_->replica();
+  if (replica.rank() == 0) {
+    std::vector<std::string> texts;
+    for (const auto& r : rollouts) {
+      std::vector<int32_t> ids;
+      for (int64_t t : r.tokens)
+        if (t < tok_->vocab_size()) ids.push_back(static_cast<int32_t>(t));
+      texts.push_back(tok_->decode(ids, /*skip_special=*/true));
+    }
+    std::vector<reward::RewardRequest> requests;
+    for (size_t i = 0; i < rollouts.size(); ++i) {
+      const auto& p = stage.prompts[rollouts[i].prompt];
+      requests.push_back({p.type, texts[i], &p.answer, &p.tests, p.where});
+    }
+    auto results = rewards_->score(requests);
+    for (size_t i = 0; i < results.size(); ++i) {
+      scores[static_cast<int64_t>(2 * i)] = results[i].score;
+      const auto& list = kReasons.at(stage.prompts[rollouts[i].prompt].type);
+      auto at = std::find(list.begin(), list.end(), results[i].reason);
+      scores[static_cast<int64_t>(2 * i + 1)] =
+          at == list.end() ? -1.0 : static_cast<double>(at - list.begin());
+    }
+  }
+  replica.broadcast(scores, 0);
+  for (size_t i = 0; i < rollouts.size(); ++i) {
+    rollouts[i].reward = scores[static_cast<int64_t>(2 * i)].item<double>();
+    const int64_t reason =
+        static_cast<int64_t>(scores[static_cast<int64_t>(2 * i + 1)].item<double>());
+    const auto& list = kReasons.at(stage.prompts[rollouts[i].prompt].type);
+    rollouts[i].reason = reason >= 0 ? list[static_cast<size_t>(reason)] : "other";
+  }
+}
+
+RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, const Stage& stage,
+                                        double temperature) {
+  const parallel::ProcessGroups& g = *groups_;
+  PackedRows rows = rl::learner_rows(rollouts, stage.longest_prompt + stage.max_response,
+                                     stage.cfg.overlong_filter, cfg_.rl.micro_batch);
+  if (cfg_.rl.kl_coef > 0)
+    rows.ref_logprobs =
+        token_logprobs(*reference_, g, rows, cfg_.rl.micro_batch, precision_, temperature);
+  rl::GrpoLossOptions options{cfg_.rl.clip_eps_low, cfg_.rl.clip_eps_high, cfg_.rl.kl_coef,
+                              cfg_.rl.entropy_coef};
+  const bool on_policy = cfg_.rl.updates_per_batch == 1;
+  LearnResult out;
+  for (int64_t update = 0; update < cfg_.rl.updates_per_batch; ++update) {
+    torch::Tensor sums =
+        torch::zeros({4}, torch::kFloat64);  // clipped, kl, |mismatch|, masked tokens
+    TokenLoss loss = [&](const torch::Tensor& logp, const torch::Tensor& entropy,
+                         const PackedRows& m, double normaliser) {
+      torch::Tensor mask = m.weights.reshape({-1});
+      torch::Tensor rollout_lp = m.rollout_logprobs.reshape({-1});
+      // Strictly on-policy the old log-probs are the current ones (ratio 1); with several updates
+      // they are the rollout's, the behaviour policy's.
+      auto terms = rl::grpo_token_loss(
+          logp, on_policy ? torch::Tensor() : rollout_lp,
+          m.ref_logprobs.defined() ? m.ref_logprobs.reshape({-1}) : torch::Tensor(), entropy,
+          m.advantages.reshape({-1}), mask, normaliser, options);
+      const double tokens = mask.sum().item<double>();
+      sums[0] += terms.clipped.item<double>() * tokens;
+      sums[1] += terms.kl.item<double>() * tokens;
+      sums[2] += ((logp.detach() - rollout_lp).abs() * mask).sum().item<double>();
+      sums[3] += tokens;
+      return terms.loss;
+    };
+    LossOptions loss_options;
+    loss_options.temperature = temperature;
+    loss_options.entropy = cfg_.rl.entropy_coef > 0;
+    sync_->zero_grad();
+    StepResult r = forward_backward(*model_, g, rows, cfg_.rl.micro_batch, precision_, sync_.get(),
+                                    loss, loss_options);
+    out.grad_norm = parallel::clip_grad_norm(split_, replicated_, g, cfg_.rl.grad_clip);
+    adamw_->step(stage.lr);
+    g.dp().all_reduce(sums);
+    g.pp().broadcast(sums, g.pp().size() - 1);
+    const double tokens = std::max(1.0, sums[3].item<double>());
+    if (update == 0) out.mismatch = sums[2].item<double>() / tokens;
+    out.clip_fraction = sums[0].item<double>() / tokens;
+    out.kl = sums[1].item<double>() / tokens;
+    out.loss = r.loss;
+  }
+  return out;
+}
+
+void RlTrainer::save(int64_t global_step, size_t stage_index, int64_t stage_step,
+                     const rl::PromptSampler& sampler, const rl::EasyPromptFilter& easy,
+                     double temperature, bool controller_started) {
+  json::Value state;
+  state.set("phase", "rl");
+  state.set("stage", static_cast<int64_t>(stage_index));
+  state.set("stage_step", stage_step);
+  state.set("epoch", sampler.epoch());
+  state.set("cursor", static_cast<int64_t>(sampler.cursor()));
+  state.set("temperature", temperature);
+  state.set("controller_started", controller_started);
+  json::Value easy_list = json::Array{}, solved = json::Array{};
+  for (const auto& id : easy.easy_prompts()) easy_list.push_back(id);
+  for (const auto& id : easy.solved_this_epoch()) solved.push_back(id);
+  state.set("easy", easy_list);
+  state.set("solved", solved);
+  std::string path = checkpoints_->save(
+      *model_, adamw_.get(), {global_step, state, resolved_, json::dump(architecture_.to_json())});
+  log0(str("rl step ", global_step, ": wrote ", path));
+}
+
+int RlTrainer::run(bool resume_flag) {
+  std::vector<Stage> stages;
+  runtime_.agree([&] {
+    ACERL_USAGE_CHECK(!cfg_.tokenizer.path.empty(),
+                      "missing required key 'tokenizer.path' (a tokenizer.json)");
+    architecture_ = model_architecture(cfg_.model);
+    groups_ = make_process_groups(runtime_, cfg_, architecture_);
+    tok_ = std::make_unique<tokenizer::Tokenizer>(
+        tokenizer::Tokenizer::from_file(cfg_.tokenizer.path));
+    generation_ = rollout::generator_options(cfg_, *tok_);
+    generation_.entropy_temperatures = cfg_.rl.entropy_grid.values;
+    precision_ = model::parse_precision(cfg_.model.precision);
+    stages = load_stages();
+  });
+  const parallel::ProcessGroups& g = *groups_;
+  model_ = build_model(cfg_, architecture_, g);
+  model_->set_activation_checkpointing(cfg_.model.activation_checkpointing);
+  if (cfg_.rl.kl_coef > 0) {
+    reference_ = build_model(cfg_, architecture_, g);
+    for (auto& p : reference_->parameters()) p.requires_grad_(false);
+  }
+  std::vector<torch::Tensor> params;
+  std::vector<bool> decay;
+  for (const auto& s : model_->param_shards()) {
+    params.push_back(s.tensor);
+    (s.split_dim >= 0 ? split_ : replicated_).push_back(s.tensor);
+    decay.push_back(s.tensor.dim() >= 2);
+  }
+  adamw_ = std::make_unique<AdamW>(
+      params, decay, AdamWOptions{cfg_.rl.beta1, cfg_.rl.beta2, cfg_.rl.eps, cfg_.rl.weight_decay});
+  sync_ = std::make_unique<parallel::GradSync>(params, g.dp());
+  if (g.replica().rank() == 0)
+    rewards_ = std::make_unique<reward::RewardRegistry>(cfg_.math_reward, cfg_.code_reward);
+  checkpoints_ = std::make_unique<io::CheckpointManager>(
+      cfg_.checkpoint.dir.empty() ? (fs::path(cfg_.run.dir) / "checkpoints").string()
+                                  : cfg_.checkpoint.dir,
+      cfg_.checkpoint.keep, g);
+
+  // Resume: the whole RL state comes from the checkpoint.
+  int64_t global_step = 0, stage_step = 0;
+  size_t stage_index = 0;
+  double temperature = 0;
+  bool controller_started = false;
+  int64_t resume_epoch = 0, resume_cursor = 0;
+  std::set<std::string> easy_ids, solved_ids;
+  const bool resume = resume_flag || cfg_.checkpoint.resume != "never";
+  if (resume) {
+    std::string path = cfg_.checkpoint.resume == "never" || cfg_.checkpoint.resume == "auto"
+                           ? checkpoints_->latest()
+                           : cfg_.checkpoint.resume;
+    if (!path.empty()) {
+      io::CheckpointInfo info = io::load_checkpoint(path, *model_, adamw_.get(), g);
+      const json::Value& s = info.state;
+      if (s.find("phase") && s.at("phase").as_string() == "rl") {
+        global_step = info.step;
+        stage_index = static_cast<size_t>(s.at("stage").as_int());
+        stage_step = s.at("stage_step").as_int();
+        resume_epoch = s.at("epoch").as_int();
+        resume_cursor = s.at("cursor").as_int();
+        temperature = s.at("temperature").as_number();
+        controller_started = s.at("controller_started").as_bool();
+        for (const auto& id : s.at("easy").as_array()) easy_ids.insert(id.as_string());
+        for (const auto& id : s.at("solved").as_array()) solved_ids.insert(id.as_string());
+        log0(str("resumed from ", path, " at rl step ", global_step, " (stage ", stage_index,
+                 ", step ", stage_step, ")"));
+      } else {
+        log0(str("starting RL from the weights of ", path, " (an ",
+                 s.find("phase") ? s.at("phase").as_string() : "", " checkpoint)"));
+      }
+    }
+  }
+  if (g.rank() == 0)
+    trace_ = std::make_unique<io::Trace>(
+        cfg_.trace.path.empty() ? (fs::path(cfg_.run.dir) / "trace.h5").string() : cfg_.trace.path,
+        resolved_, resume, global_step);
+  install_stop_signal_handlers();
+  const size_t grid = cfg_.rl.entropy_grid.values.size();
+  const rl::TemperatureControl control{cfg_.rl.target_entropy, cfg_.rl.temperature_min,
+                                       cfg_.rl.temperature_max, cfg_.rl.temperature_max_step};
+
+  for (; stage_index < stages.size(); ++stage_index, stage_step = 0) {
+    Stage& stage = stages[stage_index];
+    rl::PromptSampler sampler(stage.prompts.size(),
+                              static_cast<uint64_t>(cfg_.run.seed) + stage_index * 1000003ull);
+    rl::EasyPromptFilter easy;
+    if (stage_step > 0 || resume_cursor > 0) {
+      sampler.restore(resume_epoch, static_cast<size_t>(resume_cursor));
+      easy.restore(easy_ids, solved_ids);
+      resume_cursor = 0;
+    } else {
+      temperature =
+          stage.auto_temperature ? (temperature > 0 ? temperature : 1.0) : stage.fixed_temperature;
+      controller_started = controller_started && stage.auto_temperature;
+    }
+    if (g.rank() == 0 && trace_) {
+      json::Value ids = json::Array{};
+      for (const auto& p : stage.prompts) ids.push_back(p.id);
+      if (cfg_.rl.trace_rollouts)
+        trace_->set_text("rl_rollouts", "prompt_ids_stage_" + std::to_string(stage_index),
+                         json::dump(ids));
+    }
+    log0(str("rl stage ", stage.cfg.name, " (", stage_index + 1, "/", stages.size(),
+             "): ", stage.prompts.size(), " prompts, ", stage.steps, " steps of ",
+             stage.prompts_per_step, " prompts x ", stage.group_size, " rollouts, responses up to ",
+             stage.max_response, " tokens, temperature ",
+             stage.auto_temperature ? "auto" : str(stage.fixed_temperature)));
+    auto skip = [&](size_t p) { return stage.cfg.easy_filter && easy.easy(stage.prompts[p].id); };
+    auto epoch_end = [&] { easy.end_epoch(); };
+
+    for (; stage_step < stage.steps; ++stage_step) {
+      const auto step_start = Clock::now();
+      double t_generate = 0, t_score = 0;
+      StepTotals totals(grid);
+      std::vector<rl::Rollout> kept;
+      std::vector<std::pair<size_t, std::vector<double>>> group_rewards;  // this replica's groups
+      size_t needed = static_cast<size_t>(stage.prompts_per_step);
+      for (int64_t round = 0; needed > 0; ++round) {
+        std::vector<size_t> drawn = sampler.next(needed, skip, epoch_end);
+        if (drawn.empty()) break;
+        auto [first, count] = rollout::replica_share(drawn.size(), g);
+        std::vector<size_t> mine(drawn.begin() + static_cast<std::ptrdiff_t>(first),
+                                 drawn.begin() + static_cast<std::ptrdiff_t>(first + count));
+        auto t0 = Clock::now();
+        std::vector<rl::Rollout> rollouts = generate(stage, mine, temperature, global_step, round);
+        t_generate += seconds_since(t0);
+        t0 = Clock::now();
+        score(stage, rollouts);
+        t_score += seconds_since(t0);
+        totals.drawn() += static_cast<double>(mine.size());
+        for (size_t k = 0; k < mine.size(); ++k) {
+          std::vector<double> r;
+          for (int64_t i = 0; i < stage.group_size; ++i) {
+            const rl::Rollout& x =
+                rollouts[k * static_cast<size_t>(stage.group_size) + static_cast<size_t>(i)];
+            r.push_back(x.reward);
+            totals.add_rollout(x, stage.prompts[x.prompt].type);
+          }
+          const bool flat = rl::zero_variance_groups({r})[0];
+          group_rewards.emplace_back(mine[k], r);
+          if (cfg_.rl.drop_zero_variance_groups && flat) {
+            totals.dropped() += 1;
+            continue;
+          }
+          totals.kept() += 1;
+          for (int64_t i = 0; i < stage.group_size; ++i)
+            kept.push_back(
+                rollouts[k * static_cast<size_t>(stage.group_size) + static_cast<size_t>(i)]);
+        }
+        if (!cfg_.rl.drop_zero_variance_groups || round >= cfg_.rl.max_refill_rounds) break;
+        torch::Tensor kept_total = torch::tensor({totals.kept()}, torch::kFloat64);
+        g.dp().all_reduce(kept_total);
+        needed = static_cast<size_t>(
+            std::max(0.0, static_cast<double>(stage.prompts_per_step) - kept_total.item<double>()));
+      }
+      // Every rank learns which prompts every rollout solved (the easy filter must agree).
+      {
+        std::vector<double> solved;
+        for (const auto& [p, r] : group_rewards) {
+          bool all = std::all_of(r.begin(), r.end(), [](double x) { return x > 0; });
+          solved.push_back(all ? static_cast<double>(p) : -1.0);
+        }
+        std::vector<double> everyone = solved;
+        if (g.layout().dp > 1) {
+          int n = static_cast<int>(solved.size()), size = g.layout().dp;
+          std::vector<int> counts(static_cast<size_t>(size)), offsets(static_cast<size_t>(size));
+          MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, g.dp().mpi_comm());
+          int total = 0;
+          for (int r = 0; r < size; ++r) {
+            offsets[static_cast<size_t>(r)] = total;
+            total += counts[static_cast<size_t>(r)];
+          }
+          everyone.assign(static_cast<size_t>(total), -1.0);
+          MPI_Allgatherv(solved.data(), n, MPI_DOUBLE, everyone.data(), counts.data(),
+                         offsets.data(), MPI_DOUBLE, g.dp().mpi_comm());
+        }
+        for (double p : everyone)
+          if (p >= 0) easy.observe(stage.prompts[static_cast<size_t>(p)].id, {1.0});
+      }
+      const int64_t max_length = [&] {
+        int64_t m = 0;
+        for (const auto& r : kept) m = std::max<int64_t>(m, static_cast<int64_t>(r.tokens.size()));
+        torch::Tensor t = torch::tensor({m}, torch::kInt64);
+        g.dp().all_reduce(t, parallel::ReduceOp::max);
+        return t.item<int64_t>();
+      }();
+      totals.all_reduce(g.dp());
+
+      auto t0 = Clock::now();
+      rl::assign_advantages(kept, stage.group_size, cfg_.rl.adv_eps);
+      LearnResult learned = learn(kept, stage, temperature);
+      const double t_learn = seconds_since(t0);
+      ++global_step;
+
+      // Temperature control from this step's entropy curve.
+      const std::vector<double> curve = totals.curve_means();
+      const double used_temperature = temperature;
+      const double entropy = totals.entropy() / std::max(1.0, totals.tokens());
+      if (stage.auto_temperature) {
+        if (!controller_started) {
+          temperature = std::clamp(rl::temperature_for_entropy(cfg_.rl.entropy_grid.values, curve,
+                                                               control.target_entropy),
+                                   control.t_min, control.t_max);
+          controller_started = true;
+        } else {
+          temperature =
+              rl::next_temperature(temperature, cfg_.rl.entropy_grid.values, curve, control);
+        }
+      }
+
+      if (trace_) {
+        io::Trace::Scalars row = {
+            {"stage", double(stage_index)},
+            {"temperature", used_temperature},
+            {"entropy", entropy},
+            {"loss", learned.loss},
+            {"grad_norm", learned.grad_norm},
+            {"lr", stage.lr},
+            {"clip_fraction", learned.clip_fraction},
+            {"kl", learned.kl},
+            {"logprob_mismatch", learned.mismatch},
+            {"groups_dropped", totals.dropped()},
+            {"groups_kept", totals.kept()},
+            {"prompts_drawn", totals.drawn()},
+            {"response_length_mean", totals.length() / std::max(1.0, totals.rollouts())},
+            {"response_length_max", double(max_length)},
+            {"truncation_rate", totals.truncated() / std::max(1.0, totals.rollouts())},
+            {"time_generate", t_generate},
+            {"time_score", t_score},
+            {"time_learn", t_learn},
+            {"step_time", seconds_since(step_start)}};
+        for (size_t t = 0; t < kTypes.size(); ++t) {
+          if (totals.type_count(t) == 0) continue;
+          row.emplace_back("reward/" + kTypes[t], totals.type_reward(t) / totals.type_count(t));
+          row.emplace_back("accuracy/" + kTypes[t], totals.type_correct(t) / totals.type_count(t));
+          for (const auto& reason : kReasons.at(kTypes[t]))
+            row.emplace_back("reasons/" + kTypes[t] + "/" + reason,
+                             totals.reason(kTypes[t], reason));
+        }
+        std::vector<float> curve_row(curve.begin(), curve.end()), histogram, grid_row;
+        for (int k = 0; k < kHistogramBins; ++k)
+          histogram.push_back(static_cast<float>(totals.bin(static_cast<size_t>(k))));
+        for (double t : cfg_.rl.entropy_grid.values) grid_row.push_back(static_cast<float>(t));
+        trace_->add("rl", global_step, row,
+                    {{"entropy_curve", curve_row},
+                     {"entropy_grid", grid_row},
+                     {"entropy_histogram", histogram}});
+      }
+      if (cfg_.rl.trace_rollouts) {
+        // This replica's rollouts; replicas other than the first send theirs to rank 0.
+        std::vector<double> flat;
+        for (const auto& x : kept)
+          flat.insert(
+              flat.end(),
+              {double(x.prompt), double(x.sample), x.reward, double(x.tokens.size()),
+               x.entropies.empty() ? 0.0
+                                   : std::accumulate(x.entropies.begin(), x.entropies.end(), 0.0) /
+                                         double(x.entropies.size())});
+        std::vector<double> all = flat;
+        if (g.layout().dp > 1) {
+          int n = static_cast<int>(flat.size()), size = g.layout().dp;
+          std::vector<int> counts(static_cast<size_t>(size)), offsets(static_cast<size_t>(size));
+          MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, g.dp().mpi_comm());
+          int total = 0;
+          for (int r = 0; r < size; ++r) {
+            offsets[static_cast<size_t>(r)] = total;
+            total += counts[static_cast<size_t>(r)];
+          }
+          all.assign(static_cast<size_t>(total), 0.0);
+          MPI_Allgatherv(flat.data(), n, MPI_DOUBLE, all.data(), counts.data(), offsets.data(),
+                         MPI_DOUBLE, g.dp().mpi_comm());
+        }
+        if (trace_) {
+          std::vector<int64_t> steps(all.size() / 5, global_step);
+          std::vector<std::pair<std::string, std::vector<double>>> columns(5);
+          const char* names[] = {"prompt_index", "sample", "reward", "length", "entropy"};
+          for (size_t c = 0; c < 5; ++c) {
+            columns[c].first = names[c];
+            for (size_t i = c; i < all.size(); i += 5) columns[c].second.push_back(all[i]);
+          }
+          trace_->add_rows("rl_rollouts", steps, columns);
+        }
+      }
+      if (global_step % cfg_.log.interval == 0) {
+        std::string rewards;
+        for (size_t t = 0; t < kTypes.size(); ++t)
+          if (totals.type_count(t) > 0)
+            rewards +=
+                str(" | ", kTypes[t], " acc ", totals.type_correct(t) / totals.type_count(t));
+        char line[320];
+        std::snprintf(line, sizeof line,
+                      "rl step %lld (%s %lld/%lld) | T %.3f | H %.3f%s | len %.0f | trunc %.2f | "
+                      "loss %.4f | gen %.1fs "
+                      "learn %.1fs",
+                      static_cast<long long>(global_step), stage.cfg.name.c_str(),
+                      static_cast<long long>(stage_step + 1), static_cast<long long>(stage.steps),
+                      used_temperature, entropy, rewards.c_str(),
+                      totals.length() / std::max(1.0, totals.rollouts()),
+                      totals.truncated() / std::max(1.0, totals.rollouts()), learned.loss,
+                      t_generate, t_learn);
+        log0(line);
+      }
+      const bool last = stage_step + 1 == stage.steps;
+      const bool interval =
+          cfg_.checkpoint.interval > 0 && global_step % cfg_.checkpoint.interval == 0;
+      if (interval && !last)
+        save(global_step, stage_index, stage_step + 1, sampler, easy, temperature,
+             controller_started);
+      if (stop_requested(g.world())) {
+        if (last) {
+          save(global_step, stage_index + 1, 0, sampler, easy, temperature, controller_started);
+        } else {
+          save(global_step, stage_index, stage_step + 1, sampler, easy, temperature,
+               controller_started);
+        }
+        log0("stop signal: checkpoint written; resume with --resume");
+        return 0;
+      }
+    }
+    // End of stage: the next stage starts fresh (a new sampler; the temperature carries over).
+    save(global_step, stage_index + 1, 0, sampler, easy, temperature, controller_started);
+    resume_epoch = 0;
+    easy_ids.clear();
+    solved_ids.clear();
+  }
+  log0(str("rl done after ", global_step, " steps"));
+  return 0;
+}
+
+}  // namespace
+
+int run_rl(MpiRuntime& runtime, const config::Config& config, const std::string& resolved_config,
+           bool resume) {
+  RlTrainer trainer(runtime, config, resolved_config);
+  return trainer.run(resume);
+}
+
+}  // namespace acerl::train
