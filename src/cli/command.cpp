@@ -124,7 +124,8 @@ void load_config(const Command& command, Invocation& invocation,
   config::Schema schema;
   describe_all_sections(schema, invocation.config);
   schema.allow_dynamic("stage", "an RL stage (see acerl rl --help)");
-  std::vector<config::ConfigEntry> entries = overrides;
+  // Command line first (it beats the file), and within it the last occurrence of a key wins.
+  std::vector<config::ConfigEntry> entries(overrides.rbegin(), overrides.rend());
   if (!invocation.config_path.empty()) {
     auto from_file = config::read_ini(invocation.config_path);
     entries.insert(entries.end(), from_file.begin(), from_file.end());

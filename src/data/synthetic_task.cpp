@@ -30,33 +30,28 @@ struct Problem {
 
 std::string s(int64_t v) { return std::to_string(v); }
 
+// One-operation word problems: "Ann has 3 apples and gets 4 more..." (a + b) or "... had 12 pens
+// and lost 5..." (a - b), with two or three differently worded worked solutions.
 Problem math_problem(std::mt19937_64& rng) {
-  std::uniform_int_distribution<int> name(0, 11), item(0, 7), a_dist(2, 9), b_dist(1, 9),
-      form(0, 1);
+  std::uniform_int_distribution<int> name(0, 11), item(0, 7), digit(1, 9), form(0, 1);
   const std::string n = kNames[name(rng)], it = kItems[item(rng)];
-  const int a = a_dist(rng), b = b_dist(rng);
-  const int c = std::uniform_int_distribution<int>(1, a + b - 1)(rng);
-  const int sum = a + b, ans = sum - c, f = form(rng);
+  const bool add = form(rng) == 0;
+  const int a = add ? digit(rng) : std::uniform_int_distribution<int>(2, 18)(rng);
+  const int b = add ? digit(rng) : std::uniform_int_distribution<int>(1, a - 1)(rng);
+  const int ans = add ? a + b : a - b;
+  const std::string op = add ? " + " : " - ";
   Problem p;
   p.type = "math";
-  p.key = "m" + s(f) + n + it + s(a) + "," + s(b) + "," + s(c);
-  p.prompt = f == 0 ? n + " has " + s(a) + " " + it + ". " + n + " gets " + s(b) +
-                          " more and then gives away " + s(c) + ". How many " + it + " does " + n +
-                          " have now?"
-                    : n + " had " + s(a) + " " + it + ", found " + s(b) + " more, then lost " +
-                          s(c) + ". How many " + it + " are left?";
+  p.key = std::string(add ? "a" : "s") + n + it + s(a) + "," + s(b);
+  p.prompt = add ? n + " has " + s(a) + " " + it + " and gets " + s(b) + " more. How many " + it + " does " + n +
+                       " have now?"
+                 : n + " had " + s(a) + " " + it + " and lost " + s(b) + ". How many " + it + " are left?";
   p.answer = s(ans);
-  p.solutions.push_back("<think>\n" + n + " starts with " + s(a) + " " + it + ". After " + s(b) +
-                        " more: " + s(a) + " + " + s(b) + " = " + s(sum) + ". After losing " +
-                        s(c) + ": " + s(sum) + " - " + s(c) + " = " + s(ans) + ".\n</think>\n" + n +
-                        " has \\boxed{" + s(ans) + "} " + it + ".");
-  p.solutions.push_back("<think>\nAdd first: " + s(a) + " + " + s(b) + " = " + s(sum) +
-                        ". Then subtract: " + s(sum) + " - " + s(c) + " = " + s(ans) +
-                        ".\n</think>\nThe answer is \\boxed{" + s(ans) + "}.");
-  if (b >= c)
-    p.solutions.push_back("<think>\nThe net change is " + s(b) + " - " + s(c) + " = " + s(b - c) +
-                          ", so " + s(a) + " + " + s(b - c) + " = " + s(ans) +
-                          ".\n</think>\nThe answer is \\boxed{" + s(ans) + "}.");
+  p.solutions.push_back("<think>\n" + s(a) + op + s(b) + " = " + s(ans) + ".\n</think>\nThe answer is \\boxed{" +
+                        s(ans) + "}.");
+  p.solutions.push_back("<think>\n" + n + " starts with " + s(a) + " " + it + (add ? " and gets " : " and loses ") +
+                        s(b) + ": " + s(a) + op + s(b) + " = " + s(ans) + ".\n</think>\n" + n + " has \\boxed{" +
+                        s(ans) + "} " + it + ".");
   return p;
 }
 

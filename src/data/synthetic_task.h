@@ -1,8 +1,8 @@
-// defines: the synthetic reasoning task of the quickstart (`acerl data synth`): two-step
-// arithmetic word problems with verifiable answers and several distinct worked solutions per
-// prompt in the recipe's format (<think> ... </think> then \boxed{}), plus a small code task
-// (read two integers, print a combination) with stdin/stdout tests. Deterministic from a seed;
-// SFT, RL and held-out evaluation prompts never share a problem.
+// defines: the synthetic reasoning task of the quickstart (`acerl data synth`): arithmetic word
+// problems (one addition or subtraction) with verifiable answers and two distinct worked
+// solutions per prompt in the recipe's format (<think> ... </think> then \boxed{}), plus a small
+// code task (read two integers, print a combination) with stdin/stdout tests. Deterministic from
+// a seed; SFT, RL and held-out evaluation prompts never share a problem.
 #pragma once
 
 #include <cstdint>

@@ -124,7 +124,37 @@ def main():
         nn.init.normal_(prm, std=0.02)
     ids = torch.randint(0, s["vocab"], (a.batch, a.seq))
     ctx = torch.autocast("cpu", dtype=torch.bfloat16) if a.dtype == "bf16" else torch.autocast("cpu", enabled=False)
-    if a.mode == "train":
+    if a.mode == "generate":
+        # Greedy generation of `new` tokens after a `seq`-token prompt for `batch` sequences, KV
+        # cache by concatenation; tokens/s over the whole call (prefill included).
+        prompt = torch.randint(0, s["vocab"], (a.batch, a.seq))
+
+        def generate():
+            with torch.no_grad(), ctx:
+                logits, past = model(prompt)
+                tok = logits[:, -1:].argmax(-1)
+                for i in range(a.new - 1):
+                    logits, past = model(tok, a.seq + i, past)
+                    tok = logits[:, -1:].argmax(-1)
+        seconds = timed(generate, a.repeats)
+        print(json.dumps({"tokens_per_s": a.batch * a.new / seconds}))
+        return
+    if a.mode == "sftstep":
+        # A full SFT step: forward, backward, global-norm clipping, AdamW (PyTorch's default
+        # implementation), on a (batch, seq) block of tokens.
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.0)
+
+        def sft_step():
+            opt.zero_grad(set_to_none=True)
+            with ctx:
+                logits, _ = model(ids)
+            loss = F.cross_entropy(logits.float().view(-1, s["vocab"]), ids.view(-1))
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        seconds = timed(sft_step, a.repeats)
+        print(json.dumps({"tokens_per_s": a.batch * a.seq / seconds}))
+    elif a.mode == "train":
         def step():
             model.zero_grad(set_to_none=True)
             with ctx:

@@ -1,0 +1,1 @@
+acerl_add_bench(parallel parallel_bench.cpp)

@@ -1,0 +1,1 @@
+acerl_add_bench(rollout rollout_bench.cpp)

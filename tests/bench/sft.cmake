@@ -1,0 +1,1 @@
+acerl_add_bench(sft sft_bench.cpp)

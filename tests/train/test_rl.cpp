@@ -1,0 +1,211 @@
+// `acerl rl`, `acerl eval`, `acerl tune-temperature` and `acerl data synth` end to end on the
+// parity task of the SFT fixture, from a briefly fine-tuned model (so rewards vary): lr = 0
+// leaves the policy unchanged, equal seeds give identical traces, a stopped and resumed run
+// continues identically, and h5py reads the entropy trace with the documented fields and shapes.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "io/json.h"
+#include "support/process.h"
+#include "support/sft_fixture.h"
+
+using namespace acerl;
+using namespace acerl::test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// The fixture with a model fine-tuned for a few steps (partly right: rewards vary per group).
+struct RlFixture {
+  SftFixture sft;
+  std::string start;  // checkpoint to start RL from
+};
+
+const RlFixture& rl_fixture() {
+  static RlFixture f = [] {
+    RlFixture r;
+    r.sft = make_sft_fixture("rl_fixture");
+    auto run = run_process(quote(ACERL_EXE) + " sft " + quote(r.sft.ini) +
+                               " --run.dir=" + quote(r.sft.dir + "/sft") +
+                               " --model.init=" + quote(r.sft.dir + "/model_medium.json") +
+                               " --sft.epochs=3 --sft.lr=1e-3 --chat.use_system=false",
+                           300);
+    INFO(run.out << run.err);
+    REQUIRE(run.exit_code == 0);
+    std::ifstream latest(r.sft.dir + "/sft/checkpoints/latest");
+    std::string name;
+    latest >> name;
+    r.start = r.sft.dir + "/sft/checkpoints/" + name;
+    return r;
+  }();
+  return f;
+}
+
+std::string rl_cmd(const RlFixture& f, const std::string& run, const std::string& args) {
+  return quote(ACERL_EXE) + " rl " + quote(f.sft.ini) +
+         " --run.dir=" + quote(f.sft.dir + "/" + run) + " --model.path=" + quote(f.start) +
+         " --data.path=" + quote(f.sft.eval) +
+         " --chat.use_system=false --rl.prompts_per_step=4 --rl.group_size=4 --rl.steps=6 "
+         "--rl.lr=2e-4"
+         " --rollout.max_new_tokens=32 --model.precision=fp32 " +
+         args;
+}
+
+std::string python_out(const std::string& code, const std::string& args) {
+  auto r = run_python("-c " + quote(code) + " " + args);
+  INFO(r.err);
+  return r.out;
+}
+
+}  // namespace
+
+TEST_CASE("rl with lr = 0 leaves the policy unchanged", "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  auto r = run_process(rl_cmd(f, "lr0", "--rl.lr=0 --rl.steps=2"), 300);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string same = python_out(
+      "import h5py, numpy as np, sys\n"
+      "a, b = h5py.File(sys.argv[1])['model'], h5py.File(sys.argv[2])['model']\n"
+      "print(all(np.array_equal(a[k][...], b[k][...]) for k in a), len(a))",
+      quote(f.start) + " " + quote(f.sft.dir + "/lr0/checkpoints/step_00000002.h5"));
+  CHECK(same == "True 51\n");
+}
+
+TEST_CASE("rl: equal seeds give identical traces; a stopped run resumes identically", "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  const std::string fields = " loss entropy temperature reward/math grad_norm entropy_curve";
+  auto a = run_process(rl_cmd(f, "a", "--rl.temperature=auto"), 300);
+  INFO(a.out << a.err);
+  REQUIRE(a.exit_code == 0);
+  auto b = run_process(rl_cmd(f, "b", "--rl.temperature=auto"), 300);
+  REQUIRE(b.exit_code == 0);
+  auto equal = [&](const std::string& x, const std::string& y) {
+    return run_python(quote(source_path("tests/train/trace_tool.py")) + " equal " + quote(x) + " " +
+                      quote(y) + " rl" + fields)
+        .out;
+  };
+  CHECK(equal(f.sft.dir + "/a/trace.h5", f.sft.dir + "/b/trace.h5") == "equal 6\n");
+  // The policy learned something (the rewards are not all equal, the loss is not zero).
+  std::string rewards = run_python(quote(source_path("tests/train/trace_tool.py")) + " column " +
+                                   quote(f.sft.dir + "/a/trace.h5") + " rl loss")
+                            .out;
+  CHECK(rewards != "0.0 0.0 0.0 0.0 0.0 0.0\n");
+
+  // Stop after step 2 (SIGTERM), resume: the same six steps.
+  std::string log = f.sft.dir + "/c.log";
+  std::string script = rl_cmd(f, "c", "--rl.temperature=auto") + " > " + quote(log) +
+                       " 2>&1 & pid=$!\n" + "for i in $(seq 600); do grep -q 'rl step 2 ' " +
+                       quote(log) + " && break; sleep 0.05; done\n" +
+                       "kill -TERM $pid\nwait $pid\necho exit=$?\n";
+  auto stopped = run_process(script, 300);
+  CHECK_THAT(stopped.out, Contains("exit=0"));
+  auto resumed = run_process(rl_cmd(f, "c", "--rl.temperature=auto --resume"), 300);
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.out, Contains("resumed from"));
+  CHECK(equal(f.sft.dir + "/a/trace.h5", f.sft.dir + "/c/trace.h5") == "equal 6\n");
+}
+
+TEST_CASE("the entropy trace has the documented fields and shapes (h5py)", "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  auto r = run_process(
+      rl_cmd(f, "fields", "--rl.steps=3 --rl.trace_rollouts=true --rl.entropy_grid=0.5,1.0,1.5"),
+      300);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string shapes = python_out(
+      "import h5py, sys\n"
+      "f = h5py.File(sys.argv[1]); g = f['rl']\n"
+      "need = ['temperature', 'entropy', 'loss', 'grad_norm', 'lr', 'logprob_mismatch', "
+      "'groups_dropped',\n"
+      "        'response_length_mean', 'response_length_max', 'truncation_rate', 'time_generate', "
+      "'time_score',\n"
+      "        'time_learn', 'reward/math', 'accuracy/math', 'reasons/math/correct']\n"
+      "missing = [n for n in need if n not in g or g[n].shape != (3,)]\n"
+      "print(missing, g['entropy_curve'].shape, g['entropy_histogram'].shape, "
+      "g['step'][...].tolist(),\n"
+      "      f['rl_rollouts/reward'].shape, sorted(f['rl_rollouts'].keys()))",
+      quote(f.sft.dir + "/fields/trace.h5"));
+  CHECK(shapes ==
+        "[] (3, 3) (3, 20) [1, 2, 3] (48,) ['entropy', 'length', 'prompt_index', 'reward', "
+        "'sample', 'step']\n");
+}
+
+TEST_CASE("acerl eval reports avg@k with its standard error and pass@k; per-problem results agree",
+          "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  auto r = run_process(
+      quote(ACERL_EXE) + " eval " + quote(f.sft.ini) + " --run.dir=" + quote(f.sft.dir + "/eval") +
+          " --model.path=" + quote(f.start) + " --eval.files=" + quote(f.sft.eval) +
+          " --eval.k=4 --eval.max_new_tokens=32 --chat.use_system=false",
+      300);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  // Recompute avg@4, its SE and the unbiased pass@2 from the per-problem file, independently.
+  std::string check = python_out(
+      "import json, math, sys\n"
+      "rep = json.load(open(sys.argv[1]))['benchmarks'][0]\n"
+      "rows = [json.loads(l) for l in open(rep['problems_file'])]\n"
+      "acc = [r['correct'] / r['samples'] for r in rows]\n"
+      "m = sum(acc) / len(acc); se = (sum((a - m) ** 2 for a in acc) / (len(acc) - 1) / len(acc)) "
+      "** 0.5\n"
+      "p2 = sum(1 - math.comb(4 - r['correct'], 2) / math.comb(4, 2) for r in rows) / len(rows)\n"
+      "print(len(rows), abs(m - rep['avg_at_k']) < 1e-12, abs(se - rep['standard_error']) < "
+      "1e-12,\n"
+      "      abs(p2 - rep['pass_at']['2']) < 1e-12, 0 < m < 1)",
+      quote(f.sft.dir + "/eval/eval.json"));
+  CHECK(check == "40 True True True True\n");
+}
+
+TEST_CASE("tune-temperature measures an entropy curve that grows with T and picks T on it",
+          "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  auto r = run_process(quote(ACERL_EXE) + " tune-temperature " + quote(f.sft.ini) +
+                           " --run.dir=" + quote(f.sft.dir + "/tune") +
+                           " --model.path=" + quote(f.start) + " --data.path=" + quote(f.sft.eval) +
+                           " --tune.prompts=16 --tune.samples=2 --rollout.max_new_tokens=32" +
+                           " --chat.use_system=false --rl.entropy_grid=0.3,0.6,0.9,1.2,1.5,2.0",
+                       300);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string check = python_out(
+      "import json, sys\n"
+      "t = json.load(open(sys.argv[1]))\n"
+      "h, g = t['entropy'], t['grid']\n"
+      "inc = all(b >= a for a, b in zip(h, h[1:]))\n"
+      "target = t['target_entropy']\n"
+      "i = next((i for i in range(1, len(g)) if (h[i-1] - target) * (h[i] - target) <= 0), None)\n"
+      "want = g[0] if target <= h[0] else g[-1] if i is None else g[i-1] + (g[i] - g[i-1]) * "
+      "(target - h[i-1]) / (h[i] - h[i-1])\n"
+      "print(inc, abs(want - t['temperature']) < 1e-9)",
+      quote(f.sft.dir + "/tune/tune_temperature.json"));
+  CHECK(check == "True True\n");
+}
+
+TEST_CASE("acerl data synth is deterministic and keeps held-out problems out of training",
+          "[rl-e2e]") {
+  std::string dir = scratch_dir("synth");
+  for (const char* sub : {"a", "b"}) {
+    auto r = run_process(quote(ACERL_EXE) + " data synth --output " + quote(dir + "/" + sub) +
+                         " --sft-prompts 200 --rl-prompts 100 --eval-prompts 50");
+    REQUIRE(r.exit_code == 0);
+  }
+  std::string check = python_out(
+      "import json, sys, filecmp\n"
+      "d = sys.argv[1]\n"
+      "same = all(filecmp.cmp(f'{d}/a/{n}', f'{d}/b/{n}', shallow=False) for n in ['sft.jsonl', "
+      "'rl.jsonl', 'eval.jsonl'])\n"
+      "load = lambda n: [json.loads(l) for l in open(f'{d}/a/{n}')]\n"
+      "ev, rl, sft = {r['prompt'] for r in load('eval.jsonl')}, {r['prompt'] for r in "
+      "load('rl.jsonl')}, {r['prompt'] for r in load('sft.jsonl')}\n"
+      "sols = {}\n"
+      "for r in load('sft.jsonl'): sols.setdefault(r['id'], set()).add(r['response'])\n"
+      "print(same, len(ev), len(ev & rl), len(ev & sft), all(len(s) == 2 for s in sols.values()))",
+      quote(dir));
+  CHECK(check == "True 50 0 0 True\n");
+}
