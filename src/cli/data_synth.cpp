@@ -12,11 +12,13 @@ namespace acerl::cli {
 void add_synth_flags(po::options_description& flags) {
   flags.add_options()("sft-prompts", po::value<int64_t>()->default_value(600),
                       "synth: prompts with worked solutions")(
-      "rl-prompts", po::value<int64_t>()->default_value(400), "synth: RL prompts")(
-      "eval-prompts", po::value<int64_t>()->default_value(100), "synth: held-out prompts")(
+      "rl-prompts", po::value<int64_t>()->default_value(1500), "synth: RL prompts")(
+      "eval-prompts", po::value<int64_t>()->default_value(300), "synth: held-out prompts")(
       "solutions", po::value<int64_t>()->default_value(2),
       "synth: distinct worked solutions per SFT prompt")(
-      "code-fraction", po::value<double>()->default_value(0.2), "synth: share of code problems");
+      "code-fraction", po::value<double>()->default_value(0.2), "synth: share of code problems")(
+      "slip-rate", po::value<double>()->default_value(0.3),
+      "synth: SFT solutions with a wrong boxed answer");
 }
 
 int run_synth(MpiRuntime& runtime, Invocation& inv) {
@@ -29,6 +31,8 @@ int run_synth(MpiRuntime& runtime, Invocation& inv) {
   o.eval_prompts = inv.flags["eval-prompts"].as<int64_t>();
   o.solutions_per_prompt = inv.flags["solutions"].as<int64_t>();
   o.code_fraction = inv.flags["code-fraction"].as<double>();
+  o.slip_rate = inv.flags["slip-rate"].as<double>();
+  ACERL_USAGE_CHECK(o.slip_rate >= 0 && o.slip_rate <= 1, "--slip-rate must be in [0, 1]");
   ACERL_USAGE_CHECK(o.code_fraction >= 0 && o.code_fraction <= 1,
                     "--code-fraction must be in [0, 1]");
   const std::string dir = inv.flags["output"].as<std::string>();

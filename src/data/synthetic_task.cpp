@@ -32,7 +32,7 @@ std::string s(int64_t v) { return std::to_string(v); }
 
 // One-operation word problems: "Ann has 3 apples and gets 4 more..." (a + b) or "... had 12 pens
 // and lost 5..." (a - b), with two or three differently worded worked solutions.
-Problem math_problem(std::mt19937_64& rng) {
+Problem math_problem(std::mt19937_64& rng, double slip_rate) {
   std::uniform_int_distribution<int> name(0, 11), item(0, 7), digit(1, 9), form(0, 1);
   const std::string n = kNames[name(rng)], it = kItems[item(rng)];
   const bool add = form(rng) == 0;
@@ -43,15 +43,25 @@ Problem math_problem(std::mt19937_64& rng) {
   Problem p;
   p.type = "math";
   p.key = std::string(add ? "a" : "s") + n + it + s(a) + "," + s(b);
-  p.prompt = add ? n + " has " + s(a) + " " + it + " and gets " + s(b) + " more. How many " + it + " does " + n +
-                       " have now?"
-                 : n + " had " + s(a) + " " + it + " and lost " + s(b) + ". How many " + it + " are left?";
+  p.prompt =
+      add ? n + " has " + s(a) + " " + it + " and gets " + s(b) + " more. How many " + it +
+                " does " + n + " have now?"
+          : n + " had " + s(a) + " " + it + " and lost " + s(b) + ". How many " + it + " are left?";
   p.answer = s(ans);
-  p.solutions.push_back("<think>\n" + s(a) + op + s(b) + " = " + s(ans) + ".\n</think>\nThe answer is \\boxed{" +
-                        s(ans) + "}.");
-  p.solutions.push_back("<think>\n" + n + " starts with " + s(a) + " " + it + (add ? " and gets " : " and loses ") +
-                        s(b) + ": " + s(a) + op + s(b) + " = " + s(ans) + ".\n</think>\n" + n + " has \\boxed{" +
-                        s(ans) + "} " + it + ".");
+  // The teacher slips now and then, as distilled data does: its reasoning is right but the boxed
+  // answer is off by one or two. SFT copies the slips; the verifiable reward of RL removes them.
+  auto boxed = [&] {
+    if (!std::bernoulli_distribution(slip_rate)(rng)) return ans;
+    const int delta = std::uniform_int_distribution<int>(0, 3)(rng);
+    const int wrong = ans + (delta < 2 ? delta - 2 : delta - 1);  // -2, -1, +1, +2
+    return wrong < 0 ? ans + 1 : wrong;
+  };
+  p.solutions.push_back("<think>\n" + s(a) + op + s(b) + " = " + s(ans) +
+                        ".\n</think>\nThe answer is \\boxed{" + s(boxed()) + "}.");
+  p.solutions.push_back("<think>\n" + n + " starts with " + s(a) + " " + it +
+                        (add ? " and gets " : " and loses ") + s(b) + ": " + s(a) + op + s(b) +
+                        " = " + s(ans) + ".\n</think>\n" + n + " has \\boxed{" + s(boxed()) + "} " +
+                        it + ".");
   return p;
 }
 
@@ -81,7 +91,7 @@ std::string with_k(std::string text, int64_t k) {
 }
 
 Problem code_problem(std::mt19937_64& rng) {
-  std::uniform_int_distribution<int> op_dist(0, 4), k_dist(1, 9), form(0, 1), value(-20, 40);
+  std::uniform_int_distribution<int> op_dist(0, 4), k_dist(1, 99), form(0, 1), value(-20, 40);
   const CodeOp& op = kOps[op_dist(rng)];
   const int k = k_dist(rng), f = form(rng);
   Problem p;
@@ -110,14 +120,14 @@ Problem code_problem(std::mt19937_64& rng) {
 }
 
 // `count` problems whose keys are not in `used`, math and code mixed by `code_fraction`.
-std::vector<Problem> draw(std::mt19937_64& rng, int64_t count, double code_fraction,
+std::vector<Problem> draw(std::mt19937_64& rng, int64_t count, double code_fraction, double slip_rate,
                           std::vector<std::string>& used) {
   std::vector<Problem> out;
   std::bernoulli_distribution code(code_fraction);
   int64_t attempts = 0;
   while (static_cast<int64_t>(out.size()) < count) {
     ACERL_CHECK(++attempts < count * 1000, "the synthetic task ran out of distinct problems");
-    Problem p = code(rng) ? code_problem(rng) : math_problem(rng);
+    Problem p = code(rng) ? code_problem(rng) : math_problem(rng, slip_rate);
     if (std::find(used.begin(), used.end(), p.key) != used.end()) continue;
     used.push_back(p.key);
     out.push_back(std::move(p));
@@ -132,9 +142,9 @@ SynthCounts write_synthetic_task(const std::string& dir, const SynthOptions& o) 
   std::mt19937_64 rng(o.seed);
   std::vector<std::string> used;
   // Held-out problems are drawn first so that no training split can take them.
-  auto eval = draw(rng, o.eval_prompts, o.code_fraction, used);
-  auto rl = draw(rng, o.rl_prompts, o.code_fraction, used);
-  auto sft = draw(rng, o.sft_prompts, o.code_fraction, used);
+  auto eval = draw(rng, o.eval_prompts, o.code_fraction, 0.0, used);
+  auto rl = draw(rng, o.rl_prompts, o.code_fraction, 0.0, used);
+  auto sft = draw(rng, o.sft_prompts, o.code_fraction, o.slip_rate, used);
   std::ofstream corpus((std::filesystem::path(dir) / "corpus.txt").string());
   // The chat template's fixed texts, so a tokenizer trained on the corpus covers them too.
   const config::ChatConfig chat;

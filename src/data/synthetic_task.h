@@ -1,8 +1,10 @@
 // defines: the synthetic reasoning task of the quickstart (`acerl data synth`): arithmetic word
 // problems (one addition or subtraction) with verifiable answers and two distinct worked
 // solutions per prompt in the recipe's format (<think> ... </think> then \boxed{}), plus a small
-// code task (read two integers, print a combination) with stdin/stdout tests. Deterministic from
-// a seed; SFT, RL and held-out evaluation prompts never share a problem.
+// code task (read two integers, print a combination) with stdin/stdout tests. Like a distilled
+// teacher, the SFT solutions slip now and then (right reasoning, boxed answer off by one or two):
+// SFT learns the task and the slips, and RL's verifiable reward has something to remove.
+// Deterministic from a seed; SFT, RL and held-out evaluation prompts never share a problem.
 #pragma once
 
 #include <cstdint>
@@ -14,9 +16,10 @@ struct SynthOptions {
   uint64_t seed = 1;
   int64_t sft_prompts = 600;      // prompts with worked solutions (sft.jsonl)
   int64_t solutions_per_prompt = 2;
-  int64_t rl_prompts = 400;       // prompts with answers / tests (rl.jsonl)
-  int64_t eval_prompts = 100;     // held-out prompts (eval.jsonl)
+  int64_t rl_prompts = 1500;      // prompts with answers / tests (rl.jsonl)
+  int64_t eval_prompts = 300;     // held-out prompts (eval.jsonl)
   double code_fraction = 0.2;     // share of code problems in every split
+  double slip_rate = 0.3;         // SFT solutions whose boxed answer is off by one or two
 };
 
 struct SynthCounts {

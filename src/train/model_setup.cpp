@@ -1,6 +1,7 @@
 // Process grid and model construction for jobs; see model_setup.h.
 #include "train/model_setup.h"
 
+#include <filesystem>
 #include <sstream>
 
 #include "io/checkpoint.h"
@@ -30,6 +31,8 @@ std::vector<int64_t> parse_layers_per_stage(const std::string& text) {
 
 model::Qwen2Config model_architecture(const config::ModelConfig& model) {
   if (!model.path.empty()) {
+    ACERL_USAGE_CHECK(std::filesystem::exists(model.path), "model.path = '", model.path,
+                      "': no such file or directory (an HF checkpoint directory or an acerl .h5 checkpoint)");
     if (is_acerl_checkpoint(model.path)) {
       io::CheckpointInfo info = io::read_checkpoint_info(model.path);
       return model::Qwen2Config::from_json(
