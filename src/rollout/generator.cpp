@@ -91,6 +91,9 @@ void Generator::record(const StepSamples& s, std::vector<Row>& rows, std::vector
 
 std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>& requests) {
   torch::NoGradGuard no_grad;
+  // One autocast region for the whole call: the bf16 copies of the weights are made once and
+  // reused by every step (each step's own scope nests inside and keeps the cache).
+  model::AutocastScope autocast(options_.precision);
   auto start = std::chrono::steady_clock::now();
   std::vector<Completion> out;
   int64_t longest_prompt = 1;

@@ -14,6 +14,7 @@ std::vector<TokenScores> recompute_logprobs(model::Qwen2ForCausalLMImpl& model,
                                             const std::vector<std::vector<int64_t>>& completions,
                                             double temperature, model::Precision precision) {
   torch::NoGradGuard no_grad;
+  model::AutocastScope autocast(precision);
   ACERL_CHECK(prompts.size() == completions.size(),
               "recompute_logprobs: prompts and completions differ in number");
   const int64_t B = static_cast<int64_t>(prompts.size());

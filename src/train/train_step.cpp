@@ -85,6 +85,7 @@ namespace acerl::train {
 StepResult evaluate_loss(model::Qwen2ForCausalLMImpl& model, const parallel::ProcessGroups& groups,
                          const PackedRows& rows, int64_t micro_rows, model::Precision precision) {
   torch::NoGradGuard no_grad;
+  model::AutocastScope autocast(precision);  // weights cast to bf16 once for all micro-batches
   const auto& config = model.config();
   const int64_t T = rows.ids.size(1);
   torch::Tensor sums = torch::zeros({2}, torch::kFloat64);  // weighted loss, weight
@@ -122,8 +123,9 @@ namespace acerl::train {
 
 torch::Tensor token_logprobs(model::Qwen2ForCausalLMImpl& model,
                              const parallel::ProcessGroups& groups, const PackedRows& rows,
-                             int64_t micro_rows, model::Precision precision, double temperature) {
+                             int64_t micro_rows, model::Precision precision,                             double temperature) {
   torch::NoGradGuard no_grad;
+  model::AutocastScope autocast(precision);  // weights cast to bf16 once for all micro-batches
   const auto& config = model.config();
   const int64_t T = rows.ids.size(1);
   torch::Tensor out = torch::zeros({rows.rows(), T}, torch::kFloat32);
