@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "config/config.h"
 #include "config/ini.h"
 #include "config/schema.h"
-#include "config/config.h"
 #include "runtime/mpi_runtime.h"
 
 namespace acerl::cli {

@@ -2,7 +2,6 @@
 #include "data/sft_dataset.h"
 
 #include <algorithm>
-#include <algorithm>
 #include <map>
 #include <random>
 

@@ -13,7 +13,9 @@ Precision parse_precision(const std::string& name) {
   throw UsageError(str("precision '", name, "' is not one of fp32, bf16"));
 }
 
-const char* precision_name(Precision precision) { return precision == Precision::bf16 ? "bf16" : "fp32"; }
+const char* precision_name(Precision precision) {
+  return precision == Precision::bf16 ? "bf16" : "fp32";
+}
 
 AutocastScope::AutocastScope(Precision precision) {
   if (precision != Precision::bf16) return;
