@@ -32,14 +32,12 @@ int run_generate(MpiRuntime& runtime, Invocation& inv) {
   std::vector<data::PromptRecord> prompts;
   rollout::GeneratorOptions options;
   runtime.agree([&] {
-    ACERL_USAGE_CHECK(!cfg.tokenizer.path.empty(),
-                      "missing required key 'tokenizer.path' (a tokenizer.json)");
     ACERL_USAGE_CHECK(single || !cfg.data.path.empty(),
                       "give prompts: data.path = a JSONL, or --prompt TEXT");
-    architecture = train::model_architecture(cfg.model);
-    groups = train::make_process_groups(runtime, cfg, architecture);
-    tok =
-        std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_file(cfg.tokenizer.path));
+    auto basics = train::job_basics(runtime, cfg);
+    architecture = basics.architecture;
+    groups = std::move(basics.groups);
+    tok = std::move(basics.tokenizer);
     options = rollout::generator_options(cfg, *tok);
     if (single) {
       data::PromptRecord r;

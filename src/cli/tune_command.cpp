@@ -25,12 +25,10 @@ int run_tune_temperature(MpiRuntime& runtime, Invocation& inv) {
   runtime.agree([&] {
     ACERL_USAGE_CHECK(!cfg.data.path.empty(),
                       "missing required key 'data.path' (the prompts to measure on)");
-    ACERL_USAGE_CHECK(!cfg.tokenizer.path.empty(),
-                      "missing required key 'tokenizer.path' (a tokenizer.json)");
-    architecture = train::model_architecture(cfg.model);
-    groups = train::make_process_groups(runtime, cfg, architecture);
-    tok =
-        std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_file(cfg.tokenizer.path));
+    auto basics = train::job_basics(runtime, cfg);
+    architecture = basics.architecture;
+    groups = std::move(basics.groups);
+    tok = std::move(basics.tokenizer);
     prompts = data::load_prompts(cfg.data.path, cfg.data.skip_bad_lines, false);
     if (static_cast<int64_t>(prompts.size()) > cfg.tune.prompts)
       prompts.resize(static_cast<size_t>(cfg.tune.prompts));

@@ -44,12 +44,10 @@ int run_eval(MpiRuntime& runtime, const config::Config& cfg, const std::string& 
   runtime.agree([&] {
     ACERL_USAGE_CHECK(!files.empty(),
                       "missing required key 'eval.files' (benchmark JSONL files, comma-separated)");
-    ACERL_USAGE_CHECK(!cfg.tokenizer.path.empty(),
-                      "missing required key 'tokenizer.path' (a tokenizer.json)");
-    architecture = train::model_architecture(cfg.model);
-    groups = train::make_process_groups(runtime, cfg, architecture);
-    tok =
-        std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_file(cfg.tokenizer.path));
+    auto basics = train::job_basics(runtime, cfg);
+    architecture = basics.architecture;
+    groups = std::move(basics.groups);
+    tok = std::move(basics.tokenizer);
     for (const auto& f : files)
       benchmarks.push_back(data::load_prompts(f, cfg.data.skip_bad_lines, true));
     options = rollout::generator_options(cfg, *tok);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "io/h5_tensor.h"
+#include "parallel/gather.h"
 #include "runtime/error.h"
 
 namespace acerl::io {
@@ -34,22 +35,7 @@ std::vector<Spec> all_specs(model::Qwen2ForCausalLMImpl& model,
     for (int64_t d : s.full_shape) mine += std::to_string(d) + ",";
     mine += "\n";
   }
-  MPI_Comm world = groups.world().mpi_comm();
-  int length = static_cast<int>(mine.size());
-  int size = groups.world_size();
-  std::string all = mine;
-  if (world != MPI_COMM_NULL) {
-    std::vector<int> lengths(static_cast<size_t>(size)), offsets(static_cast<size_t>(size));
-    MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, world);
-    int total = 0;
-    for (int r = 0; r < size; ++r) {
-      offsets[static_cast<size_t>(r)] = total;
-      total += lengths[static_cast<size_t>(r)];
-    }
-    all.assign(static_cast<size_t>(total), '\0');
-    MPI_Allgatherv(mine.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(),
-                   MPI_CHAR, world);
-  }
+  const std::string all = parallel::all_gather_concat(mine, groups.world().mpi_comm());
   std::map<std::string, std::vector<int64_t>> unique;
   std::istringstream in(all);
   std::string line;

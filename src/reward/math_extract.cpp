@@ -1,13 +1,12 @@
 // The answer extractor of the math reward; see math_extract.h.
 #include "reward/math_extract.h"
+#include "reward/text_util.h"
 
 #include <cctype>
 #include <vector>
 
 namespace acerl::reward {
 namespace {
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Content of the balanced group starting at text[open] == '{'; npos-length result when the
 // group never closes (a response cut off inside the box).
@@ -56,12 +55,7 @@ std::vector<size_t> box_commands(std::string_view text) {
   return ends;
 }
 
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && is_space(s[b])) ++b;
-  while (e > b && is_space(s[e - 1])) --e;
-  return std::string(s.substr(b, e - b));
-}
+std::string trimmed(std::string_view s) { return std::string(trim(s)); }
 
 char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
@@ -95,23 +89,23 @@ ExtractedAnswer phrase_answer(std::string_view text) {
   for (; end < rest.size(); ++end) {
     char c = rest[end];
     if (c == '$') in_math = !in_math;
-    if (c == '\n' && end > 0 && !trim(rest.substr(0, end)).empty()) break;
+    if (c == '\n' && end > 0 && !trimmed(rest.substr(0, end)).empty()) break;
     // A sentence ends at ". " or "." at the end, but "3.5" and "\ldots." inside math do not.
     if (c == '.' && !in_math && (end + 1 == rest.size() || is_space(rest[end + 1]))) break;
   }
   std::string out;
   for (char c : rest.substr(0, end))
     if (c != '$' && c != '*') out += c;
-  out = trim(out);
-  while (!out.empty() && out[0] == ':') out = trim(out.substr(1));  // "answer is: 5"
-  if (out.size() >= 2 && out.compare(0, 2, "\\[") == 0) out = trim(out.substr(2));
+  out = trimmed(out);
+  while (!out.empty() && out[0] == ':') out = trimmed(out.substr(1));  // "answer is: 5"
+  if (out.size() >= 2 && out.compare(0, 2, "\\[") == 0) out = trimmed(out.substr(2));
   if (out.size() >= 2 && out.compare(out.size() - 2, 2, "\\]") == 0)
-    out = trim(out.substr(0, out.size() - 2));
-  if (out.size() >= 2 && out.compare(0, 2, "\\(") == 0) out = trim(out.substr(2));
+    out = trimmed(out.substr(0, out.size() - 2));
+  if (out.size() >= 2 && out.compare(0, 2, "\\(") == 0) out = trimmed(out.substr(2));
   if (out.size() >= 2 && out.compare(out.size() - 2, 2, "\\)") == 0)
-    out = trim(out.substr(0, out.size() - 2));
+    out = trimmed(out.substr(0, out.size() - 2));
   while (!out.empty() && (out.back() == '.' || out.back() == ',')) out.pop_back();
-  out = trim(out);
+  out = trimmed(out);
   if (out.empty()) return {};
   return {true, out, "phrase"};
 }
@@ -123,7 +117,7 @@ ExtractedAnswer last_boxed(std::string_view text) {
   // The last box wins; an unclosed last box (cut-off response) falls back to the one before.
   for (size_t k = ends.size(); k-- > 0;) {
     std::string content;
-    if (box_argument(text, ends[k], &content)) return {true, trim(content), "boxed"};
+    if (box_argument(text, ends[k], &content)) return {true, trimmed(content), "boxed"};
   }
   return {};
 }

@@ -1,5 +1,6 @@
 // LaTeX --> plain expression syntax for the math reward; see math_normalize.h.
 #include "reward/math_normalize.h"
+#include "reward/text_util.h"
 
 #include "reward/math_units.h"
 
@@ -11,16 +12,6 @@ namespace acerl::reward {
 namespace {
 
 constexpr int kMaxDepth = 48;
-
-bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 struct Replacement {
   const char* from;

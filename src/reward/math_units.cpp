@@ -1,5 +1,6 @@
 // The unit table and trailing-unit stripping of the math reward; see math_units.h.
 #include "reward/math_units.h"
+#include "reward/text_util.h"
 
 #include <cctype>
 #include <cstring>
@@ -7,16 +8,6 @@
 
 namespace acerl::reward {
 namespace {
-
-bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);

@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "parallel/gather.h"
 #include "runtime/error.h"
 
 namespace acerl::rollout {
@@ -102,24 +103,15 @@ std::vector<Completion> gather_completions(const std::vector<Completion>& mine, 
   }
   std::string text = json::dump(list);
   // Every replica holds the same completions on all of its ranks: exchange over dp only.
-  MPI_Comm dp = groups.dp().mpi_comm();
-  int size = groups.layout().dp, length = static_cast<int>(text.size());
-  std::vector<int> lengths(static_cast<size_t>(size)), offsets(static_cast<size_t>(size));
-  MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, dp);
-  int total = 0;
-  for (int r = 0; r < size; ++r) {
-    offsets[static_cast<size_t>(r)] = total;
-    total += lengths[static_cast<size_t>(r)];
-  }
-  std::string all(static_cast<size_t>(total), '\0');
-  MPI_Allgatherv(text.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(),
-                 MPI_CHAR, dp);
+  std::vector<int> lengths;
+  const std::string all = parallel::all_gather_concat(text, groups.dp().mpi_comm(), &lengths);
   std::vector<Completion> out;
-  for (int r = 0; r < size; ++r) {
-    json::Value part = json::parse(
-        std::string_view(all).substr(static_cast<size_t>(offsets[static_cast<size_t>(r)]),
-                                     static_cast<size_t>(lengths[static_cast<size_t>(r)])),
-        "completions of replica " + std::to_string(r));
+  size_t offset = 0;
+  for (size_t r = 0; r < lengths.size(); ++r) {
+    const auto length = static_cast<size_t>(lengths[r]);
+    json::Value part = json::parse(std::string_view(all).substr(offset, length),
+                                   "completions of replica " + std::to_string(r));
+    offset += length;
     for (const auto& v : part.as_array()) out.push_back(from_json(v));
   }
   return out;

@@ -31,8 +31,9 @@ std::vector<int64_t> parse_layers_per_stage(const std::string& text) {
 
 model::Qwen2Config model_architecture(const config::ModelConfig& model) {
   if (!model.path.empty()) {
-    ACERL_USAGE_CHECK(std::filesystem::exists(model.path), "model.path = '", model.path,
-                      "': no such file or directory (an HF checkpoint directory or an acerl .h5 checkpoint)");
+    ACERL_USAGE_CHECK(
+        std::filesystem::exists(model.path), "model.path = '", model.path,
+        "': no such file or directory (an HF checkpoint directory or an acerl .h5 checkpoint)");
     if (is_acerl_checkpoint(model.path)) {
       io::CheckpointInfo info = io::read_checkpoint_info(model.path);
       return model::Qwen2Config::from_json(
@@ -56,6 +57,21 @@ std::unique_ptr<parallel::ProcessGroups> make_process_groups(const MpiRuntime& r
   std::string problem = parallel::layout_problem(runtime.size(), layout, shape);
   ACERL_USAGE_CHECK(problem.empty(), problem);
   return std::make_unique<parallel::ProcessGroups>(runtime.world(), layout);
+}
+
+JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config) {
+  ACERL_USAGE_CHECK(!config.tokenizer.path.empty(),
+                    "missing required key 'tokenizer.path' (a tokenizer.json)");
+  JobBasics out;
+  out.architecture = model_architecture(config.model);
+  out.groups = make_process_groups(runtime, config, out.architecture);
+  out.tokenizer = std::make_unique<tokenizer::Tokenizer>(
+      tokenizer::Tokenizer::from_file(config.tokenizer.path));
+  ACERL_USAGE_CHECK(out.tokenizer->vocab_size() <= out.architecture.vocab_size,
+                    "tokenizer.path = '", config.tokenizer.path, "' has ",
+                    out.tokenizer->vocab_size(), " tokens but the model's vocab_size is ",
+                    out.architecture.vocab_size);
+  return out;
 }
 
 model::Qwen2ForCausalLM build_model(const config::Config& config,

@@ -11,6 +11,7 @@
 #include "model/qwen2.h"
 #include "parallel/process_groups.h"
 #include "runtime/mpi_runtime.h"
+#include "tokenizer/tokenizer.h"
 
 namespace acerl::train {
 
@@ -24,6 +25,15 @@ std::unique_ptr<parallel::ProcessGroups> make_process_groups(
 model::Qwen2ForCausalLM build_model(const config::Config& config,
                                     const model::Qwen2Config& architecture,
                                     const parallel::ProcessGroups& groups);
+// What every model job resolves first, collectively (inside MpiRuntime::agree): the architecture,
+// the process grid checked against it, and the tokenizer (tokenizer.path, required), checked to
+// fit the model's vocabulary.
+struct JobBasics {
+  model::Qwen2Config architecture;
+  std::unique_ptr<parallel::ProcessGroups> groups;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+};
+JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config);
 std::vector<int64_t> parse_layers_per_stage(const std::string& text);
 bool is_acerl_checkpoint(const std::string& path);
 

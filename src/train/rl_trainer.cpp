@@ -12,6 +12,7 @@
 #include "data/prompt_dataset.h"
 #include "io/checkpoint.h"
 #include "io/trace.h"
+#include "parallel/gather.h"
 #include "parallel/grad_sync.h"
 #include "reward/registry.h"
 #include "rl/filters.h"
@@ -354,12 +355,10 @@ void RlTrainer::save(int64_t global_step, size_t stage_index, int64_t stage_step
 int RlTrainer::run(bool resume_flag) {
   std::vector<Stage> stages;
   runtime_.agree([&] {
-    ACERL_USAGE_CHECK(!cfg_.tokenizer.path.empty(),
-                      "missing required key 'tokenizer.path' (a tokenizer.json)");
-    architecture_ = model_architecture(cfg_.model);
-    groups_ = make_process_groups(runtime_, cfg_, architecture_);
-    tok_ = std::make_unique<tokenizer::Tokenizer>(
-        tokenizer::Tokenizer::from_file(cfg_.tokenizer.path));
+    auto basics = job_basics(runtime_, cfg_);
+    architecture_ = basics.architecture;
+    groups_ = std::move(basics.groups);
+    tok_ = std::move(basics.tokenizer);
     generation_ = rollout::generator_options(cfg_, *tok_);
     generation_.entropy_temperatures = cfg_.rl.entropy_grid.values;
     precision_ = model::parse_precision(cfg_.model.precision);
@@ -512,21 +511,7 @@ int RlTrainer::run(bool resume_flag) {
           bool all = std::all_of(r.begin(), r.end(), [](double x) { return x > 0; });
           solved.push_back(all ? static_cast<double>(p) : -1.0);
         }
-        std::vector<double> everyone = solved;
-        if (g.layout().dp > 1) {
-          int n = static_cast<int>(solved.size()), size = g.layout().dp;
-          std::vector<int> counts(static_cast<size_t>(size)), offsets(static_cast<size_t>(size));
-          MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, g.dp().mpi_comm());
-          int total = 0;
-          for (int r = 0; r < size; ++r) {
-            offsets[static_cast<size_t>(r)] = total;
-            total += counts[static_cast<size_t>(r)];
-          }
-          everyone.assign(static_cast<size_t>(total), -1.0);
-          MPI_Allgatherv(solved.data(), n, MPI_DOUBLE, everyone.data(), counts.data(),
-                         offsets.data(), MPI_DOUBLE, g.dp().mpi_comm());
-        }
-        for (double p : everyone)
+        for (double p : parallel::all_gather_concat(solved, g.dp().mpi_comm()))
           if (p >= 0) easy.observe(stage.prompts[static_cast<size_t>(p)].id, {1.0});
       }
       const int64_t max_length = [&] {
@@ -608,20 +593,7 @@ int RlTrainer::run(bool resume_flag) {
                x.entropies.empty() ? 0.0
                                    : std::accumulate(x.entropies.begin(), x.entropies.end(), 0.0) /
                                          double(x.entropies.size())});
-        std::vector<double> all = flat;
-        if (g.layout().dp > 1) {
-          int n = static_cast<int>(flat.size()), size = g.layout().dp;
-          std::vector<int> counts(static_cast<size_t>(size)), offsets(static_cast<size_t>(size));
-          MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, g.dp().mpi_comm());
-          int total = 0;
-          for (int r = 0; r < size; ++r) {
-            offsets[static_cast<size_t>(r)] = total;
-            total += counts[static_cast<size_t>(r)];
-          }
-          all.assign(static_cast<size_t>(total), 0.0);
-          MPI_Allgatherv(flat.data(), n, MPI_DOUBLE, all.data(), counts.data(), offsets.data(),
-                         MPI_DOUBLE, g.dp().mpi_comm());
-        }
+        const std::vector<double> all = parallel::all_gather_concat(flat, g.dp().mpi_comm());
         if (trace_) {
           std::vector<int64_t> steps(all.size() / 5, global_step);
           std::vector<std::pair<std::string, std::vector<double>>> columns(5);

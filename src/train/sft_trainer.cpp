@@ -39,14 +39,15 @@ SftData prepare_data(const config::Config& cfg, const tokenizer::Tokenizer& tok,
   examples = data::select_examples(examples, cfg.sft.max_prompts, cfg.sft.responses_per_prompt,
                                    static_cast<uint64_t>(cfg.run.seed), &stats);
   d.train = data::tokenize_examples(examples, tok, chat, cfg.sft.seq_len, &stats);
-  ACERL_USAGE_CHECK(!d.train.empty(), "every example of ", cfg.data.path, " is longer than sft.seq_len = ",
-                    cfg.sft.seq_len, " before its response starts: raise sft.seq_len (prompt + chat template)");
+  ACERL_USAGE_CHECK(!d.train.empty(), "every example of ", cfg.data.path,
+                    " is longer than sft.seq_len = ", cfg.sft.seq_len,
+                    " before its response starts: raise sft.seq_len (prompt + chat template)");
   int64_t tokens = 0;
   for (const auto& doc : d.train) tokens += static_cast<int64_t>(doc.ids.size());
   log0(str("data: ", stats.records, " records (", stats.bad_lines, " bad lines skipped) from ",
-           cfg.data.path, "; ",           stats.prompts, " prompts and ", stats.kept, " examples selected; ", tokens, " tokens; ", stats.truncated,
-           " examples cut to sft.seq_len = ", cfg.sft.seq_len, ", ", stats.no_response,
-           " of them dropped (no response token left)"));
+           cfg.data.path, "; ", stats.prompts, " prompts and ", stats.kept, " examples selected; ",
+           tokens, " tokens; ", stats.truncated, " examples cut to sft.seq_len = ", cfg.sft.seq_len,
+           ", ", stats.no_response, " of them dropped (no response token left)"));
   if (!cfg.data.eval_path.empty()) {
     data::SftLoadStats eval_stats;
     auto held_out =
@@ -83,20 +84,15 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
   SftData data;
   runtime.agree([&] {
     ACERL_USAGE_CHECK(!cfg.data.path.empty(), "missing required key 'data.path' (the SFT JSONL)");
-    ACERL_USAGE_CHECK(!cfg.tokenizer.path.empty(),
-                      "missing required key 'tokenizer.path' (a tokenizer.json)");
-    architecture = model_architecture(cfg.model);
-    groups = make_process_groups(runtime, cfg, architecture);
+    auto basics = job_basics(runtime, cfg);
+    architecture = basics.architecture;
+    groups = std::move(basics.groups);
+    tok = std::move(basics.tokenizer);
     const int64_t dp = groups->layout().dp;
     ACERL_USAGE_CHECK(cfg.sft.global_batch % (dp * cfg.sft.micro_batch) == 0,
                       "sft.global_batch = ", cfg.sft.global_batch,
                       " must be a multiple of data-parallel ranks (", dp, ") * sft.micro_batch (",
                       cfg.sft.micro_batch, ")");
-    tok =
-        std::make_unique<tokenizer::Tokenizer>(tokenizer::Tokenizer::from_file(cfg.tokenizer.path));
-    ACERL_USAGE_CHECK(tok->vocab_size() <= architecture.vocab_size, "the tokenizer has ",
-                      tok->vocab_size(), " tokens but the model's vocab_size is ",
-                      architecture.vocab_size);
     data = prepare_data(cfg, *tok, chat);
   });
   const parallel::ProcessGroups& g = *groups;

@@ -6,19 +6,20 @@
 #include "runtime/error.h"
 
 namespace acerl::train {
-namespace {
 
-PackedRows slice_rows(const PackedRows& rows, int64_t start, int64_t count) {
+PackedRows PackedRows::narrow(int64_t start, int64_t count) const {
   auto cut = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(0, start, count) : t; };
-  PackedRows out{cut(rows.ids), cut(rows.positions), cut(rows.doc_ids), cut(rows.targets),
-                 cut(rows.weights)};
-  out.advantages = cut(rows.advantages);
-  out.rollout_logprobs = cut(rows.rollout_logprobs);
-  out.ref_logprobs = cut(rows.ref_logprobs);
+  PackedRows out;
+  out.ids = cut(ids);
+  out.positions = cut(positions);
+  out.doc_ids = cut(doc_ids);
+  out.targets = cut(targets);
+  out.weights = cut(weights);
+  out.advantages = cut(advantages);
+  out.rollout_logprobs = cut(rollout_logprobs);
+  out.ref_logprobs = cut(ref_logprobs);
   return out;
 }
-
-}  // namespace
 
 StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
                             const parallel::ProcessGroups& groups, const PackedRows& rows,
@@ -38,7 +39,7 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
 
   std::vector<PackedRows> micro(static_cast<size_t>(n_micro));
   for (int64_t i = 0; i < n_micro; ++i)
-    micro[static_cast<size_t>(i)] = slice_rows(rows, i * micro_rows, micro_rows);
+    micro[static_cast<size_t>(i)] = rows.narrow(i * micro_rows, micro_rows);
 
   parallel::PipelineStep step;
   step.n_micro = n_micro;
@@ -78,20 +79,21 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
   return result;
 }
 
-}  // namespace acerl::train
+namespace {
 
-namespace acerl::train {
-
-StepResult evaluate_loss(model::Qwen2ForCausalLMImpl& model, const parallel::ProcessGroups& groups,
-                         const PackedRows& rows, int64_t micro_rows, model::Precision precision) {
+// The no-grad forward of `rows` in micro-batches through the pipeline; `on_logits(start, m,
+// logits)` runs on the last stage with each micro-batch's vocab-parallel logits.
+template <typename OnLogits>
+void forward_micro_batches(model::Qwen2ForCausalLMImpl& model,
+                           const parallel::ProcessGroups& groups, const PackedRows& rows,
+                           int64_t micro_rows, model::Precision precision, OnLogits on_logits) {
   torch::NoGradGuard no_grad;
   model::AutocastScope autocast(precision);  // weights cast to bf16 once for all micro-batches
   const auto& config = model.config();
   const int64_t T = rows.ids.size(1);
-  torch::Tensor sums = torch::zeros({2}, torch::kFloat64);  // weighted loss, weight
   for (int64_t start = 0; start < rows.rows(); start += micro_rows) {
     const int64_t n = std::min(micro_rows, rows.rows() - start);
-    PackedRows m = slice_rows(rows, start, n);
+    PackedRows m = rows.narrow(start, n);
     torch::Tensor logits = parallel::pipeline_forward(
         groups, m.ids, {n, T, config.hidden_size}, torch::kFloat32,
         [&](const torch::Tensor& input) {
@@ -100,15 +102,23 @@ StepResult evaluate_loss(model::Qwen2ForCausalLMImpl& model, const parallel::Pro
               model.forward(input, model::training_inputs(m.positions, m.doc_ids, config));
           return model.stage().head ? out : out.to(torch::kFloat32);
         });
-    if (model.stage().head) {
-      torch::Tensor logprob = parallel::vocab_parallel_logprob(
-          logits.reshape({-1, logits.size(-1)}), m.targets.reshape({-1}), model.vocab_start(),
-          groups.tp());
-      torch::Tensor w = m.weights.reshape({-1}).to(torch::kFloat64);
-      sums[0] += -(logprob.to(torch::kFloat64) * w).sum();
-      sums[1] += w.sum();
-    }
+    if (model.stage().head) on_logits(start, m, logits.reshape({-1, logits.size(-1)}));
   }
+}
+
+}  // namespace
+
+StepResult evaluate_loss(model::Qwen2ForCausalLMImpl& model, const parallel::ProcessGroups& groups,
+                         const PackedRows& rows, int64_t micro_rows, model::Precision precision) {
+  torch::Tensor sums = torch::zeros({2}, torch::kFloat64);  // weighted loss, weight
+  forward_micro_batches(model, groups, rows, micro_rows, precision,
+                        [&](int64_t, const PackedRows& m, const torch::Tensor& logits) {
+                          torch::Tensor logprob = parallel::vocab_parallel_logprob(
+                              logits, m.targets.reshape({-1}), model.vocab_start(), groups.tp());
+                          torch::Tensor w = m.weights.reshape({-1}).to(torch::kFloat64);
+                          sums[0] += -(logprob.to(torch::kFloat64) * w).sum();
+                          sums[1] += w.sum();
+                        });
   groups.dp().all_reduce(sums);
   groups.pp().broadcast(sums, groups.pp().size() - 1);
   StepResult result;
@@ -117,36 +127,19 @@ StepResult evaluate_loss(model::Qwen2ForCausalLMImpl& model, const parallel::Pro
   return result;
 }
 
-}  // namespace acerl::train
-
-namespace acerl::train {
-
 torch::Tensor token_logprobs(model::Qwen2ForCausalLMImpl& model,
                              const parallel::ProcessGroups& groups, const PackedRows& rows,
-                             int64_t micro_rows, model::Precision precision,                             double temperature) {
-  torch::NoGradGuard no_grad;
-  model::AutocastScope autocast(precision);  // weights cast to bf16 once for all micro-batches
-  const auto& config = model.config();
+                             int64_t micro_rows, model::Precision precision, double temperature) {
   const int64_t T = rows.ids.size(1);
   torch::Tensor out = torch::zeros({rows.rows(), T}, torch::kFloat32);
-  for (int64_t start = 0; start < rows.rows(); start += micro_rows) {
-    const int64_t n = std::min(micro_rows, rows.rows() - start);
-    PackedRows m = slice_rows(rows, start, n);
-    torch::Tensor logits = parallel::pipeline_forward(
-        groups, m.ids, {n, T, config.hidden_size}, torch::kFloat32,
-        [&](const torch::Tensor& input) {
-          model::AutocastScope autocast(precision);
-          torch::Tensor result =
-              model.forward(input, model::training_inputs(m.positions, m.doc_ids, config));
-          return model.stage().head ? result : result.to(torch::kFloat32);
-        });
-    if (model.stage().head)
-      out.narrow(0, start, n)
-          .copy_(parallel::vocab_parallel_logprob(logits.reshape({-1, logits.size(-1)}),
-                                                  m.targets.reshape({-1}), model.vocab_start(),
-                                                  groups.tp(), temperature)
-                     .view({n, T}));
-  }
+  forward_micro_batches(
+      model, groups, rows, micro_rows, precision,
+      [&](int64_t start, const PackedRows& m, const torch::Tensor& logits) {
+        out.narrow(0, start, m.ids.size(0))
+            .copy_(parallel::vocab_parallel_logprob(logits, m.targets.reshape({-1}),
+                                                    model.vocab_start(), groups.tp(), temperature)
+                       .view({m.ids.size(0), T}));
+      });
   groups.pp().broadcast(out, groups.pp().size() - 1);
   return out;
 }

@@ -25,14 +25,17 @@ struct PackedRows {
   // token belongs to, the log-prob the rollout sampled it with, and a frozen reference's.
   torch::Tensor advantages, rollout_logprobs, ref_logprobs;
   int64_t rows() const { return ids.size(0); }
+  // Rows [start, start + count) of every defined tensor (views, no copy).
+  PackedRows narrow(int64_t start, int64_t count) const;
 };
 
 // The loss of one micro-batch on the last stage, from per-token log-probs (b*T) of the targets
 // and the micro-batch's rows. Default (nullptr): token-level cross-entropy,
 // -sum(weights * logprob) / global_weight.
 // `entropy` (b*T) is defined only when forward_backward was asked for it.
-using TokenLoss = std::function<torch::Tensor(const torch::Tensor& logprob, const torch::Tensor& entropy,
-                                              const PackedRows& micro, double global_weight)>;
+using TokenLoss =
+    std::function<torch::Tensor(const torch::Tensor& logprob, const torch::Tensor& entropy,
+                                const PackedRows& micro, double global_weight)>;
 
 struct LossOptions {
   double temperature = 1.0;  // log-probs (and entropy) of softmax(logits / temperature)
@@ -47,16 +50,17 @@ struct StepResult {
 // Forward+backward of `rows` in micro-batches of `micro_rows` rows; gradients accumulate in
 // the parameters. When `sync` is given it is armed before the last backward and finished, so
 // gradients are summed over data-parallel ranks on return.
-StepResult forward_backward(model::Qwen2ForCausalLMImpl& model, const parallel::ProcessGroups& groups,
-                            const PackedRows& rows, int64_t micro_rows, model::Precision precision,
+StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
+                            const parallel::ProcessGroups& groups, const PackedRows& rows,
+                            int64_t micro_rows, model::Precision precision,
                             parallel::GradSync* sync, const TokenLoss& token_loss = nullptr,
                             const LossOptions& options = {});
 
 // Forward only: log softmax(logits / temperature) of every target, (n, T) on every rank of the
 // replica (e.g. a frozen reference policy's log-probs for the KL term).
-torch::Tensor token_logprobs(model::Qwen2ForCausalLMImpl& model, const parallel::ProcessGroups& groups,
-                             const PackedRows& rows, int64_t micro_rows, model::Precision precision,
-                             double temperature);
+torch::Tensor token_logprobs(model::Qwen2ForCausalLMImpl& model,
+                             const parallel::ProcessGroups& groups, const PackedRows& rows,
+                             int64_t micro_rows, model::Precision precision, double temperature);
 
 // Forward only: the weighted mean cross-entropy over `rows` of every data-parallel rank (for
 // held-out evaluation). Every rank gets the result.

@@ -44,12 +44,6 @@ train::PackedRows global_rows(const model::Qwen2Config& config) {
   return r;
 }
 
-train::PackedRows rows_of(const train::PackedRows& all, int64_t start, int64_t count) {
-  return {all.ids.narrow(0, start, count), all.positions.narrow(0, start, count),
-          all.doc_ids.narrow(0, start, count), all.targets.narrow(0, start, count),
-          all.weights.narrow(0, start, count)};
-}
-
 struct StepOutcome {
   double loss = 0, grad_norm = 0;
 };
@@ -96,7 +90,7 @@ void check_layout(parallel::Layout layout, const std::string& checkpoint) {
   auto m = model::load_pretrained(checkpoint, groups);
   const int64_t per_replica = kRows / layout.dp;
   StepOutcome got =
-      train_one_step(*m, groups, rows_of(all, groups.dp_rank() * per_replica, per_replica));
+      train_one_step(*m, groups, all.narrow(groups.dp_rank() * per_replica, per_replica));
 
   CHECK(got.loss == Approx(expected.loss).epsilon(1e-5));
   CHECK(got.grad_norm == Approx(expected.grad_norm).epsilon(1e-5));
