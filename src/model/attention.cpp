@@ -68,9 +68,20 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInpu
   const bool causal = !in.mask.defined();
   std::optional<torch::Tensor> mask;
   if (!causal) mask = in.mask;
-  torch::Tensor out =
-      at::scaled_dot_product_attention(q, k, v, mask, 0.0, causal, std::nullopt,
-                                       /*enable_gqa=*/n_head_local_ != n_head_kv_local_);
+  const int64_t group = n_head_local_ / n_head_kv_local_;
+  torch::Tensor out;
+  if (T == 1 && group > 1 && !causal) {
+    // A decode step: the `group` query heads that share a KV head become `group` query rows of
+    // that KV head, (B, H, 1, hd) -> (B, KV, group, hd), and the (B, 1, 1, S) mask broadcasts
+    // over them. Same result; SDPA's fused CPU kernel takes it, where enable_gqa falls back to
+    // expanding K and V (measured at the Qwen2.5-0.5B shape, 768 slots: 0.065 vs 0.83 ms).
+    out = at::scaled_dot_product_attention(q.reshape({B, n_head_kv_local_, group, head_dim_}), k,
+                                           v, mask)
+              .reshape({B, n_head_local_, 1, head_dim_});
+  } else {
+    out = at::scaled_dot_product_attention(q, k, v, mask, 0.0, causal, std::nullopt,
+                                           /*enable_gqa=*/group > 1);
+  }
   out = out.transpose(1, 2).reshape({B, T, n_head_local_ * head_dim_});
   return o_proj(out);
 }

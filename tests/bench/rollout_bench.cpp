@@ -4,12 +4,16 @@
 // with a concatenated KV cache (tests/bench/qwen2_eager.py generate); tokens/s over the whole
 // call, prefill included, same wheel and threads. Then the train/rollout log-prob mismatch
 // (rollout vs learner recomputation) in fp32 and bf16.
-//   acerl_bench_rollout [--quick]   (--quick: small shape, batch 1 and 8)
+//   acerl_bench_rollout [--quick] [--shape small|qwen0.5b] [--batch N[,N...]]
+//   (--quick: small shape, batch 1 and 8; --shape/--batch: only those rows)
 #include <torch/torch.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "bench_util.h"
 #include "io/json.h"
@@ -41,7 +45,8 @@ std::vector<rollout::GenerationRequest> prompts(int64_t batch, int64_t vocab) {
   torch::manual_seed(3);
   for (int64_t b = 0; b < batch; ++b) {
     torch::Tensor ids = torch::randint(vocab, {64});
-    out.push_back({"p" + std::to_string(b), std::vector<int64_t>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + 64), 1});
+    out.push_back({"p" + std::to_string(b),
+                   std::vector<int64_t>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + 64), 1});
   }
   return out;
 }
@@ -49,16 +54,37 @@ std::vector<rollout::GenerationRequest> prompts(int64_t batch, int64_t vocab) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  std::vector<bool> shapes{false, true};
+  std::vector<int64_t> batches{1, 8, 32, 64};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--quick") {
+      shapes = {false};
+      batches = {1, 8};
+    } else if (arg == "--shape" && i + 1 < argc) {
+      shapes = {std::strcmp(argv[++i], "qwen0.5b") == 0};
+    } else if (arg == "--batch" && i + 1 < argc) {
+      batches.clear();
+      std::stringstream list(argv[++i]);
+      for (std::string item; std::getline(list, item, ',');) batches.push_back(std::stoll(item));
+    } else {
+      std::fprintf(
+          stderr,
+          "usage: acerl_bench_rollout [--quick] [--shape small|qwen0.5b] [--batch N[,N...]]\n");
+      return 2;
+    }
+  }
   torch::set_num_threads(2);
   auto groups = parallel::ProcessGroups::single();
-  std::printf("decode, greedy, bf16 autocast, 64-token prompts, 256 new tokens, 2 threads (tokens/s incl. prefill)\n");
+  std::printf(
+      "decode, greedy, bf16 autocast, 64-token prompts, 256 new tokens, 2 threads (tokens/s incl. "
+      "prefill)\n");
   std::printf("%-9s %6s %14s %14s %7s\n", "shape", "batch", "acerl tok/s", "eager tok/s", "ratio");
-  for (bool big : quick ? std::vector<bool>{false} : std::vector<bool>{false, true}) {
+  for (bool big : shapes) {
     model::Qwen2Config c = shape(big);
     model::Qwen2ForCausalLM m(c, *groups);
     model::init_parameters(*m, 1);
-    for (int64_t batch : quick ? std::vector<int64_t>{1, 8} : std::vector<int64_t>{1, 8, 32, 64}) {
+    for (int64_t batch : batches) {
       rollout::GeneratorOptions o;
       o.sampling.temperature = 0;
       o.max_new_tokens = 256;
@@ -66,15 +92,17 @@ int main(int argc, char** argv) {
       o.precision = model::Precision::bf16;
       auto requests = prompts(batch, c.vocab_size);
       const int repeats = big && batch >= 32 ? 1 : 2;
-      double seconds = bench::median_seconds([&] { rollout::Generator(*m, *groups, o).generate(requests); }, repeats,
-                                             big ? 0 : 1);
+      double seconds = bench::median_seconds(
+          [&] { rollout::Generator(*m, *groups, o).generate(requests); }, repeats, big ? 0 : 1);
       const double ours = batch * 256 / seconds;
-      std::string out = bench::run_python(std::string(ACERL_SOURCE_DIR) + "/tests/bench/qwen2_eager.py",
-                                          str(big ? "qwen0.5b" : "small", " bf16 generate --batch ", batch,
-                                              " --seq 64 --new 256 --threads 2 --repeats ", repeats));
-      const double eager = out.empty() ? 0 : json::parse(out, "qwen2_eager.py").at("tokens_per_s").as_number();
-      std::printf("%-9s %6lld %14.1f %14.1f %7.2f\n", big ? "qwen0.5b" : "small", static_cast<long long>(batch), ours,
-                  eager, eager > 0 ? ours / eager : 0.0);
+      std::string out =
+          bench::run_python(std::string(ACERL_SOURCE_DIR) + "/tests/bench/qwen2_eager.py",
+                            str(big ? "qwen0.5b" : "small", " bf16 generate --batch ", batch,
+                                " --seq 64 --new 256 --threads 2 --repeats ", repeats));
+      const double eager =
+          out.empty() ? 0 : json::parse(out, "qwen2_eager.py").at("tokens_per_s").as_number();
+      std::printf("%-9s %6lld %14.1f %14.1f %7.2f\n", big ? "qwen0.5b" : "small",
+                  static_cast<long long>(batch), ours, eager, eager > 0 ? ours / eager : 0.0);
       std::fflush(stdout);
     }
   }
@@ -104,8 +132,11 @@ int main(int argc, char** argv) {
         sum += d;
         ++n;
       }
-    std::printf("train/rollout log-prob |diff| (%s, small shape, T = 1, %lld tokens): max %.3g, mean %.3g\n",
-                model::precision_name(precision), static_cast<long long>(n), max_diff, sum / static_cast<double>(n));
+    std::printf(
+        "train/rollout log-prob |diff| (%s, small shape, T = 1, %lld tokens): max %.3g, mean "
+        "%.3g\n",
+        model::precision_name(precision), static_cast<long long>(n), max_diff,
+        sum / static_cast<double>(n));
   }
   return 0;
 }
