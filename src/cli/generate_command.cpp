@@ -38,7 +38,7 @@ int run_generate(MpiRuntime& runtime, Invocation& inv) {
     architecture = basics.architecture;
     groups = std::move(basics.groups);
     tok = std::move(basics.tokenizer);
-    options = rollout::generator_options(cfg, *tok);
+    options = rollout::generator_options(cfg, *tok, basics.precision);
     if (single) {
       data::PromptRecord r;
       r.id = "prompt";

@@ -32,7 +32,7 @@ int run_tune_temperature(MpiRuntime& runtime, Invocation& inv) {
     prompts = data::load_prompts(cfg.data.path, cfg.data.skip_bad_lines, false);
     if (static_cast<int64_t>(prompts.size()) > cfg.tune.prompts)
       prompts.resize(static_cast<size_t>(cfg.tune.prompts));
-    options = rollout::generator_options(cfg, *tok);
+    options = rollout::generator_options(cfg, *tok, basics.precision);
     options.sampling = {cfg.tune.temperature, 1.0, 0};
     options.entropy_temperatures = cfg.rl.entropy_grid.values;
   });

@@ -9,8 +9,10 @@ void describe_model(Schema& s, ModelConfig& c) {
   s.section("model", "the model: where it starts from and how it computes");
   s.add("path", &c.path, "checkpoint to start from: an HF directory (config.json + *.safetensors) or an acerl .h5");
   s.add("init", &c.init, "config.json of a model to initialise randomly (used only when model.path is empty)");
-  s.add("precision", &c.precision, "compute precision: bf16 (autocast, fp32 master weights) or fp32")
-      .choices({"bf16", "fp32"});
+  s.add("precision", &c.precision,
+        "compute precision: bf16 (autocast, fp32 master weights), fp32, or auto (bf16 where every "
+        "rank's CPU multiplies bf16 natively, else fp32)")
+      .choices({"auto", "bf16", "fp32"});
   s.add("layers_per_stage", &c.layers_per_stage,
         "pipeline partition: comma-separated layer counts per stage; empty = balanced");
   s.add("activation_checkpointing", &c.activation_checkpointing,
@@ -58,7 +60,7 @@ void describe_checkpoint(Schema& s, CheckpointConfig& c) {
 void describe_trace(Schema& s, TraceConfig& c) {
   s.section("trace", "the HDF5 trace of per-step metrics");
   s.add("path", &c.path, "trace file; empty = <run.dir>/trace.h5");
-  s.add("peak_gflops", &c.peak_gflops, "bf16 matmul peak per rank for the MFU estimate; 0 = measure at start")
+  s.add("peak_gflops", &c.peak_gflops, "matmul GFLOP/s per rank in the compute precision, for the MFU; 0 = measure at start")
       .min(0);
 }
 

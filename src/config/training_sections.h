@@ -13,7 +13,7 @@ namespace acerl::config {
 struct ModelConfig {
   std::string path;              // HF checkpoint directory (config.json + safetensors)
   std::string init;              // config.json of a model to initialise randomly when path is empty
-  std::string precision = "bf16";
+  std::string precision = "auto";
   std::string layers_per_stage;  // "" = balanced; else comma-separated layer counts per stage
   bool activation_checkpointing = false;
 };

@@ -50,7 +50,7 @@ int run_eval(MpiRuntime& runtime, const config::Config& cfg, const std::string& 
     tok = std::move(basics.tokenizer);
     for (const auto& f : files)
       benchmarks.push_back(data::load_prompts(f, cfg.data.skip_bad_lines, true));
-    options = rollout::generator_options(cfg, *tok);
+    options = rollout::generator_options(cfg, *tok, basics.precision);
     options.sampling = {cfg.eval.temperature, cfg.eval.top_p, 0};
     options.max_new_tokens = cfg.eval.max_new_tokens;
   });

@@ -3,6 +3,11 @@
 
 #include <ATen/autocast_mode.h>
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 #include "runtime/error.h"
 
 namespace acerl::model {
@@ -10,7 +15,19 @@ namespace acerl::model {
 Precision parse_precision(const std::string& name) {
   if (name == "fp32") return Precision::fp32;
   if (name == "bf16") return Precision::bf16;
-  throw UsageError(str("precision '", name, "' is not one of fp32, bf16"));
+  if (name == "auto") return cpu_has_native_bf16() ? Precision::bf16 : Precision::fp32;
+  throw UsageError(str("precision '", name, "' is not one of auto, fp32, bf16"));
+}
+
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+#elif defined(__aarch64__) && defined(__linux__) && defined(HWCAP2_BF16)
+  return (getauxval(AT_HWCAP2) & HWCAP2_BF16) != 0;
+#else
+  return false;
+#endif
 }
 
 const char* precision_name(Precision precision) {

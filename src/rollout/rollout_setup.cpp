@@ -66,7 +66,8 @@ std::vector<int64_t> stop_token_ids(const std::string& stop, const tokenizer::To
   return ids;
 }
 
-GeneratorOptions generator_options(const config::Config& config, const tokenizer::Tokenizer& tok) {
+GeneratorOptions generator_options(const config::Config& config, const tokenizer::Tokenizer& tok,
+                                   model::Precision precision) {
   GeneratorOptions o;
   o.sampling = {config.rollout.temperature, config.rollout.top_p, config.rollout.top_k};
   o.max_new_tokens = config.rollout.max_new_tokens;
@@ -74,7 +75,7 @@ GeneratorOptions generator_options(const config::Config& config, const tokenizer
   o.max_batch = config.rollout.max_batch;
   o.entropy_temperatures = config.rollout.entropy_temperatures.values;
   o.seed = static_cast<uint64_t>(config.run.seed);
-  o.precision = model::parse_precision(config.model.precision);
+  o.precision = precision;
   return o;
 }
 

@@ -17,7 +17,8 @@ namespace acerl::rollout {
 
 // rollout.stop ("<|im_end|>,<|endoftext|>" or ids) as token ids; unknown names are UsageErrors.
 std::vector<int64_t> stop_token_ids(const std::string& stop, const tokenizer::Tokenizer& tok);
-GeneratorOptions generator_options(const config::Config& config, const tokenizer::Tokenizer& tok);
+GeneratorOptions generator_options(const config::Config& config, const tokenizer::Tokenizer& tok,
+                                   model::Precision precision);
 // The prompt's token ids: through the chat template (with the task's instruction) or raw.
 std::vector<int64_t> prompt_ids(const data::PromptRecord& record, const tokenizer::Tokenizer& tok,
                                 const tokenizer::ChatTemplate& chat, bool use_chat);

@@ -7,6 +7,7 @@
 #include "io/checkpoint.h"
 #include "model/qwen2_weights.h"
 #include "runtime/error.h"
+#include "runtime/log.h"
 
 namespace acerl::train {
 
@@ -65,6 +66,15 @@ JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config) {
   JobBasics out;
   out.architecture = model_architecture(config.model);
   out.groups = make_process_groups(runtime, config, out.architecture);
+  out.precision = model::parse_precision(config.model.precision);
+  if (config.model.precision == "auto") {
+    int native = out.precision == model::Precision::bf16 ? 1 : 0, everywhere = 0;
+    MPI_Allreduce(&native, &everywhere, 1, MPI_INT, MPI_MIN, runtime.world());
+    out.precision = everywhere ? model::Precision::bf16 : model::Precision::fp32;
+    log0(everywhere ? "model.precision = auto: bf16 (every rank's CPU multiplies bf16 natively)"
+                    : "model.precision = auto: fp32 (a rank's CPU lacks native bf16 matmuls, "
+                      "AVX512-BF16 or AMX; emulated bf16 would be ~40x slower)");
+  }
   out.tokenizer = std::make_unique<tokenizer::Tokenizer>(
       tokenizer::Tokenizer::from_file(config.tokenizer.path));
   ACERL_USAGE_CHECK(out.tokenizer->vocab_size() <= out.architecture.vocab_size,

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "model/precision.h"
 #include "model/qwen2.h"
 #include "parallel/process_groups.h"
 #include "runtime/mpi_runtime.h"
@@ -26,11 +27,13 @@ model::Qwen2ForCausalLM build_model(const config::Config& config,
                                     const model::Qwen2Config& architecture,
                                     const parallel::ProcessGroups& groups);
 // What every model job resolves first, collectively (inside MpiRuntime::agree): the architecture,
-// the process grid checked against it, and the tokenizer (tokenizer.path, required), checked to
-// fit the model's vocabulary.
+// the process grid checked against it, the compute precision (model.precision; "auto" is bf16
+// only when every rank's CPU multiplies bf16 natively, so all ranks compute alike), and the
+// tokenizer (tokenizer.path, required), checked to fit the model's vocabulary.
 struct JobBasics {
   model::Qwen2Config architecture;
   std::unique_ptr<parallel::ProcessGroups> groups;
+  model::Precision precision = model::Precision::fp32;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
 };
 JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config);

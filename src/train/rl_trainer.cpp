@@ -359,9 +359,9 @@ int RlTrainer::run(bool resume_flag) {
     architecture_ = basics.architecture;
     groups_ = std::move(basics.groups);
     tok_ = std::move(basics.tokenizer);
-    generation_ = rollout::generator_options(cfg_, *tok_);
+    precision_ = basics.precision;
+    generation_ = rollout::generator_options(cfg_, *tok_, precision_);
     generation_.entropy_temperatures = cfg_.rl.entropy_grid.values;
-    precision_ = model::parse_precision(cfg_.model.precision);
     stages = load_stages();
   });
   const parallel::ProcessGroups& g = *groups_;

@@ -80,6 +80,7 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
   model::Qwen2Config architecture;
   std::unique_ptr<parallel::ProcessGroups> groups;
   std::unique_ptr<tokenizer::Tokenizer> tok;
+  model::Precision precision = model::Precision::fp32;
   tokenizer::ChatTemplate chat(cfg.chat);
   SftData data;
   runtime.agree([&] {
@@ -88,6 +89,7 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
     architecture = basics.architecture;
     groups = std::move(basics.groups);
     tok = std::move(basics.tokenizer);
+    precision = basics.precision;
     const int64_t dp = groups->layout().dp;
     ACERL_USAGE_CHECK(cfg.sft.global_batch % (dp * cfg.sft.micro_batch) == 0,
                       "sft.global_batch = ", cfg.sft.global_batch,
@@ -96,7 +98,6 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
     data = prepare_data(cfg, *tok, chat);
   });
   const parallel::ProcessGroups& g = *groups;
-  const model::Precision precision = model::parse_precision(cfg.model.precision);
   auto model = build_model(cfg, architecture, g);
   model->set_activation_checkpointing(cfg.model.activation_checkpointing);
 
@@ -135,7 +136,7 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
         cfg.trace.path.empty() ? (fs::path(run_dir) / "trace.h5").string() : cfg.trace.path,
         resolved_config, resume, step);
   install_stop_signal_handlers();
-  Throughput throughput(architecture, cfg.sft.seq_len, cfg.trace.peak_gflops, g);
+  Throughput throughput(architecture, cfg.sft.seq_len, precision, cfg.trace.peak_gflops, g);
   log0(str("sft: ", data.total_steps, " steps of ", cfg.sft.global_batch, " rows x ",
            cfg.sft.seq_len, " tokens; layout tp=", g.layout().tp, " pp=", g.layout().pp,
            " dp=", g.layout().dp, "; ", architecture.parameter_count(), " parameters; ",

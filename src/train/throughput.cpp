@@ -5,10 +5,11 @@
 
 namespace acerl::train {
 
-double measure_bf16_peak_gflops() {
+double measure_matmul_peak_gflops(model::Precision precision) {
   torch::NoGradGuard no_grad;
   const int64_t n = 1024;
-  auto a = torch::randn({n, n}).to(torch::kBFloat16), b = torch::randn({n, n}).to(torch::kBFloat16);
+  const auto dtype = precision == model::Precision::bf16 ? torch::kBFloat16 : torch::kFloat32;
+  auto a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
   torch::matmul(a, b);  // warm-up
   const int reps = 8;
   auto start = std::chrono::steady_clock::now();
@@ -18,8 +19,8 @@ double measure_bf16_peak_gflops() {
   return 2.0 * n * n * n * reps / seconds / 1e9;
 }
 
-Throughput::Throughput(const model::Qwen2Config& c, int64_t seq_len, double peak_gflops_per_rank,
-                       const parallel::ProcessGroups& groups)
+Throughput::Throughput(const model::Qwen2Config& c, int64_t seq_len, model::Precision precision,
+                       double peak_gflops_per_rank, const parallel::ProcessGroups& groups)
     : groups_(groups) {
   const double embedding =
       c.tie_word_embeddings ? 0.0 : static_cast<double>(c.vocab_size * c.hidden_size);
@@ -28,7 +29,7 @@ Throughput::Throughput(const model::Qwen2Config& c, int64_t seq_len, double peak
   double per_rank = peak_gflops_per_rank;
   if (per_rank <= 0) {
     groups.world().barrier();  // all ranks measure together: shared cores count once
-    per_rank = measure_bf16_peak_gflops();
+    per_rank = measure_matmul_peak_gflops(precision);
   }
   torch::Tensor total = torch::tensor({per_rank}, torch::kFloat64);
   groups.world().all_reduce(total);

@@ -46,7 +46,7 @@ int main() {
   rows.targets = torch::roll(rows.ids, -1, 1);
   rows.weights = torch::ones({B, T});
   const double peak = bench::matmul_peak_gflops(torch::kBFloat16);
-  train::Throughput throughput(c, T, peak, *groups);
+  train::Throughput throughput(c, T, model::Precision::bf16, peak, *groups);
   double seconds = bench::median_seconds(
       [&] {
         sync.zero_grad();
