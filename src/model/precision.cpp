@@ -34,6 +34,10 @@ const char* precision_name(Precision precision) {
   return precision == Precision::bf16 ? "bf16" : "fp32";
 }
 
+c10::ScalarType compute_dtype(Precision precision) {
+  return precision == Precision::bf16 ? c10::kBFloat16 : c10::kFloat;
+}
+
 AutocastScope::AutocastScope(Precision precision) {
   if (precision != Precision::bf16) return;
   active_ = true;

@@ -2,6 +2,8 @@
 // AutocastScope, the RAII switch of LibTorch's CPU/CUDA autocast for one region of code.
 #pragma once
 
+#include <c10/core/ScalarType.h>
+
 #include <string>
 
 namespace acerl::model {
@@ -13,6 +15,8 @@ enum class Precision { fp32, bf16 };
 // fp32 ones (measured on an AVX2-only EPYC: 9 vs 372 training tokens/s at the "small" shape).
 Precision parse_precision(const std::string& name);
 const char* precision_name(Precision precision);
+// The dtype the matmuls run in: bfloat16 for bf16, float32 for fp32.
+c10::ScalarType compute_dtype(Precision precision);
 // AVX512-BF16 or AMX-BF16 on x86-64, the BF16 extension on AArch64 (what oneDNN's bf16 GEMMs need).
 bool cpu_has_native_bf16();
 

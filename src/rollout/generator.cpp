@@ -113,8 +113,7 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
       capacity <= model_.config().max_position_embeddings, "prompt (", longest_prompt,
       " tokens) + max_new_tokens (", options_.max_new_tokens,
       ") exceeds max_position_embeddings = ", model_.config().max_position_embeddings);
-  const auto cache_dtype =
-      options_.precision == model::Precision::bf16 ? torch::kBFloat16 : torch::kFloat32;
+  const auto cache_dtype = model::compute_dtype(options_.precision);
   auto finished = [&](const Row& row) {
     const Completion& c = out[row.completion];
     if (c.tokens.empty()) return false;

@@ -8,7 +8,7 @@ namespace acerl::train {
 double measure_matmul_peak_gflops(model::Precision precision) {
   torch::NoGradGuard no_grad;
   const int64_t n = 1024;
-  const auto dtype = precision == model::Precision::bf16 ? torch::kBFloat16 : torch::kFloat32;
+  const auto dtype = model::compute_dtype(precision);
   auto a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
   torch::matmul(a, b);  // warm-up
   const int reps = 8;

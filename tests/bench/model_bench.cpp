@@ -67,7 +67,7 @@ double decode_tokens_per_s(model::Qwen2ForCausalLMImpl& m, model::Precision prec
   const auto& c = m.config();
   torch::Tensor ids = torch::randint(c.vocab_size, {1, seq});
   torch::Tensor positions = torch::arange(seq).unsqueeze(0);
-  auto dtype = precision == model::Precision::bf16 ? torch::kBFloat16 : torch::kFloat32;
+  auto dtype = model::compute_dtype(precision);
   auto cache = m.new_cache(1, seq + steps, dtype);
   auto prefill = [&] {
     model::AutocastScope autocast(precision);

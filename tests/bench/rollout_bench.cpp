@@ -1,11 +1,12 @@
 // acerl_bench_rollout: decode throughput of the generator (greedy, preallocated KV cache, bf16
-// autocast) at batch sizes 1, 8, 32, 64 with 64-token prompts and 256 new tokens, for the
-// "small" shape and the Qwen2.5-0.5B shape (random weights), against PyTorch eager generation
-// with a concatenated KV cache (tests/bench/qwen2_eager.py generate); tokens/s over the whole
-// call, prefill included, same wheel and threads. Then the train/rollout log-prob mismatch
-// (rollout vs learner recomputation) in fp32 and bf16.
-//   acerl_bench_rollout [--quick] [--shape small|qwen0.5b] [--batch N[,N...]]
-//   (--quick: small shape, batch 1 and 8; --shape/--batch: only those rows)
+// autocast unless --precision says otherwise) at batch sizes 1, 8, 32, 64 with 64-token prompts and
+// 256 new tokens, for the "small" shape and the Qwen2.5-0.5B shape (random weights), against
+// PyTorch eager generation with a concatenated KV cache (tests/bench/qwen2_eager.py generate);
+// tokens/s over the whole call, prefill included, same wheel and threads. Then the train/rollout
+// log-prob mismatch (rollout vs learner recomputation) in fp32 and bf16.
+//   acerl_bench_rollout [--quick] [--shape small|qwen0.5b] [--batch N[,N...]] [--precision P]
+//   (--quick: small shape, batch 1 and 8; --shape/--batch: only those rows; P: bf16 (default),
+//   fp32, or auto = bf16 only where the CPU has native bf16 matmuls)
 #include <torch/torch.h>
 
 #include <chrono>
@@ -17,6 +18,7 @@
 
 #include "bench_util.h"
 #include "io/json.h"
+#include "model/precision.h"
 #include "model/qwen2.h"
 #include "parallel/process_groups.h"
 #include "rollout/generator.h"
@@ -56,6 +58,7 @@ std::vector<rollout::GenerationRequest> prompts(int64_t batch, int64_t vocab) {
 int main(int argc, char** argv) {
   std::vector<bool> shapes{false, true};
   std::vector<int64_t> batches{1, 8, 32, 64};
+  model::Precision precision = model::Precision::bf16;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--quick") {
@@ -67,18 +70,22 @@ int main(int argc, char** argv) {
       batches.clear();
       std::stringstream list(argv[++i]);
       for (std::string item; std::getline(list, item, ',');) batches.push_back(std::stoll(item));
+    } else if (arg == "--precision" && i + 1 < argc) {
+      precision = model::parse_precision(argv[++i]);
     } else {
       std::fprintf(
           stderr,
-          "usage: acerl_bench_rollout [--quick] [--shape small|qwen0.5b] [--batch N[,N...]]\n");
+          "usage: acerl_bench_rollout [--quick] [--shape small|qwen0.5b] [--batch N[,N...]] "
+          "[--precision auto|bf16|fp32]\n");
       return 2;
     }
   }
   torch::set_num_threads(2);
   auto groups = parallel::ProcessGroups::single();
+  const char* dtype = model::precision_name(precision);
   std::printf(
-      "decode, greedy, bf16 autocast, 64-token prompts, 256 new tokens, 2 threads (tokens/s incl. "
-      "prefill)\n");
+      "decode, greedy, %s, 64-token prompts, 256 new tokens, 2 threads (tokens/s incl. prefill)\n",
+      dtype);
   std::printf("%-9s %6s %14s %14s %7s\n", "shape", "batch", "acerl tok/s", "eager tok/s", "ratio");
   for (bool big : shapes) {
     model::Qwen2Config c = shape(big);
@@ -89,7 +96,7 @@ int main(int argc, char** argv) {
       o.sampling.temperature = 0;
       o.max_new_tokens = 256;
       o.max_batch = batch;
-      o.precision = model::Precision::bf16;
+      o.precision = precision;
       auto requests = prompts(batch, c.vocab_size);
       const int repeats = big && batch >= 32 ? 1 : 2;
       double seconds = bench::median_seconds(
@@ -97,7 +104,7 @@ int main(int argc, char** argv) {
       const double ours = batch * 256 / seconds;
       std::string out =
           bench::run_python(std::string(ACERL_SOURCE_DIR) + "/tests/bench/qwen2_eager.py",
-                            str(big ? "qwen0.5b" : "small", " bf16 generate --batch ", batch,
+                            str(big ? "qwen0.5b" : "small", " ", dtype, " generate --batch ", batch,
                                 " --seq 64 --new 256 --threads 2 --repeats ", repeats));
       const double eager =
           out.empty() ? 0 : json::parse(out, "qwen2_eager.py").at("tokens_per_s").as_number();
@@ -110,11 +117,11 @@ int main(int argc, char** argv) {
   model::Qwen2Config c = shape(false);
   model::Qwen2ForCausalLM m(c, *groups);
   model::init_parameters(*m, 2);
-  for (auto precision : {model::Precision::fp32, model::Precision::bf16}) {
+  for (auto parity : {model::Precision::fp32, model::Precision::bf16}) {
     rollout::GeneratorOptions o;
     o.sampling.temperature = 1.0;
     o.max_new_tokens = 64;
-    o.precision = precision;
+    o.precision = parity;
     auto requests = prompts(16, c.vocab_size);
     auto completions = rollout::Generator(*m, *groups, o).generate(requests);
     std::vector<std::vector<int64_t>> ps, cs;
@@ -122,7 +129,7 @@ int main(int argc, char** argv) {
       ps.push_back(requests[x.request].prompt);
       cs.push_back(x.tokens);
     }
-    auto learner = rollout::recompute_logprobs(*m, *groups, ps, cs, 1.0, precision);
+    auto learner = rollout::recompute_logprobs(*m, *groups, ps, cs, 1.0, parity);
     double max_diff = 0, sum = 0;
     int64_t n = 0;
     for (size_t i = 0; i < completions.size(); ++i)
@@ -135,7 +142,7 @@ int main(int argc, char** argv) {
     std::printf(
         "train/rollout log-prob |diff| (%s, small shape, T = 1, %lld tokens): max %.3g, mean "
         "%.3g\n",
-        model::precision_name(precision), static_cast<long long>(n), max_diff,
+        model::precision_name(parity), static_cast<long long>(n), max_diff,
         sum / static_cast<double>(n));
   }
   return 0;

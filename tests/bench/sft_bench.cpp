@@ -1,13 +1,15 @@
 // acerl_bench_sft: training tokens/s and MFU of a full SFT step (forward, backward, clipping,
-// AdamW) of the "small" shape, bf16 autocast, 4 rows x 512 tokens, against the same step in
-// PyTorch eager (tests/bench/qwen2_eager.py sftstep, torch.optim.AdamW) with the same wheel and
-// thread count. MFU is against the bf16 matmul peak this benchmark measures.
+// AdamW) of the "small" shape, 4 rows x 512 tokens, against the same step in PyTorch eager
+// (tests/bench/qwen2_eager.py sftstep, torch.optim.AdamW) with the same wheel and thread count.
+// MFU is against the matmul peak this benchmark measures in the compute precision.
+//   acerl_bench_sft [auto|bf16|fp32]   (default auto: bf16 where the CPU has native bf16 matmuls)
 #include <torch/torch.h>
 
 #include <cstdio>
 
 #include "bench_util.h"
 #include "io/json.h"
+#include "model/precision.h"
 #include "model/qwen2.h"
 #include "parallel/grad_sync.h"
 #include "parallel/process_groups.h"
@@ -18,7 +20,9 @@
 
 using namespace acerl;
 
-int main() {
+int main(int argc, char** argv) {
+  const model::Precision precision = model::parse_precision(argc > 1 ? argv[1] : "auto");
+  const char* name = model::precision_name(precision);
   torch::set_num_threads(2);
   torch::manual_seed(0);
   model::Qwen2Config c;
@@ -45,26 +49,31 @@ int main() {
   rows.positions = torch::arange(T).repeat({B, 1});
   rows.targets = torch::roll(rows.ids, -1, 1);
   rows.weights = torch::ones({B, T});
-  const double peak = bench::matmul_peak_gflops(torch::kBFloat16);
-  train::Throughput throughput(c, T, model::Precision::bf16, peak, *groups);
+  const double peak = bench::matmul_peak_gflops(model::compute_dtype(precision));
+  train::Throughput throughput(c, T, precision, peak, *groups);
   double seconds = bench::median_seconds(
       [&] {
         sync.zero_grad();
-        train::forward_backward(*m, *groups, rows, B, model::Precision::bf16, &sync);
+        train::forward_backward(*m, *groups, rows, B, precision, &sync);
         parallel::clip_grad_norm(split, replicated, *groups, 1.0);
         adamw.step(1e-4);
       },
       5, 1);
   const double ours = B * T / seconds;
-  std::string out = bench::run_python(std::string(ACERL_SOURCE_DIR) + "/tests/bench/qwen2_eager.py",
-                                      str("small bf16 sftstep --batch ", B, " --repeats 5 --threads 2"));
-  const double eager = out.empty() ? 0 : json::parse(out, "qwen2_eager.py").at("tokens_per_s").as_number();
+  std::string out =
+      bench::run_python(std::string(ACERL_SOURCE_DIR) + "/tests/bench/qwen2_eager.py",
+                        str("small ", name, " sftstep --batch ", B, " --repeats 5 --threads 2"));
+  const double eager =
+      out.empty() ? 0 : json::parse(out, "qwen2_eager.py").at("tokens_per_s").as_number();
   const double flops = throughput.flops_per_token();
-  std::printf("SFT step, small shape (%.1fM parameters), bf16 autocast, %lld x %lld tokens, 2 threads\n",
-              c.parameter_count() / 1e6, static_cast<long long>(B), static_cast<long long>(T));
-  std::printf("bf16 matmul peak (measured): %.0f GFLOP/s; FLOPs per token %.3g\n", peak, flops);
-  std::printf("acerl:         %8.0f tokens/s  MFU %.1f%%\n", ours, 100 * ours * flops / (peak * 1e9));
-  std::printf("PyTorch eager: %8.0f tokens/s  MFU %.1f%%\n", eager, 100 * eager * flops / (peak * 1e9));
+  std::printf("SFT step, small shape (%.1fM parameters), %s, %lld x %lld tokens, 2 threads\n",
+              c.parameter_count() / 1e6, name, static_cast<long long>(B),
+              static_cast<long long>(T));
+  std::printf("%s matmul peak (measured): %.0f GFLOP/s; FLOPs per token %.3g\n", name, peak, flops);
+  std::printf("acerl:         %8.0f tokens/s  MFU %.1f%%\n", ours,
+              100 * ours * flops / (peak * 1e9));
+  std::printf("PyTorch eager: %8.0f tokens/s  MFU %.1f%%\n", eager,
+              100 * eager * flops / (peak * 1e9));
   std::printf("ratio acerl / eager: %.2f\n", eager > 0 ? ours / eager : 0.0);
   return 0;
 }
