@@ -31,6 +31,7 @@ void describe_training(config::Schema& s, config::Config& c) {
 void describe_sft_job(config::Schema& s, config::Config& c) {
   describe_training(s, c);
   config::describe_sft(s, c.sft);
+  config::describe_train(s, c.train);
   config::describe_checkpoint(s, c.checkpoint);
   config::describe_trace(s, c.trace);
 }
@@ -81,8 +82,9 @@ const std::vector<Command>& commands() {
     sft.details =
         "Data: JSONL records {\"prompt\", \"response\"[, \"type\": math|code][, \"id\"]} or "
         "{\"messages\": [...]}.\n"
-        "SIGTERM or SIGUSR1 (Slurm: --signal=USR1@120) writes a checkpoint at the next step and "
-        "exits 0.";
+        "SIGTERM or SIGUSR1 (Slurm: --signal=USR1@120), or the next step not fitting before "
+        "run.deadline, writes a checkpoint at the step boundary and exits 75; --resume continues.\n"
+        "Exit codes: 0 finished, 2 bad input, 1 failure, 75 stopped with a checkpoint written.";
     sft.run = [](MpiRuntime& runtime, Invocation& inv) {
       return train::run_sft(runtime, inv.config, inv.resolved_config,
                             inv.flags.count("resume") > 0);
@@ -100,7 +102,11 @@ const std::vector<Command>& commands() {
       flags.add_options()(
           "resume", "continue from the latest complete checkpoint (as checkpoint.resume = auto)");
     };
-    rl.details = stage_help();
+    rl.details = stage_help() +
+                 "\nSIGTERM or SIGUSR1, or the next step not fitting before run.deadline, writes a "
+                 "checkpoint and exits 75; --resume continues (also across stage boundaries).\n"
+                 "Exit codes: 0 finished, 2 bad input, 1 failure, 75 stopped with a checkpoint "
+                 "written.";
     rl.run = [](MpiRuntime& runtime, Invocation& inv) {
       return train::run_rl(runtime, inv.config, inv.resolved_config, inv.flags.count("resume") > 0);
     };

@@ -18,6 +18,7 @@ struct Config {
   ModelConfig model;
   DataConfig data;
   SftConfig sft;
+  TrainConfig train;
   CheckpointConfig checkpoint;
   TraceConfig trace;
   RolloutConfig rollout;

@@ -2,6 +2,7 @@
 #include "config/rl_sections.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "runtime/error.h"
@@ -12,8 +13,8 @@ bool fixed_temperature(const std::string& text, const std::string& key, double* 
   if (text == "auto") return false;
   char* end = nullptr;
   double t = std::strtod(text.c_str(), &end);
-  ACERL_USAGE_CHECK(end != text.c_str() && *end == '\0' && t >= 0, key, " = '", text,
-                    "': expected a temperature >= 0 or auto");
+  ACERL_USAGE_CHECK(end != text.c_str() && *end == '\0' && std::isfinite(t) && t >= 0, key, " = '",
+                    clip_text(text), "': expected a finite temperature >= 0 or auto");
   *value = t;
   return true;
 }
@@ -31,7 +32,7 @@ void describe_rl(Schema& s, RlConfig& c) {
         try {
           fixed_temperature(c.temperature, "rl.temperature", &t);
         } catch (const UsageError& e) {
-          return std::string("must be a number >= 0 or auto");
+          return std::string("must be a finite number >= 0 or auto");
         }
         return std::string();
       });
@@ -76,7 +77,13 @@ void describe_rl(Schema& s, RlConfig& c) {
         "temperature-adjusted entropy that temperature = auto holds")
       .min(0);
   s.add("temperature_min", &c.temperature_min, "lowest temperature auto may choose").min(0, true);
-  s.add("temperature_max", &c.temperature_max, "highest temperature auto may choose").min(0, true);
+  s.add("temperature_max", &c.temperature_max, "highest temperature auto may choose")
+      .min(0, true)
+      .check([&c] {
+        return c.temperature_min <= c.temperature_max
+                   ? std::string()
+                   : str("must be >= rl.temperature_min (", c.temperature_min, ")");
+      });
   s.add("temperature_max_step", &c.temperature_max_step,
         "largest change of temperature per step (auto)")
       .min(0);
@@ -114,8 +121,17 @@ void describe_stage(Schema& s, StageConfig& c) {
 
 std::vector<StageConfig> parse_stages(const std::vector<ConfigEntry>& entries, const RlConfig& rl,
                                       std::string* resolved) {
+  // The curriculum order is the order of the [stage.NAME] sections in the file; a command-line
+  // override (listed first, so that it wins) must not move its stage to the front. Stages named
+  // only on the command line follow the file's, in command-line order.
+  std::vector<const ConfigEntry*> ordered;
+  for (const auto& e : entries)
+    if (e.origin != "command line") ordered.push_back(&e);
+  for (const auto& e : entries)
+    if (e.origin == "command line") ordered.push_back(&e);
   std::vector<std::string> names;
-  for (const auto& e : entries) {
+  for (const ConfigEntry* entry : ordered) {
+    const ConfigEntry& e = *entry;
     const std::string rest = e.key.substr(std::string("stage.").size());
     const auto dot = rest.rfind('.');
     ACERL_USAGE_CHECK(dot != std::string::npos, e.origin, ": '", e.key,

@@ -50,7 +50,7 @@ void validate(boost::any& out, const std::vector<std::string>& tokens, DoubleLis
     std::string item =
         text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     double value = 0;
-    if (!parse_double(item, &value)) throw po::invalid_option_value(text);
+    if (!parse_double(item, &value) || !std::isfinite(value)) throw po::invalid_option_value(text);
     list.values.push_back(value);
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -157,7 +157,10 @@ std::string KeySpec::violation() const {
   if (auto value = numeric_value_()) {
     bool low = min_ && (min_exclusive_ ? *value <= *min_ : *value < *min_);
     bool high = max_ && (max_exclusive_ ? *value >= *max_ : *value > *max_);
-    if (low || high || std::isnan(*value)) return "must be " + constraint_text();
+    if (!std::isfinite(*value))
+      return "must be a finite number" +
+             (constraint_text().empty() ? "" : ", " + constraint_text());
+    if (low || high) return "must be " + constraint_text();
   }
   if (!choices_.empty()) {
     std::string value = string_value_();
@@ -244,8 +247,9 @@ std::vector<ConfigEntry> Schema::load(const std::vector<ConfigEntry>& entries) {
       po::store(parsed, values);
     } catch (const po::error&) {
       std::string constraint = spec->constraint_text();
-      throw UsageError(str(entry.origin, ": ", entry.key, " = '", entry.value, "' is not ",
-                           spec->type_name_, constraint.empty() ? "" : " " + constraint));
+      throw UsageError(str(entry.origin, ": ", entry.key, " = '", clip_text(entry.value),
+                           "' is not ", spec->type_name_,
+                           constraint.empty() ? "" : " " + constraint));
     }
     origin_[entry.key] = entry.origin;
   }
@@ -260,8 +264,8 @@ std::vector<ConfigEntry> Schema::load(const std::vector<ConfigEntry>& entries) {
   for (const auto& spec : keys_) {
     std::string problem = spec->violation();
     if (!problem.empty())
-      throw UsageError(
-          str(origin(spec->key_), ": ", spec->key_, " = ", spec->current_text_(), ": ", problem));
+      throw UsageError(str(origin(spec->key_), ": ", spec->key_, " = ",
+                           clip_text(spec->current_text_()), ": ", problem));
   }
   return dynamic_entries;
 }

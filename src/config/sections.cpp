@@ -1,6 +1,8 @@
 // The keys of every config section, with their docs and constraints; see sections.h.
 #include "config/sections.h"
 
+#include "config/deadline.h"
+
 namespace acerl::config {
 
 void describe_run(Schema& s, RunConfig& c) {
@@ -10,6 +12,18 @@ void describe_run(Schema& s, RunConfig& c) {
   s.add("seed", &c.seed, "seed of every random stream (init, data order, sampling)").min(0);
   s.add("threads", &c.threads,
         "compute threads per rank; 0 = $OMP_NUM_THREADS, else the node's cores / ranks on the node")
+      .min(0);
+  s.add("deadline", &c.deadline,
+        "when the job must end: empty = $SLURM_JOB_END_TIME if set, else never; a Unix time in "
+        "seconds; or +DURATION from the start (+3600, +90:00, +23:50:00, +1-00:00:00). A training "
+        "job checkpoints and exits 75 when its next step would not fit before it")
+      .check([&c] { return deadline_problem(c.deadline); });
+  s.add("deadline_margin_s", &c.deadline_margin_s,
+        "seconds kept free before run.deadline for the final checkpoint and the exit")
+      .min(0);
+  s.add("collective_timeout_s", &c.collective_timeout_s,
+        "a blocking collective that has not completed after this many seconds aborts the whole "
+        "job, naming the rank and the operation (a hung rank); 0 = no watchdog")
       .min(0);
 }
 

@@ -15,6 +15,11 @@ struct RunConfig {
   std::string dir = "acerl-run";
   int64_t seed = 1234;
   int threads = 0;
+  // When the job must be done: "" = $SLURM_JOB_END_TIME when set, else none; a Unix time in
+  // seconds; or "+DURATION" from the start ("+3600", "+90:00", "+23:50:00", "+1-00:00:00").
+  std::string deadline;
+  double deadline_margin_s = 60;      // kept free before the deadline (checkpoint + exit)
+  double collective_timeout_s = 1800; // watchdog on every blocking collective; 0 = off
 };
 
 struct ParallelConfig {

@@ -29,6 +29,13 @@ std::string str(const Args&... args) {
   return os.str();
 }
 
+// `text` as it goes into a one-line message: at most `max_chars` characters (then "... (N bytes)"),
+// so that a megabyte of bad input is not echoed whole on stderr.
+inline std::string clip_text(const std::string& text, size_t max_chars = 80) {
+  if (text.size() <= max_chars) return text;
+  return text.substr(0, max_chars) + "... (" + std::to_string(text.size()) + " bytes)";
+}
+
 }  // namespace acerl
 
 #define ACERL_CHECK(cond, ...)                                    \

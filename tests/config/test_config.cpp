@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "config/ini.h"
+#include "config/rl_sections.h"
 #include "config/schema.h"
 #include "config/sections.h"
 #include "runtime/error.h"
@@ -218,4 +219,48 @@ TEST_CASE("override syntax errors are explained", "[config]") {
   CHECK_THROWS_WITH(parse_override("--train.steps"), Contains("needs '='"));
   CHECK_THROWS_WITH(parse_override("--steps=3"), Contains("not a dotted section.key"));
   CHECK(parse_override("--data.prompt=a # b").value == "a # b");
+}
+
+TEST_CASE("every numeric key must be finite; long bad values are cut in the message", "[config]") {
+  CHECK_THAT(load_error("[data]\npath = d\n[train]\nlr = inf\n"),
+             Contains("train.lr") && Contains("must be a finite number"));
+  CHECK_THAT(load_error("[data]\npath = d\n[train]\nlr = nan\n"),
+             Contains("must be a finite number"));
+  CHECK_THAT(load_error("[data]\npath = d\n[train]\ntemps = 0.6, inf\n"), Contains("train.temps"));
+  const std::string huge(1 << 20, '7');
+  const std::string message = load_error("[data]\npath = d\n[train]\nmode = " + huge + "\n");
+  CHECK_THAT(message, Contains("(1048576 bytes)"));
+  CHECK(message.size() < 400);
+}
+
+TEST_CASE("rl: temperature_min above temperature_max and a non-finite temperature are refused",
+          "[config]") {
+  RlConfig rl;
+  Schema s;
+  describe_rl(s, rl);
+  CHECK_THROWS_WITH(
+      s.load(parse_ini_text("[rl]\ntemperature_min = 1.5\ntemperature_max = 1.0\n", "rl.ini")),
+      Contains("rl.temperature_max") && Contains("must be >= rl.temperature_min (1.5)"));
+  RlConfig rl2;
+  Schema s2;
+  describe_rl(s2, rl2);
+  CHECK_THROWS_WITH(s2.load(parse_ini_text("[rl]\ntemperature = inf\n", "rl.ini")),
+                    Contains("rl.temperature"));
+}
+
+TEST_CASE("a command-line override of a stage keeps the curriculum order of the file", "[config]") {
+  RlConfig rl;
+  // As the loader hands them over: command-line entries first (they win), then the file's.
+  std::vector<ConfigEntry> entries = {{"stage.b.steps", "5", "command line"},
+                                      {"stage.c.steps", "1", "command line"},
+                                      {"stage.c.data", "c.jsonl", "command line"}};
+  for (const auto& e : parse_ini_text(
+           "[stage.a]\ndata = a.jsonl\nsteps = 2\n[stage.b]\ndata = b.jsonl\nsteps = 3\n", "c.ini"))
+    entries.push_back(e);
+  auto stages = parse_stages(entries, rl, nullptr);
+  REQUIRE(stages.size() == 3);
+  CHECK(stages[0].name == "a");
+  CHECK(stages[1].name == "b");
+  CHECK(stages[1].steps == 5);  // the override's value
+  CHECK(stages[2].name == "c");
 }
