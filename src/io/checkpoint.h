@@ -3,8 +3,12 @@
 // /optimizer/exp_avg/<name> and /optimizer/exp_avg_sq/<name>, and as attributes the format
 // version, the resolved config, the model's config.json and the job state (step, data cursor,
 // anything the trainer adds) as JSON. All ranks write their own slices (hyperslabs) of one file
-// through MPI-IO; any layout reads any checkpoint. A file is written as .step_N.h5.tmp, renamed
-// when complete, and only then does `latest` point to it; older files beyond `keep` go.
+// through MPI-IO; any layout reads any checkpoint.
+// Durability: a file is written as .step_N.h5.tmp, closed (checked), fsync'ed, renamed and its
+// directory fsync'ed; only then is the `latest` pointer replaced the same way. Weights that are
+// not finite are never written. Rotation keeps `keep` files and never deletes the file just
+// written or the one `latest` names; prepare() moves checkpoints newer than the run's starting
+// step into superseded/<time>/ instead of letting them be rotated away.
 #pragma once
 
 #include <string>
@@ -30,10 +34,20 @@ class CheckpointManager {
   CheckpointManager(std::string dir, int64_t keep, const parallel::ProcessGroups& groups);
 
   // Collective over the world. `optimizer` may be null (weights only). Returns the file path.
+  // Fails on every rank (CollectiveFailure, exit 1, one message) when a weight or moment is not
+  // finite; throws Error naming the path when a write, close, fsync or rename fails.
   std::string save(model::Qwen2ForCausalLMImpl& model, train::AdamW* optimizer,
                    const CheckpointInfo& info);
-  // The latest complete checkpoint of dir, or "" when there is none.
+  // Collective; call once before the first save of a run that starts (or resumes) at
+  // `start_step`: removes temporary files of dead runs, and moves checkpoints of steps after
+  // `start_step` (they belong to a run being rolled back or restarted) into
+  // dir/superseded/<UTC time>/, logging each, so rotation can never delete them; `latest` is
+  // repointed to the checkpoint of `start_step` (or removed when there is none).
+  void prepare(int64_t start_step);
+  // The checkpoint `latest` names, or "" when the directory holds no checkpoint at all. A
+  // missing, empty or dangling pointer next to step files is a UsageError naming the pointer.
   std::string latest() const;
+  const std::string& dir() const { return dir_; }
 
  private:
   std::string dir_;
@@ -42,8 +56,9 @@ class CheckpointManager {
 };
 
 // Collective over the world: writes one checkpoint file at `path` (no rename, no pointer).
-void write_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model, train::AdamW* optimizer,
-                      const CheckpointInfo& info, const parallel::ProcessGroups& groups);
+void write_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model,
+                      train::AdamW* optimizer, const CheckpointInfo& info,
+                      const parallel::ProcessGroups& groups);
 // Collective over `groups`: reads this rank's slices (any layout wrote the file); restores the
 // optimizer moments when `optimizer` is given and the file has them.
 CheckpointInfo load_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model,

@@ -1,6 +1,8 @@
 // RAII HDF5 layer; see h5.h.
 #include "io/h5.h"
 
+#include <exception>
+
 #include <algorithm>
 #include <cstring>
 
@@ -128,6 +130,16 @@ Handle& Handle::operator=(Handle&& other) noexcept {
     other.id_ = H5I_INVALID_HID;
   }
   return *this;
+}
+
+hid_t Handle::release() {
+  hid_t id = id_;
+  id_ = H5I_INVALID_HID;
+  return id;
+}
+
+Object::~Object() {
+  if (parallel_ && std::uncaught_exceptions() > 0) handle_.release();
 }
 
 void Handle::reset() {
@@ -304,6 +316,11 @@ File File::open(const std::string& path, bool writable, MPI_Comm comm) {
 }
 
 void File::start_swmr() const { check(H5Fstart_swmr_write(id()), "start SWMR writing", name_); }
+
+void File::close() {
+  if (!handle_) return;
+  check(H5Fclose(handle_.release()), "close", name_);
+}
 
 void File::flush() const { check(H5Fflush(id(), H5F_SCOPE_GLOBAL), "flush", name_); }
 

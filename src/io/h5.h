@@ -43,6 +43,8 @@ class Handle {
   hid_t id() const { return id_; }
   explicit operator bool() const { return id_ >= 0; }
   void reset();
+  // Gives up ownership without closing (the caller closes, or deliberately leaks).
+  hid_t release();
 
  private:
   hid_t id_ = H5I_INVALID_HID;
@@ -50,8 +52,15 @@ class Handle {
 };
 
 // Something with attributes: a file (its root group), a group or a dataset.
+// An object of a parallel (MPI-IO) file that is destroyed while an exception unwinds is not
+// closed: closing can be collective, and the other ranks, which did not throw, would never join
+// it. The process is about to abort the job (runtime/mpi_runtime.h), so nothing is lost but the
+// incomplete file, which was never published.
 class Object {
  public:
+  Object(Object&&) noexcept = default;
+  Object& operator=(Object&&) noexcept = default;
+  ~Object();
   hid_t id() const { return handle_.id(); }
   const std::string& name() const { return name_; }  // "file.h5:/group/dataset", for messages
   bool parallel() const { return parallel_; }
@@ -111,7 +120,10 @@ class File : public Location {
   static File open(const std::string& path, bool writable = false, MPI_Comm comm = MPI_COMM_NULL);
   void start_swmr() const;
   void flush() const;
-  void close() { handle_.reset(); }
+  // Closes the file and throws H5Error when HDF5 reports a failure (a full disk shows here, as
+  // the last metadata is written). Every other object of the file must be closed first.
+  // Collective for a parallel file. The destructor closes without checking.
+  void close();
   const std::string& path() const { return path_; }
 
  private:

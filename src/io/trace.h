@@ -11,19 +11,27 @@
 #include <utility>
 #include <vector>
 
+namespace acerl::h5 {
+class File;
+}
+
 namespace acerl::io {
 
 class Trace {
  public:
   // Creates `path` (attributes: config, start time, acerl version), or reopens it to continue a
-  // resumed run (`resume`), dropping rows after `resume_step` in every phase.
+  // resumed run (`resume`), dropping rows after `resume_step` in every phase. Nothing is lost
+  // without a message: before rows are dropped the whole file is copied to
+  // <name>.superseded-<UTC time>.h5, and a fresh run renames an existing trace to that name.
+  // Every write closes the file with the close checked (a full disk throws, naming the path).
   Trace(std::string path, const std::string& resolved_config, bool resume, int64_t resume_step = 0);
 
   using Scalars = std::vector<std::pair<std::string, double>>;
   using Vectors = std::vector<std::pair<std::string, std::vector<float>>>;
   // Appends one row to `phase`. A metric seen for the first time gets a dataset whose earlier
   // rows are NaN; a metric missing from this row gets NaN. Names may contain '/' (subgroups).
-  void add(const std::string& phase, int64_t step, const Scalars& scalars, const Vectors& vectors = {});
+  void add(const std::string& phase, int64_t step, const Scalars& scalars,
+           const Vectors& vectors = {});
   // Appends many rows at once (e.g. one per rollout): every column has one value per step.
   void add_rows(const std::string& phase, const std::vector<int64_t>& steps,
                 const std::vector<std::pair<std::string, std::vector<double>>>& columns);
@@ -32,6 +40,8 @@ class Trace {
   const std::string& path() const { return path_; }
 
  private:
+  void add_row(h5::File& file, const std::string& phase, int64_t step, const Scalars& scalars,
+               const Vectors& vectors);
   std::string path_;
 };
 
