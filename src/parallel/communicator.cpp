@@ -5,18 +5,14 @@
 
 #include <climits>
 
+#include <exception>
+
 #include "runtime/error.h"
+#include "runtime/mpi_check.h"
+#include "runtime/watchdog.h"
 
 namespace acerl::parallel {
 namespace {
-
-void check_mpi(int rc, const char* what) {
-  if (rc == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(rc, text, &length);
-  throw Error(str(what, " failed: ", std::string(text, static_cast<size_t>(length))));
-}
 
 // bfloat16 has no MPI type: it travels as uint16 and reduces through these user operations,
 // which widen to float, combine and round back (what NCCL does for bf16).
@@ -40,9 +36,9 @@ MPI_Op mpi_op(ReduceOp op, torch::ScalarType type) {
   if (type == torch::kBFloat16) {
     static MPI_Op ops[3] = {MPI_OP_NULL, MPI_OP_NULL, MPI_OP_NULL};
     static bool created = [] {
-      MPI_Op_create(bf16_sum, 1, &ops[0]);
-      MPI_Op_create(bf16_max, 1, &ops[1]);
-      MPI_Op_create(bf16_min, 1, &ops[2]);
+      check_mpi(MPI_Op_create(bf16_sum, 1, &ops[0]), "MPI_Op_create");
+      check_mpi(MPI_Op_create(bf16_max, 1, &ops[1]), "MPI_Op_create");
+      check_mpi(MPI_Op_create(bf16_min, 1, &ops[2]), "MPI_Op_create");
       return true;
     }();
     (void)created;
@@ -125,11 +121,15 @@ class MpiRequest final : public CommRequest {
  public:
   MpiRequest(MPI_Request request, torch::Tensor staging, torch::Tensor target)
       : request_(request), staging_(std::move(staging)), target_(std::move(target)) {}
+  // Completes a request nobody waited for, except while an exception unwinds: the peer rank
+  // may never post its side, and the job is about to abort anyway (the request is leaked).
   ~MpiRequest() override {
-    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);
+    if (!done_ && request_ != MPI_REQUEST_NULL && std::uncaught_exceptions() == 0)
+      MPI_Wait(&request_, MPI_STATUS_IGNORE);
   }
   void wait() override {
     if (done_) return;
+    CollectiveScope scope("MPI_Wait");
     check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
     complete();
   }
@@ -154,13 +154,17 @@ class MpiRequest final : public CommRequest {
 class MpiCommunicator final : public Communicator {
  public:
   explicit MpiCommunicator(MPI_Comm comm) : comm_(comm) {
-    MPI_Comm_rank(comm_, &rank_);
-    MPI_Comm_size(comm_, &size_);
+    check_mpi(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank", comm_);
+    check_mpi(MPI_Comm_size(comm_, &size_), "MPI_Comm_size", comm_);
+    int length = 0;
+    check_mpi(MPI_Comm_get_name(comm_, name_, &length), "MPI_Comm_get_name", comm_);
   }
+  // MPI_Comm_free may synchronise: not while an exception unwinds (the job is aborting).
   ~MpiCommunicator() override {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized && comm_ != MPI_COMM_WORLD && comm_ != MPI_COMM_SELF && comm_ != MPI_COMM_NULL)
+    if (!finalized && std::uncaught_exceptions() == 0 && comm_ != MPI_COMM_WORLD &&
+        comm_ != MPI_COMM_SELF && comm_ != MPI_COMM_NULL)
       MPI_Comm_free(&comm_);
   }
   int rank() const override { return rank_; }
@@ -171,6 +175,7 @@ class MpiCommunicator final : public Communicator {
     check_cpu(tensor);
     count(2 * (size_ - 1) * nbytes(tensor) / size_);
     if (size_ == 1) return;
+    CollectiveScope scope("MPI_Allreduce", name_);
     torch::Tensor buffer = tensor.is_contiguous() ? tensor : tensor.contiguous();
     char* data = static_cast<char*>(buffer.data_ptr());
     const int64_t element = buffer.element_size();
@@ -179,7 +184,7 @@ class MpiCommunicator final : public Communicator {
       check_mpi(
           MPI_Allreduce(MPI_IN_PLACE, data + start * element, static_cast<int>(n),
                         mpi_type(buffer.scalar_type()), mpi_op(op, buffer.scalar_type()), comm_),
-          "MPI_Allreduce");
+          "MPI_Allreduce", comm_);
     }
     if (!tensor.is_contiguous()) tensor.copy_(buffer);
   }
@@ -193,7 +198,7 @@ class MpiCommunicator final : public Communicator {
     check_mpi(MPI_Iallreduce(MPI_IN_PLACE, buffer.data_ptr(), mpi_count(buffer.numel()),
                              mpi_type(buffer.scalar_type()),
                              mpi_op(ReduceOp::sum, buffer.scalar_type()), comm_, &request),
-              "MPI_Iallreduce");
+              "MPI_Iallreduce", comm_);
     return std::make_unique<MpiRequest>(request, staging,
                                         staging.defined() ? tensor : torch::Tensor());
   }
@@ -206,9 +211,10 @@ class MpiCommunicator final : public Communicator {
     shape.insert(shape.end(), input.sizes().begin(), input.sizes().end());
     torch::Tensor out = torch::empty(shape, input.options());
     const int n = mpi_count(input.numel());
+    CollectiveScope scope("MPI_Allgather", name_);
     check_mpi(MPI_Allgather(input.data_ptr(), n, mpi_type(input.scalar_type()), out.data_ptr(), n,
                             mpi_type(input.scalar_type()), comm_),
-              "MPI_Allgather");
+              "MPI_Allgather", comm_);
     dim = dim < 0 ? dim + input.dim() : dim;
     if (dim == 0) return out.flatten(0, 1);
     return torch::cat(out.unbind(0), dim);
@@ -225,10 +231,11 @@ class MpiCommunicator final : public Communicator {
     std::vector<int64_t> shape(tensor.sizes().begin(), tensor.sizes().end());
     shape[static_cast<size_t>(dim)] /= size_;
     torch::Tensor out = torch::empty(shape, tensor.options());
+    CollectiveScope scope("MPI_Reduce_scatter_block", name_);
     check_mpi(MPI_Reduce_scatter_block(blocks.data_ptr(), out.data_ptr(), mpi_count(out.numel()),
                                        mpi_type(tensor.scalar_type()),
                                        mpi_op(ReduceOp::sum, tensor.scalar_type()), comm_),
-              "MPI_Reduce_scatter_block");
+              "MPI_Reduce_scatter_block", comm_);
     return out;
   }
 
@@ -236,8 +243,10 @@ class MpiCommunicator final : public Communicator {
     check_cpu(tensor);
     if (rank_ == root) count((size_ - 1) * nbytes(tensor));
     torch::Tensor buffer = tensor.is_contiguous() ? tensor : tensor.contiguous();
+    CollectiveScope scope("MPI_Bcast", name_);
     for_chunks(buffer, [&](void* data, int n) {
-      check_mpi(MPI_Bcast(data, n, mpi_type(buffer.scalar_type()), root, comm_), "MPI_Bcast");
+      check_mpi(MPI_Bcast(data, n, mpi_type(buffer.scalar_type()), root, comm_), "MPI_Bcast",
+                comm_);
     });
     if (!tensor.is_contiguous()) tensor.copy_(buffer);
   }
@@ -246,8 +255,10 @@ class MpiCommunicator final : public Communicator {
     check_cpu(tensor);
     count(nbytes(tensor));
     torch::Tensor buffer = tensor.contiguous();
+    CollectiveScope scope("MPI_Send", name_);
     for_chunks(buffer, [&](void* data, int n) {
-      check_mpi(MPI_Send(data, n, mpi_type(buffer.scalar_type()), dst, tag, comm_), "MPI_Send");
+      check_mpi(MPI_Send(data, n, mpi_type(buffer.scalar_type()), dst, tag, comm_), "MPI_Send",
+                comm_);
     });
   }
 
@@ -256,10 +267,11 @@ class MpiCommunicator final : public Communicator {
     torch::Tensor buffer = tensor.is_contiguous()
                                ? tensor
                                : torch::empty_like(tensor, torch::MemoryFormat::Contiguous);
+    CollectiveScope scope("MPI_Recv", name_);
     for_chunks(buffer, [&](void* data, int n) {
       check_mpi(
           MPI_Recv(data, n, mpi_type(buffer.scalar_type()), src, tag, comm_, MPI_STATUS_IGNORE),
-          "MPI_Recv");
+          "MPI_Recv", comm_);
     });
     if (!tensor.is_contiguous()) tensor.copy_(buffer);
   }
@@ -271,7 +283,7 @@ class MpiCommunicator final : public Communicator {
     MPI_Request request = MPI_REQUEST_NULL;
     check_mpi(MPI_Isend(buffer.data_ptr(), mpi_count(buffer.numel()),
                         mpi_type(buffer.scalar_type()), dst, tag, comm_, &request),
-              "MPI_Isend");
+              "MPI_Isend", comm_);
     return std::make_unique<MpiRequest>(request, buffer, torch::Tensor());
   }
 
@@ -284,12 +296,15 @@ class MpiCommunicator final : public Communicator {
     MPI_Request request = MPI_REQUEST_NULL;
     check_mpi(MPI_Irecv(buffer.data_ptr(), mpi_count(buffer.numel()),
                         mpi_type(buffer.scalar_type()), src, tag, comm_, &request),
-              "MPI_Irecv");
+              "MPI_Irecv", comm_);
     return std::make_unique<MpiRequest>(request, staging,
                                         staging.defined() ? tensor : torch::Tensor());
   }
 
-  void barrier() override { check_mpi(MPI_Barrier(comm_), "MPI_Barrier"); }
+  void barrier() override {
+    CollectiveScope scope("MPI_Barrier", name_);
+    check_mpi(MPI_Barrier(comm_), "MPI_Barrier", comm_);
+  }
 
  private:
   static void check_cpu(const torch::Tensor& t) {
@@ -310,6 +325,7 @@ class MpiCommunicator final : public Communicator {
 
   MPI_Comm comm_;
   int rank_ = 0, size_ = 1;
+  char name_[MPI_MAX_OBJECT_NAME] = {};  // "tp", "dp", ... (set by ProcessGroups), for messages
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <climits>
 
 #include "runtime/error.h"
+#include "runtime/mpi_check.h"
+#include "runtime/watchdog.h"
 
 namespace acerl::parallel {
 namespace {
@@ -18,9 +20,11 @@ Container gather(const Container& mine, MPI_Comm comm, MPI_Datatype type,
   ACERL_CHECK(mine.size() <= static_cast<size_t>(INT_MAX), "all-gather of ", mine.size(),
               " elements exceeds the MPI int count limit");
   int size = 0, count = static_cast<int>(mine.size());
-  MPI_Comm_size(comm, &size);
+  check_mpi(MPI_Comm_size(comm, &size), "MPI_Comm_size", comm);
+  CollectiveScope scope("MPI_Allgatherv");
   std::vector<int> counts(static_cast<size_t>(size)), offsets(static_cast<size_t>(size));
-  MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
+  check_mpi(MPI_Allgather(&count, 1, MPI_INT, counts.data(), 1, MPI_INT, comm), "MPI_Allgather",
+            comm);
   long long total = 0;
   for (size_t r = 0; r < counts.size(); ++r) {
     offsets[r] = static_cast<int>(total);
@@ -29,7 +33,9 @@ Container gather(const Container& mine, MPI_Comm comm, MPI_Datatype type,
   ACERL_CHECK(total <= INT_MAX, "all-gather of ", total,
               " elements in all exceeds the MPI int count limit");
   Container all(static_cast<size_t>(total), typename Container::value_type{});
-  MPI_Allgatherv(mine.data(), count, type, all.data(), counts.data(), offsets.data(), type, comm);
+  check_mpi(MPI_Allgatherv(mine.data(), count, type, all.data(), counts.data(), offsets.data(),
+                           type, comm),
+            "MPI_Allgatherv", comm);
   if (counts_out) *counts_out = std::move(counts);
   return all;
 }

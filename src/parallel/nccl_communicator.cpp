@@ -5,7 +5,10 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <exception>
+
 #include "runtime/error.h"
+#include "runtime/mpi_check.h"
 
 namespace acerl::parallel {
 namespace {
@@ -75,18 +78,20 @@ class EventRequest final : public CommRequest {
 class NcclCommunicator final : public Communicator {
  public:
   explicit NcclCommunicator(MPI_Comm comm) : mpi_(comm) {
-    MPI_Comm_rank(mpi_, &rank_);
-    MPI_Comm_size(mpi_, &size_);
+    check_mpi(MPI_Comm_rank(mpi_, &rank_), "MPI_Comm_rank", mpi_);
+    check_mpi(MPI_Comm_size(mpi_, &size_), "MPI_Comm_size", mpi_);
     ncclUniqueId id;
     if (rank_ == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
-    MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, mpi_);
+    check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, mpi_), "MPI_Bcast (NCCL unique id)", mpi_);
     check_nccl(ncclCommInitRank(&nccl_, size_, id, rank_), "ncclCommInitRank");
   }
   ~NcclCommunicator() override {
     ncclCommDestroy(nccl_);
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized && mpi_ != MPI_COMM_WORLD && mpi_ != MPI_COMM_SELF) MPI_Comm_free(&mpi_);
+    if (!finalized && std::uncaught_exceptions() == 0 && mpi_ != MPI_COMM_WORLD &&
+        mpi_ != MPI_COMM_SELF)
+      MPI_Comm_free(&mpi_);
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -173,7 +178,7 @@ class NcclCommunicator final : public Communicator {
     return std::make_unique<EventRequest>(stream(), tensor);
   }
 
-  void barrier() override { MPI_Barrier(mpi_); }
+  void barrier() override { check_mpi(MPI_Barrier(mpi_), "MPI_Barrier", mpi_); }
 
  private:
   static void check_device(const torch::Tensor& t) {

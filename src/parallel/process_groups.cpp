@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "runtime/error.h"
+#include "runtime/mpi_check.h"
 
 namespace acerl::parallel {
 namespace {
@@ -78,8 +79,8 @@ std::string layout_problem(int world_size, Layout requested, const ModelShape& s
 
 ProcessGroups::ProcessGroups(MPI_Comm world, Layout layout) {
   int size = 0;
-  MPI_Comm_rank(world, &rank_);
-  MPI_Comm_size(world, &size);
+  check_mpi(MPI_Comm_rank(world, &rank_), "MPI_Comm_rank", world);
+  check_mpi(MPI_Comm_size(world, &size), "MPI_Comm_size", world);
   layout_ = resolve_layout(size, layout);
   ACERL_USAGE_CHECK(layout_.dp >= 1 && layout_.world() == size, "parallel layout tp=", layout.tp,
                     " pp=", layout.pp, " dp=", layout.dp, " does not make the ", size,
@@ -87,18 +88,21 @@ ProcessGroups::ProcessGroups(MPI_Comm world, Layout layout) {
   const int tp_index = rank_ % layout_.tp;
   const int pp_index = (rank_ / layout_.tp) % layout_.pp;
   const int dp_index = rank_ / (layout_.tp * layout_.pp);
-  auto split = [&](int color, int key) {
+  // Each communicator carries its axis name, which error and watchdog messages show.
+  auto split = [&](int color, int key, const char* name) {
     MPI_Comm comm = MPI_COMM_NULL;
-    MPI_Comm_split(world, color, key, &comm);
+    check_mpi(MPI_Comm_split(world, color, key, &comm), "MPI_Comm_split", world);
+    check_mpi(MPI_Comm_set_name(comm, name), "MPI_Comm_set_name", comm);
     return make_mpi_communicator(comm);
   };
   MPI_Comm dup = MPI_COMM_NULL;
-  MPI_Comm_dup(world, &dup);
+  check_mpi(MPI_Comm_dup(world, &dup), "MPI_Comm_dup", world);
+  check_mpi(MPI_Comm_set_name(dup, "world"), "MPI_Comm_set_name", dup);
   world_ = make_mpi_communicator(dup);
-  tp_ = split(dp_index * layout_.pp + pp_index, tp_index);
-  pp_ = split(dp_index * layout_.tp + tp_index, pp_index);
-  dp_ = split(pp_index * layout_.tp + tp_index, dp_index);
-  replica_ = split(dp_index, pp_index * layout_.tp + tp_index);
+  tp_ = split(dp_index * layout_.pp + pp_index, tp_index, "tp");
+  pp_ = split(dp_index * layout_.tp + tp_index, pp_index, "pp");
+  dp_ = split(pp_index * layout_.tp + tp_index, dp_index, "dp");
+  replica_ = split(dp_index, pp_index * layout_.tp + tp_index, "replica");
 }
 
 std::unique_ptr<ProcessGroups> ProcessGroups::single() {

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "runtime/error.h"
+#include "runtime/exit_codes.h"
 #include "runtime/log.h"
+#include "runtime/mpi_check.h"
 
 namespace acerl {
 namespace {
@@ -21,6 +23,11 @@ void print_error(int rank, const std::string& message) {
 
 }  // namespace
 
+void fail_collectively(int rank, const std::string& message, int exit_code) {
+  if (rank == 0) print_error(rank, message);
+  throw CollectiveFailure{exit_code};
+}
+
 MpiRuntime::MpiRuntime(int& argc, char**& argv) {
   // Readers (h5py on a trace, while the run goes on) must never block the writer, and parallel
   // file systems often lack POSIX locks: acerl opens HDF5 files without locking unless told.
@@ -28,13 +35,14 @@ MpiRuntime::MpiRuntime(int& argc, char**& argv) {
   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &thread_level_);
   // Errors in MPI calls come back as codes we turn into exceptions, not silent aborts.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank", MPI_COMM_WORLD);
+  check_mpi(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size", MPI_COMM_WORLD);
   MPI_Comm node;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
-  MPI_Comm_rank(node, &local_rank_);
-  MPI_Comm_size(node, &local_size_);
-  MPI_Comm_free(&node);
+  check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
+            "MPI_Comm_split_type", MPI_COMM_WORLD);
+  check_mpi(MPI_Comm_rank(node, &local_rank_), "MPI_Comm_rank", node);
+  check_mpi(MPI_Comm_size(node, &local_size_), "MPI_Comm_size", node);
+  check_mpi(MPI_Comm_free(&node), "MPI_Comm_free");
   log_set_rank(rank_, size_);
 }
 
@@ -57,20 +65,22 @@ void MpiRuntime::agree(const std::function<void()>& phase) const {
     phase();
   } catch (const UsageError& e) {
     message = e.what();
-    exit_code = 2;
+    exit_code = kExitBadInput;
   } catch (const std::exception& e) {
     message = e.what();
-    exit_code = 1;
+    exit_code = kExitFailure;
   }
   // MINLOC over (failed ? rank : size) finds the lowest failing rank; it alone prints.
   struct {
     int value;
     int rank;
   } mine{exit_code != 0 ? rank_ : size_, rank_}, first{};
-  MPI_Allreduce(&mine, &first, 1, MPI_2INT, MPI_MINLOC, MPI_COMM_WORLD);
+  check_mpi(MPI_Allreduce(&mine, &first, 1, MPI_2INT, MPI_MINLOC, MPI_COMM_WORLD),
+            "MPI_Allreduce (agree)", MPI_COMM_WORLD);
   if (first.value == size_) return;
   int code = exit_code;
-  MPI_Bcast(&code, 1, MPI_INT, first.value, MPI_COMM_WORLD);
+  check_mpi(MPI_Bcast(&code, 1, MPI_INT, first.value, MPI_COMM_WORLD), "MPI_Bcast (agree)",
+            MPI_COMM_WORLD);
   if (rank_ == first.value) print_error(rank_, message);
   throw CollectiveFailure{code};
 }
@@ -82,7 +92,7 @@ int run_main(int argc, char** argv, const std::function<int(MpiRuntime&, int, ch
   } catch (const CollectiveFailure& failure) {
     return failure.exit_code;
   } catch (const std::exception& e) {
-    const int code = dynamic_cast<const UsageError*>(&e) ? 2 : 1;
+    const int code = dynamic_cast<const UsageError*>(&e) ? kExitBadInput : kExitFailure;
     if (runtime.size() > 1) runtime.abort(e.what(), code);
     // Alone, nobody can be left waiting: report and exit without MPI_Abort's banner.
     print_error(runtime.rank(), e.what());

@@ -16,6 +16,11 @@ struct CollectiveFailure {
   int exit_code;
 };
 
+// For a failure every rank has decided together (same message on all ranks, e.g. after an
+// all-reduce): rank 0 prints `rank 0: error: <message>`, then every rank throws
+// CollectiveFailure{exit_code}, so the job ends cleanly with one line and that code.
+[[noreturn]] void fail_collectively(int rank, const std::string& message, int exit_code);
+
 class MpiRuntime {
  public:
   MpiRuntime(int& argc, char**& argv);
