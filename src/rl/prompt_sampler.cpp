@@ -1,6 +1,8 @@
 // Epoch-shuffled prompt order; see prompt_sampler.h.
 #include "rl/prompt_sampler.h"
 
+#include "runtime/error.h"
+
 #include <numeric>
 #include <random>
 
@@ -18,6 +20,8 @@ void PromptSampler::shuffle() {
 }
 
 void PromptSampler::restore(int64_t epoch, size_t cursor) {
+  ACERL_CHECK(epoch >= 0 && cursor <= prompts_, "prompt cursor ", cursor, " (epoch ", epoch,
+              ") is outside a stage of ", prompts_, " prompts");
   epoch_ = epoch;
   cursor_ = cursor;
   shuffle();

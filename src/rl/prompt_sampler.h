@@ -20,6 +20,8 @@ class PromptSampler {
                            const std::function<void()>& epoch_end);
   int64_t epoch() const { return epoch_; }
   size_t cursor() const { return cursor_; }
+  size_t prompts() const { return prompts_; }
+  // Continues at `cursor` of `epoch`'s shuffle; cursor <= prompts() (Error otherwise).
   void restore(int64_t epoch, size_t cursor);
 
  private:

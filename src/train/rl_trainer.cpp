@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <set>
@@ -22,10 +23,12 @@
 #include "rl/temperature.h"
 #include "rollout/rollout_setup.h"
 #include "runtime/error.h"
+#include "runtime/exit_codes.h"
 #include "runtime/log.h"
-#include "runtime/signals.h"
+#include "runtime/watchdog.h"
 #include "train/adamw.h"
 #include "train/model_setup.h"
+#include "train/run_control.h"
 
 namespace acerl::train {
 namespace {
@@ -138,8 +141,10 @@ class RlTrainer {
   void score(const Stage& stage, std::vector<rl::Rollout>& rollouts);
   struct LearnResult {
     double loss = 0, grad_norm = 0, clip_fraction = 0, kl = 0, mismatch = 0;
+    int64_t skipped_updates = 0;  // updates whose loss or gradient norm was not finite
   };
-  LearnResult learn(std::vector<rl::Rollout>& rollouts, const Stage& stage, double temperature);
+  LearnResult learn(std::vector<rl::Rollout>& rollouts, const Stage& stage, double temperature,
+                    int64_t step);
   void save(int64_t global_step, size_t stage_index, int64_t stage_step,
             const rl::PromptSampler& sampler, const rl::EasyPromptFilter& easy, double temperature,
             bool controller_started);
@@ -156,10 +161,12 @@ class RlTrainer {
   model::Qwen2ForCausalLM model_{nullptr}, reference_{nullptr};
   std::unique_ptr<AdamW> adamw_;
   std::unique_ptr<parallel::GradSync> sync_;
-  std::vector<torch::Tensor> split_, replicated_;
+  std::vector<torch::Tensor> params_, split_, replicated_;
   std::unique_ptr<reward::RewardRegistry> rewards_;
   std::unique_ptr<io::CheckpointManager> checkpoints_;
   std::unique_ptr<io::Trace> trace_;
+  std::unique_ptr<RunControl> control_;
+  std::string last_checkpoint_;  // the newest checkpoint this run can go back to
   rollout::GeneratorOptions generation_;
   model::Precision precision_ = model::Precision::bf16;
 };
@@ -281,7 +288,7 @@ void RlTrainer::score(const Stage& stage, std::vector<rl::Rollout>& rollouts) {
 }
 
 RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, const Stage& stage,
-                                        double temperature) {
+                                        double temperature, int64_t step) {
   const parallel::ProcessGroups& g = *groups_;
   PackedRows rows = rl::learner_rows(rollouts, stage.longest_prompt + stage.max_response,
                                      stage.cfg.overlong_filter, cfg_.rl.micro_batch);
@@ -318,8 +325,13 @@ RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, cons
     sync_->zero_grad();
     StepResult r = forward_backward(*model_, g, rows, cfg_.rl.micro_batch, precision_, sync_.get(),
                                     loss, loss_options);
+    if (fault_nan_at(step, g.rank())) params_.front().mutable_grad().fill_(NAN);
     out.grad_norm = parallel::clip_grad_norm(split_, replicated_, g, cfg_.rl.grad_clip);
-    adamw_->step(stage.lr);
+    // A non-finite loss or norm anywhere: no update anywhere.
+    if (control_->step_is_finite(step, r.loss, out.grad_norm, params_, last_checkpoint_))
+      adamw_->step(stage.lr);
+    else
+      ++out.skipped_updates;
     g.dp().all_reduce(sums);
     g.pp().broadcast(sums, g.pp().size() - 1);
     const double tokens = std::max(1.0, sums[3].item<double>());
@@ -334,22 +346,30 @@ RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, cons
 void RlTrainer::save(int64_t global_step, size_t stage_index, int64_t stage_step,
                      const rl::PromptSampler& sampler, const rl::EasyPromptFilter& easy,
                      double temperature, bool controller_started) {
+  // At a stage boundary (stage_step 0) the next stage starts fresh: the finished stage's
+  // prompt cursor and easy-prompt lists are not its state.
+  const bool mid_stage = stage_step > 0;
   json::Value state;
   state.set("phase", "rl");
   state.set("stage", static_cast<int64_t>(stage_index));
   state.set("stage_step", stage_step);
-  state.set("epoch", sampler.epoch());
-  state.set("cursor", static_cast<int64_t>(sampler.cursor()));
+  state.set("epoch", mid_stage ? sampler.epoch() : int64_t(0));
+  state.set("cursor", mid_stage ? static_cast<int64_t>(sampler.cursor()) : int64_t(0));
+  state.set("stage_prompts", mid_stage ? static_cast<int64_t>(sampler.prompts()) : int64_t(0));
   state.set("temperature", temperature);
   state.set("controller_started", controller_started);
   json::Value easy_list = json::Array{}, solved = json::Array{};
-  for (const auto& id : easy.easy_prompts()) easy_list.push_back(id);
-  for (const auto& id : easy.solved_this_epoch()) solved.push_back(id);
+  if (mid_stage) {
+    for (const auto& id : easy.easy_prompts()) easy_list.push_back(id);
+    for (const auto& id : easy.solved_this_epoch()) solved.push_back(id);
+  }
   state.set("easy", easy_list);
   state.set("solved", solved);
-  std::string path = checkpoints_->save(
+  const auto t0 = Clock::now();
+  last_checkpoint_ = checkpoints_->save(
       *model_, adamw_.get(), {global_step, state, resolved_, json::dump(architecture_.to_json())});
-  log0(str("rl step ", global_step, ": wrote ", path));
+  control_->record_checkpoint_seconds(seconds_since(t0));
+  log0(str("rl step ", global_step, ": wrote ", last_checkpoint_));
 }
 
 int RlTrainer::run(bool resume_flag) {
@@ -371,16 +391,16 @@ int RlTrainer::run(bool resume_flag) {
     reference_ = build_model(cfg_, architecture_, g);
     for (auto& p : reference_->parameters()) p.requires_grad_(false);
   }
-  std::vector<torch::Tensor> params;
   std::vector<bool> decay;
   for (const auto& s : model_->param_shards()) {
-    params.push_back(s.tensor);
+    params_.push_back(s.tensor);
     (s.split_dim >= 0 ? split_ : replicated_).push_back(s.tensor);
     decay.push_back(s.tensor.dim() >= 2);
   }
   adamw_ = std::make_unique<AdamW>(
-      params, decay, AdamWOptions{cfg_.rl.beta1, cfg_.rl.beta2, cfg_.rl.eps, cfg_.rl.weight_decay});
-  sync_ = std::make_unique<parallel::GradSync>(params, g.dp());
+      params_, decay,
+      AdamWOptions{cfg_.rl.beta1, cfg_.rl.beta2, cfg_.rl.eps, cfg_.rl.weight_decay});
+  sync_ = std::make_unique<parallel::GradSync>(params_, g.dp());
   if (g.replica().rank() == 0)
     rewards_ = std::make_unique<reward::RewardRegistry>(cfg_.math_reward, cfg_.code_reward);
   checkpoints_ = std::make_unique<io::CheckpointManager>(
@@ -396,36 +416,59 @@ int RlTrainer::run(bool resume_flag) {
   int64_t resume_epoch = 0, resume_cursor = 0;
   std::set<std::string> easy_ids, solved_ids;
   const bool resume = resume_flag || cfg_.checkpoint.resume != "never";
-  if (resume) {
+  runtime_.agree([&] {
+    if (!resume) return;
     std::string path = cfg_.checkpoint.resume == "never" || cfg_.checkpoint.resume == "auto"
                            ? checkpoints_->latest()
                            : cfg_.checkpoint.resume;
-    if (!path.empty()) {
-      io::CheckpointInfo info = io::load_checkpoint(path, *model_, adamw_.get(), g);
-      const json::Value& s = info.state;
-      if (s.find("phase") && s.at("phase").as_string() == "rl") {
-        global_step = info.step;
-        stage_index = static_cast<size_t>(s.at("stage").as_int());
-        stage_step = s.at("stage_step").as_int();
-        resume_epoch = s.at("epoch").as_int();
-        resume_cursor = s.at("cursor").as_int();
-        temperature = s.at("temperature").as_number();
-        controller_started = s.at("controller_started").as_bool();
-        for (const auto& id : s.at("easy").as_array()) easy_ids.insert(id.as_string());
-        for (const auto& id : s.at("solved").as_array()) solved_ids.insert(id.as_string());
-        log0(str("resumed from ", path, " at rl step ", global_step, " (stage ", stage_index,
-                 ", step ", stage_step, ")"));
-      } else {
-        log0(str("starting RL from the weights of ", path, " (an ",
-                 s.find("phase") ? s.at("phase").as_string() : "", " checkpoint)"));
-      }
+    if (path.empty()) {
+      log0("resume: " + checkpoints_->dir() +
+           " holds no checkpoint yet, starting from the "
+           "beginning");
+      return;
     }
-  }
+    io::CheckpointInfo info = io::load_checkpoint(path, *model_, adamw_.get(), g);
+    const json::Value& s = info.state;
+    if (!(s.find("phase") && s.at("phase").as_string() == "rl")) {
+      log0(str("starting RL from the weights of ", path, " (an ",
+               s.find("phase") ? s.at("phase").as_string() : "", " checkpoint)"));
+      return;
+    }
+    global_step = info.step;
+    last_checkpoint_ = path;
+    stage_index = static_cast<size_t>(s.at("stage").as_int());
+    stage_step = s.at("stage_step").as_int();
+    ACERL_USAGE_CHECK(stage_index <= stages.size(), "checkpoint ", path, " is at stage ",
+                      stage_index + 1, " of a curriculum with more stages than the ", stages.size(),
+                      " this config defines");
+    if (stage_step > 0) {
+      const Stage& stage = stages[stage_index];
+      resume_epoch = s.at("epoch").as_int();
+      resume_cursor = s.at("cursor").as_int();
+      const int64_t written_with = s.find("stage_prompts") ? s.at("stage_prompts").as_int() : 0;
+      const auto now = static_cast<int64_t>(stage.prompts.size());
+      ACERL_USAGE_CHECK(resume_cursor >= 0 && resume_cursor <= now && resume_epoch >= 0 &&
+                            (written_with == 0 || written_with == now),
+                        "checkpoint ", path, " continues stage ", stage.cfg.name, " at prompt ",
+                        resume_cursor, " of ", written_with > 0 ? written_with : resume_cursor,
+                        ", but its prompt file ", stage.cfg.data, " now holds ", now,
+                        " prompts: restore the file, or start the stage afresh from the "
+                        "checkpoint of its start");
+      for (const auto& id : s.at("easy").as_array()) easy_ids.insert(id.as_string());
+      for (const auto& id : s.at("solved").as_array()) solved_ids.insert(id.as_string());
+    }
+    temperature = s.at("temperature").as_number();
+    controller_started = s.at("controller_started").as_bool();
+    log0(str("resumed from ", path, " at rl step ", global_step, " (stage ", stage_index, ", step ",
+             stage_step, ")"));
+  });
+  checkpoints_->prepare(global_step);
   if (g.rank() == 0)
     trace_ = std::make_unique<io::Trace>(
         cfg_.trace.path.empty() ? (fs::path(cfg_.run.dir) / "trace.h5").string() : cfg_.trace.path,
         resolved_, resume, global_step);
-  install_stop_signal_handlers();
+  control_ = std::make_unique<RunControl>(cfg_, g.world(), "rl");
+  Watchdog watchdog(cfg_.run.collective_timeout_s, g.rank());
   const size_t grid = cfg_.rl.entropy_grid.values.size();
   const rl::TemperatureControl control{cfg_.rl.target_entropy, cfg_.rl.temperature_min,
                                        cfg_.rl.temperature_max, cfg_.rl.temperature_max_step};
@@ -435,10 +478,9 @@ int RlTrainer::run(bool resume_flag) {
     rl::PromptSampler sampler(stage.prompts.size(),
                               static_cast<uint64_t>(cfg_.run.seed) + stage_index * 1000003ull);
     rl::EasyPromptFilter easy;
-    if (stage_step > 0 || resume_cursor > 0) {
+    if (stage_step > 0) {  // resumed inside this stage
       sampler.restore(resume_epoch, static_cast<size_t>(resume_cursor));
       easy.restore(easy_ids, solved_ids);
-      resume_cursor = 0;
     } else {
       temperature =
           stage.auto_temperature ? (temperature > 0 ? temperature : 1.0) : stage.fixed_temperature;
@@ -460,6 +502,7 @@ int RlTrainer::run(bool resume_flag) {
     auto epoch_end = [&] { easy.end_epoch(); };
 
     for (; stage_step < stage.steps; ++stage_step) {
+      Watchdog::set_step(global_step + 1);
       const auto step_start = Clock::now();
       double t_generate = 0, t_score = 0;
       StepTotals totals(grid);
@@ -524,8 +567,16 @@ int RlTrainer::run(bool resume_flag) {
       totals.all_reduce(g.dp());
 
       auto t0 = Clock::now();
-      rl::assign_advantages(kept, stage.group_size, cfg_.rl.adv_eps);
-      LearnResult learned = learn(kept, stage, temperature);
+      LearnResult learned;
+      if (totals.kept() > 0) {  // (totals are over all replicas: every rank takes this branch)
+        rl::assign_advantages(kept, stage.group_size, cfg_.rl.adv_eps);
+        learned = learn(kept, stage, temperature, global_step + 1);
+      } else {  // nothing to learn from: no optimizer step (momentum and decay would move the
+                // weights)
+        log0(str("rl step ", global_step + 1, ": every group was dropped; no optimizer step"));
+        learned.loss = learned.grad_norm = std::numeric_limits<double>::quiet_NaN();
+        learned.skipped_updates = cfg_.rl.updates_per_batch;
+      }
       const double t_learn = seconds_since(t0);
       ++global_step;
 
@@ -565,6 +616,7 @@ int RlTrainer::run(bool resume_flag) {
             {"time_generate", t_generate},
             {"time_score", t_score},
             {"time_learn", t_learn},
+            {"skipped", double(learned.skipped_updates)},
             {"step_time", seconds_since(step_start)}};
         for (size_t t = 0; t < kTypes.size(); ++t) {
           if (totals.type_count(t) == 0) continue;
@@ -630,15 +682,20 @@ int RlTrainer::run(bool resume_flag) {
       if (interval && !last)
         save(global_step, stage_index, stage_step + 1, sampler, easy, temperature,
              controller_started);
-      if (stop_requested(g.world())) {
+      control_->record_step_seconds(seconds_since(step_start));
+      if (last && stage_index + 1 == stages.size()) break;  // the final save follows
+      const RunControl::Stop stop = control_->should_stop();
+      if (stop != RunControl::Stop::none) {
         if (last) {
           save(global_step, stage_index + 1, 0, sampler, easy, temperature, controller_started);
-        } else {
+        } else if (!interval) {
           save(global_step, stage_index, stage_step + 1, sampler, easy, temperature,
                controller_started);
         }
-        log0("stop signal: checkpoint written; resume with --resume");
-        return 0;
+        log0(str("rl: stopping at step ", global_step, " for ", control_->reason(stop),
+                 "; checkpoint ", last_checkpoint_, "; exit ", kExitStopped,
+                 ", resume with --resume"));
+        return kExitStopped;
       }
     }
     // End of stage: the next stage starts fresh (a new sampler; the temperature carries over).
@@ -648,7 +705,7 @@ int RlTrainer::run(bool resume_flag) {
     solved_ids.clear();
   }
   log0(str("rl done after ", global_step, " steps"));
-  return 0;
+  return kExitFinished;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "train/sft_trainer.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -11,11 +12,13 @@
 #include "io/trace.h"
 #include "parallel/grad_sync.h"
 #include "runtime/error.h"
+#include "runtime/exit_codes.h"
 #include "runtime/log.h"
-#include "runtime/signals.h"
+#include "runtime/watchdog.h"
 #include "tokenizer/chat_template.h"
 #include "train/adamw.h"
 #include "train/model_setup.h"
+#include "train/run_control.h"
 #include "train/throughput.h"
 #include "train/train_step.h"
 
@@ -117,25 +120,31 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
                                         : cfg.checkpoint.dir,
                                     cfg.checkpoint.keep, g);
   int64_t step = 0;
+  std::string last_checkpoint;  // the newest checkpoint this run can go back to
   const bool resume = resume_flag || cfg.checkpoint.resume != "never";
-  if (resume) {
+  runtime.agree([&] {
+    if (!resume) return;
     std::string path = cfg.checkpoint.resume == "never" || cfg.checkpoint.resume == "auto"
                            ? checkpoints.latest()
                            : cfg.checkpoint.resume;
     if (path.empty()) {
-      log0("resume: no complete checkpoint yet, starting from the beginning");
-    } else {
-      io::CheckpointInfo info = io::load_checkpoint(path, *model, &adamw, g);
-      step = info.step;
-      log0(str("resumed from ", path, " at step ", step));
+      log0("resume: " + checkpoints.dir() +
+           " holds no checkpoint yet, starting from the beginning");
+      return;
     }
-  }
+    io::CheckpointInfo info = io::load_checkpoint(path, *model, &adamw, g);
+    step = info.step;
+    last_checkpoint = path;
+    log0(str("resumed from ", path, " at step ", step));
+  });
+  checkpoints.prepare(step);
   std::unique_ptr<io::Trace> trace;
   if (g.rank() == 0)
     trace = std::make_unique<io::Trace>(
         cfg.trace.path.empty() ? (fs::path(run_dir) / "trace.h5").string() : cfg.trace.path,
         resolved_config, resume, step);
-  install_stop_signal_handlers();
+  RunControl control(cfg, g.world(), "sft");
+  Watchdog watchdog(cfg.run.collective_timeout_s, g.rank());
   Throughput throughput(architecture, cfg.sft.seq_len, precision, cfg.trace.peak_gflops, g);
   log0(str("sft: ", data.total_steps, " steps of ", cfg.sft.global_batch, " rows x ",
            cfg.sft.seq_len, " tokens; layout tp=", g.layout().tp, " pp=", g.layout().pp,
@@ -143,12 +152,16 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
            model::precision_name(precision)));
 
   const int64_t rows_per_rank = cfg.sft.global_batch / g.layout().dp;
-  auto save = [&](int64_t at_step, int64_t epoch) {
+  auto save = [&](int64_t at_step, int64_t at_epoch) {
     json::Value state;
-    state.set("epoch", epoch);
+    state.set("epoch", at_epoch);
     state.set("phase", "sft");
     io::CheckpointInfo info{at_step, state, resolved_config, json::dump(architecture.to_json())};
-    return checkpoints.save(*model, &adamw, info);
+    const auto t0 = std::chrono::steady_clock::now();
+    last_checkpoint = checkpoints.save(*model, &adamw, info);
+    control.record_checkpoint_seconds(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    return last_checkpoint;
   };
   auto evaluate = [&](int64_t at_step) {
     if (data.eval.empty()) return;
@@ -166,11 +179,15 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
   const auto start = std::chrono::steady_clock::now();
   const int64_t first_step = step;
   int64_t last_saved = step;
+  // The epoch that step index `s` (0-based) belongs to.
+  auto epoch_of = [&](int64_t s) {
+    int64_t e = 0;
+    while (e + 1 < static_cast<int64_t>(data.first_step.size()) && s >= data.first_step[e + 1]) ++e;
+    return e;
+  };
   while (step < data.total_steps) {
-    int64_t epoch = 0;
-    while (epoch + 1 < static_cast<int64_t>(data.first_step.size()) &&
-           step >= data.first_step[epoch + 1])
-      ++epoch;
+    Watchdog::set_step(step + 1);
+    const int64_t epoch = epoch_of(step);
     const int64_t in_epoch = step - data.first_step[epoch];
     auto rows = data::materialize(data.epochs[epoch],
                                   in_epoch * cfg.sft.global_batch + g.dp_rank() * rows_per_rank,
@@ -180,10 +197,19 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
     auto t0 = std::chrono::steady_clock::now();
     sync.zero_grad();
     StepResult result = forward_backward(*model, g, rows, cfg.sft.micro_batch, precision, &sync);
+    if (fault_nan_at(step + 1, g.rank())) params.front().mutable_grad().fill_(NAN);
     const double norm = parallel::clip_grad_norm(split, replicated, g, cfg.sft.grad_clip);
-    adamw.step(lr);
+    // A non-finite loss or norm anywhere: no update anywhere (the weights stay as they were).
+    const bool finite =
+        control.step_is_finite(step + 1, result.loss, norm, params, last_checkpoint);
+    if (finite) adamw.step(lr);
+    if (fault_inf_weight_at(step + 1, g.rank())) {
+      torch::NoGradGuard no_grad;
+      params.front().view(-1)[0].fill_(INFINITY);
+    }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    control.record_step_seconds(seconds);
     ++step;
     Throughput::Step rate = throughput.measure(rows, seconds);
     if (trace)
@@ -195,7 +221,8 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
                   {"mfu", rate.mfu},
                   {"step_time", seconds},
                   {"tokens", rate.tokens},
-                  {"epoch", double(epoch)}});
+                  {"epoch", double(epoch)},
+                  {"skipped", finite ? 0.0 : 1.0}});
     if (step % cfg.log.interval == 0 || step == data.total_steps) {
       const double elapsed =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -223,17 +250,20 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
       save(step, epoch);
       last_saved = step;
     }
-    if (stop_requested(g.world())) {
-      std::string path = save(step, epoch);
-      log0(str("stop signal: wrote ", path, " at step ", step, "; resume with --resume"));
-      return 0;
+    if (step == data.total_steps) break;
+    const RunControl::Stop stop = control.should_stop();
+    if (stop != RunControl::Stop::none) {
+      const std::string path = last_saved == step ? last_checkpoint : save(step, epoch);
+      log0(str("sft: stopping at step ", step, " for ", control.reason(stop), "; checkpoint ", path,
+               "; exit ", kExitStopped, ", resume with --resume"));
+      return kExitStopped;
     }
   }
   if (last_saved != step || step == first_step) {
-    std::string path = save(step, static_cast<int64_t>(data.first_step.size()) - 1);
+    std::string path = save(step, epoch_of(std::max<int64_t>(step - 1, 0)));
     log0(str("sft done: ", path));
   }
-  return 0;
+  return kExitFinished;
 }
 
 }  // namespace acerl::train

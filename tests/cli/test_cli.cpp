@@ -22,12 +22,16 @@ TEST_CASE("acerl --version names the LibTorch, MPI and HDF5 actually in use", "[
   CHECK_THAT(r.out, Contains("LibTorch " + first_line(torch.out)));
   auto mpirun = run_process("mpirun --version");
   // "mpirun (Open MPI) 4.1.4" -> the library reports "Open MPI v4.1.4"
+  REQUIRE(mpirun.exit_code == 0);  // setup installs openmpi-bin: its absence is a failure
   std::string mpi_version = first_line(mpirun.out).substr(first_line(mpirun.out).rfind(' ') + 1);
+  REQUIRE(mpi_version.find('.') != std::string::npos);
   CHECK_THAT(r.out, Contains("v" + mpi_version));
   auto h5 = run_python("-c \"import h5py; print(h5py.version.hdf5_version)\"");
   auto h5dump = run_process("h5dump --version");
   // h5dump is built against the same Debian HDF5 as acerl: "h5dump: Version 1.10.8"
+  REQUIRE(h5dump.exit_code == 0);  // setup installs hdf5-tools
   std::string h5_version = first_line(h5dump.out).substr(first_line(h5dump.out).rfind(' ') + 1);
+  REQUIRE(h5_version.find('.') != std::string::npos);
   CHECK_THAT(r.out, Contains("HDF5 " + h5_version));
   CHECK_THAT(r.out, Contains("(git "));
 }

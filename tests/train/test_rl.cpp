@@ -4,6 +4,7 @@
 // continues identically, and h5py reads the entropy trace with the documented fields and shapes.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -55,6 +56,17 @@ std::string rl_cmd(const RlFixture& f, const std::string& run, const std::string
          args;
 }
 
+// One column of the rl phase of a trace, read with h5py; empty when it is missing.
+std::vector<double> column(const std::string& trace, const std::string& name) {
+  auto r = run_python(quote(source_path("tests/train/trace_tool.py")) + " column " + quote(trace) +
+                      " rl " + name);
+  INFO(r.err);
+  std::istringstream in(r.out);
+  std::vector<double> values;
+  for (std::string v; in >> v;) values.push_back(std::stod(v));
+  return values;
+}
+
 std::string python_out(const std::string& code, const std::string& args) {
   auto r = run_python("-c " + quote(code) + " " + args);
   INFO(r.err);
@@ -90,11 +102,14 @@ TEST_CASE("rl: equal seeds give identical traces; a stopped run resumes identica
         .out;
   };
   CHECK(equal(f.sft.dir + "/a/trace.h5", f.sft.dir + "/b/trace.h5") == "equal 6\n");
-  // The policy learned something (the rewards are not all equal, the loss is not zero).
-  std::string rewards = run_python(quote(source_path("tests/train/trace_tool.py")) + " column " +
-                                   quote(f.sft.dir + "/a/trace.h5") + " rl loss")
-                            .out;
-  CHECK(rewards != "0.0 0.0 0.0 0.0 0.0 0.0\n");
+  // The run had something to learn from: six rows of rewards that are not all equal, and
+  // losses that are not all zero.
+  const std::vector<double> rewards = column(f.sft.dir + "/a/trace.h5", "reward/math");
+  REQUIRE(rewards.size() == 6);
+  CHECK(std::any_of(rewards.begin(), rewards.end(), [&](double r) { return r != rewards[0]; }));
+  const std::vector<double> losses = column(f.sft.dir + "/a/trace.h5", "loss");
+  REQUIRE(losses.size() == 6);
+  CHECK(std::any_of(losses.begin(), losses.end(), [](double l) { return l != 0.0; }));
 
   // Stop after step 2 (SIGTERM), resume: the same six steps.
   std::string log = f.sft.dir + "/c.log";
@@ -103,7 +118,7 @@ TEST_CASE("rl: equal seeds give identical traces; a stopped run resumes identica
                        quote(log) + " && break; sleep 0.05; done\n" +
                        "kill -TERM $pid\nwait $pid\necho exit=$?\n";
   auto stopped = run_process(script, 300);
-  CHECK_THAT(stopped.out, Contains("exit=0"));
+  CHECK_THAT(stopped.out, Contains("exit=75"));
   auto resumed = run_process(rl_cmd(f, "c", "--rl.temperature=auto --resume"), 300);
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.exit_code == 0);
@@ -208,4 +223,82 @@ TEST_CASE("acerl data synth is deterministic and keeps held-out problems out of 
       "print(same, len(ev), len(ev & rl), len(ev & sft), all(len(s) == 2 for s in sols.values()))",
       quote(dir));
   CHECK(check == "True 50 0 0 True\n");
+}
+
+namespace {
+
+// Two stages over the same prompts: a (3 steps at T = 0.7), then b (3 steps at T = 1.2).
+const std::string kTwoStages =
+    " --stage.a.steps=3 --stage.a.temperature=0.7 --stage.b.steps=3 "
+    "--stage.b.temperature=1.2";
+
+std::string stage_data(const RlFixture& f) {
+  return " --stage.a.data=" + quote(f.sft.eval) + " --stage.b.data=" + quote(f.sft.eval);
+}
+
+}  // namespace
+
+TEST_CASE("rl: resuming from the checkpoint of a stage boundary equals the uninterrupted run",
+          "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  const std::string args = kTwoStages + stage_data(f) + " --checkpoint.keep=10";
+  auto whole = run_process(rl_cmd(f, "stages_whole", args), 300);
+  INFO(whole.out << whole.err);
+  REQUIRE(whole.exit_code == 0);
+  const std::string whole_trace = f.sft.dir + "/stages_whole/trace.h5";
+  CHECK(column(whole_trace, "temperature") == std::vector<double>{0.7, 0.7, 0.7, 1.2, 1.2, 1.2});
+  // The same run directory copied, then rolled back to the end of stage a (step 3).
+  const std::string part = f.sft.dir + "/stages_part";
+  std::filesystem::remove_all(part);
+  std::filesystem::copy(f.sft.dir + "/stages_whole", part,
+                        std::filesystem::copy_options::recursive);
+  auto resumed = run_process(
+      rl_cmd(f, "stages_part",
+             args + " --checkpoint.resume=" + quote(part + "/checkpoints/step_00000003.h5")),
+      300);
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.out, Contains("at rl step 3 (stage 1, step 0)"));
+  CHECK(run_python(quote(source_path("tests/train/trace_tool.py")) + " equal " +
+                   quote(whole_trace) + " " + quote(part + "/trace.h5") +
+                   " rl loss entropy temperature reward/math grad_norm stage prompts_drawn")
+            .out == "equal 6\n");
+}
+
+TEST_CASE("rl: two stages on 2 data-parallel ranks run end to end", "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  auto r = run_process(
+      mpiexec(2) + " " + rl_cmd(f, "stages_dp2", kTwoStages + stage_data(f) + " --parallel.dp=2"),
+      600);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  const std::string trace = f.sft.dir + "/stages_dp2/trace.h5";
+  CHECK(column(trace, "stage") == std::vector<double>{0, 0, 0, 1, 1, 1});
+  CHECK(column(trace, "temperature") == std::vector<double>{0.7, 0.7, 0.7, 1.2, 1.2, 1.2});
+  // Both replicas' groups count: 4 prompts per step drawn in all.
+  CHECK(column(trace, "prompts_drawn").front() >= 4);
+  CHECK_THAT(r.out, Contains("rl done after 6 steps"));
+}
+
+TEST_CASE("rl: the update raises the reward on the training prompts, compared with lr = 0",
+          "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  // Same seed, same prompts; only the learning rate differs.
+  const std::string args = " --rl.steps=16 --rl.temperature=1.0 --rl.prompts_per_step=8";
+  auto learn = run_process(rl_cmd(f, "rise_lr", args + " --rl.lr=1e-3"), 600);
+  INFO(learn.out << learn.err);
+  REQUIRE(learn.exit_code == 0);
+  auto still = run_process(rl_cmd(f, "rise_lr0", args + " --rl.lr=0"), 600);
+  INFO(still.out << still.err);
+  REQUIRE(still.exit_code == 0);
+  auto late_mean = [&](const std::string& run) {
+    const std::vector<double> r = column(f.sft.dir + "/" + run + "/trace.h5", "reward/math");
+    REQUIRE(r.size() == 16);
+    double sum = 0;
+    for (size_t i = 8; i < r.size(); ++i) sum += r[i];
+    return sum / 8;
+  };
+  const double learned = late_mean("rise_lr"), frozen = late_mean("rise_lr0");
+  INFO("mean reward of steps 9-16: lr 1e-3 " << learned << ", lr 0 " << frozen);
+  CHECK(learned > frozen + 0.1);
 }

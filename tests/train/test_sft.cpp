@@ -45,8 +45,10 @@ std::string trace_tool(const std::string& args) {
 
 }  // namespace
 
-TEST_CASE("SIGTERM checkpoints at the next step; the resumed run repeats the losses bit for bit",
-          "[sft]") {
+TEST_CASE(
+    "SIGTERM checkpoints at the next step, exits 75; the resumed run repeats the losses bit for "
+    "bit",
+    "[sft]") {
   SftFixture f = make_sft_fixture("sft_resume");
   const std::string extra = "--sft.max_steps=12 --sft.lr=1e-3";
   auto whole = run_process(acerl_cmd("", f, "whole", extra), 300);
@@ -57,8 +59,8 @@ TEST_CASE("SIGTERM checkpoints at the next step; the resumed run repeats the los
   std::ifstream log(f.dir + "/parts.log");
   std::string text((std::istreambuf_iterator<char>(log)), {});
   INFO(text);
-  CHECK_THAT(stopped.out, Contains("exit=0"));
-  CHECK_THAT(text, Contains("stop signal: wrote"));
+  CHECK_THAT(stopped.out, Contains("exit=75"));
+  CHECK_THAT(text, Contains("for a stop signal (SIGTERM or SIGUSR1)"));
   CHECK_FALSE(std::filesystem::exists(f.dir + "/parts/checkpoints/step_00000012.h5"));
   auto resumed = run_process(acerl_cmd("", f, "parts", extra + " --resume"), 300);
   INFO(resumed.out << resumed.err);
@@ -74,7 +76,8 @@ TEST_CASE("SIGTERM checkpoints at the next step; the resumed run repeats the los
   CHECK(values.back() < values.front());
 }
 
-TEST_CASE("a 2-rank run stopped by SIGUSR1 through mpirun resumes identically", "[sft-mpi]") {
+TEST_CASE("a 2-rank run stopped by SIGUSR1 through mpirun exits 75 and resumes identically",
+          "[sft-mpi]") {
   SftFixture f = make_sft_fixture("sft_resume_np2");
   const std::string extra = "--sft.max_steps=10 --sft.lr=1e-3 --parallel.tp=2";
   auto whole = run_process(acerl_cmd(mpiexec(2), f, "whole", extra), 300);
@@ -82,7 +85,7 @@ TEST_CASE("a 2-rank run stopped by SIGUSR1 through mpirun resumes identically", 
   REQUIRE(whole.exit_code == 0);
   auto stopped = interrupt(acerl_cmd(mpiexec(2), f, "parts", extra), f.dir + "/parts.log",
                            "sft step 3/10", "USR1");
-  CHECK_THAT(stopped.out, Contains("exit=0"));
+  CHECK_THAT(stopped.out, Contains("exit=75"));
   auto resumed =
       run_process(acerl_cmd(mpiexec(2), f, "parts", extra + " --checkpoint.resume=auto"), 300);
   INFO(resumed.out << resumed.err);
@@ -113,17 +116,22 @@ TEST_CASE("SIGKILL while a checkpoint is written leaves the previous one loadabl
   std::string pointed;
   latest >> pointed;
   CHECK(pointed == "step_00000002.h5");
-  CHECK(trace_tool("checkpoint " + quote(checkpoints + "/step_00000002.h5") + " " + quote(f.dir + "/model.json")) ==
-        "ok 27\n");
+  CHECK(trace_tool("checkpoint " + quote(checkpoints + "/step_00000002.h5") + " " +
+                   quote(f.dir + "/model.json")) == "ok 27\n");
   // The trace survived the kill: h5py and `acerl trace` read the four finished steps.
-  CHECK(trace_tool("column " + quote(f.dir + "/run/trace.h5") + " sft step") == "1.0 2.0 3.0 4.0\n");
-  auto csv = run_process(quote(ACERL_EXE) + " trace " + quote(f.dir + "/run/trace.h5") + " --csv sft");
+  CHECK(trace_tool("column " + quote(f.dir + "/run/trace.h5") + " sft step") ==
+        "1.0 2.0 3.0 4.0\n");
+  auto csv =
+      run_process(quote(ACERL_EXE) + " trace " + quote(f.dir + "/run/trace.h5") + " --csv sft");
   CHECK(csv.exit_code == 0);
   CHECK(std::count(csv.out.begin(), csv.out.end(), '\n') == 5);  // header + 4 rows
   auto resumed = run_process(acerl_cmd("", f, "run", args + " --resume"), 300);
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.exit_code == 0);
   CHECK_THAT(resumed.out, Contains("step_00000002.h5 at step 2"));
+  // The dead run's temporary file was removed at the start, with a line saying so.
+  CHECK_THAT(resumed.out, Contains(".step_00000004.h5.tmp (left by a run that died)"));
+  CHECK_FALSE(std::filesystem::exists(checkpoints + "/.step_00000004.h5.tmp"));
   CHECK(trace_tool("column " + quote(f.dir + "/run/trace.h5") + " sft step") ==
         "1.0 2.0 3.0 4.0 5.0 6.0 7.0 8.0\n");
 }
