@@ -127,8 +127,9 @@ std::vector<StageConfig> parse_stages(const std::vector<ConfigEntry>& entries, c
   std::vector<const ConfigEntry*> ordered;
   for (const auto& e : entries)
     if (e.origin != "command line") ordered.push_back(&e);
-  for (const auto& e : entries)
-    if (e.origin == "command line") ordered.push_back(&e);
+  // (The loader lists the command line last-first, so that the last occurrence wins.)
+  for (auto e = entries.rbegin(); e != entries.rend(); ++e)
+    if (e->origin == "command line") ordered.push_back(&*e);
   std::vector<std::string> names;
   for (const ConfigEntry* entry : ordered) {
     const ConfigEntry& e = *entry;

@@ -250,17 +250,20 @@ TEST_CASE("rl: temperature_min above temperature_max and a non-finite temperatur
 
 TEST_CASE("a command-line override of a stage keeps the curriculum order of the file", "[config]") {
   RlConfig rl;
-  // As the loader hands them over: command-line entries first (they win), then the file's.
-  std::vector<ConfigEntry> entries = {{"stage.b.steps", "5", "command line"},
-                                      {"stage.c.steps", "1", "command line"},
-                                      {"stage.c.data", "c.jsonl", "command line"}};
+  // As the loader hands them over: the command line first and last-first (so the last
+  // occurrence wins; here typed as --stage.b.steps=5 --stage.c.data=... --stage.d.data=...),
+  // then the file's entries.
+  std::vector<ConfigEntry> entries = {{"stage.d.data", "d.jsonl", "command line"},
+                                      {"stage.c.data", "c.jsonl", "command line"},
+                                      {"stage.b.steps", "5", "command line"}};
   for (const auto& e : parse_ini_text(
            "[stage.a]\ndata = a.jsonl\nsteps = 2\n[stage.b]\ndata = b.jsonl\nsteps = 3\n", "c.ini"))
     entries.push_back(e);
   auto stages = parse_stages(entries, rl, nullptr);
-  REQUIRE(stages.size() == 3);
+  REQUIRE(stages.size() == 4);
   CHECK(stages[0].name == "a");
   CHECK(stages[1].name == "b");
   CHECK(stages[1].steps == 5);  // the override's value
-  CHECK(stages[2].name == "c");
+  CHECK(stages[2].name == "c");  // command-line-only stages follow, in the order typed
+  CHECK(stages[3].name == "d");
 }
