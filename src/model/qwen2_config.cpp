@@ -1,6 +1,8 @@
 // Qwen2Config <-> HF config.json; see qwen2_config.h.
 #include "model/qwen2_config.h"
 
+#include <cmath>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -79,6 +81,10 @@ Qwen2Config Qwen2Config::from_json(const json::Value& doc, const std::string& so
   if (const json::Value* scaling = doc.find("rope_scaling"))
     ACERL_USAGE_CHECK(scaling->is_null(), source, ": rope_scaling ", json::dump(*scaling),
                       " is not supported");
+  if (const json::Value* act = doc.find("hidden_act"))
+    ACERL_USAGE_CHECK(act->is_string() && act->as_string() == "silu", source, ": hidden_act ",
+                      clip_text(json::dump(*act)),
+                      " is not supported (acerl implements Qwen2's \"silu\" MLP)");
   Qwen2Config c;
   c.hidden_size = get_int(doc, "hidden_size", source, 0, true);
   c.intermediate_size = get_int(doc, "intermediate_size", source, 0, true);
@@ -97,6 +103,12 @@ Qwen2Config Qwen2Config::from_json(const json::Value& doc, const std::string& so
                         json::dump(*type), " is not supported (only \"default\")");
   }
   c.rms_norm_eps = get_number(doc, "rms_norm_eps", source, c.rms_norm_eps);
+  ACERL_USAGE_CHECK(c.max_position_embeddings > 0, source,
+                    ": max_position_embeddings = ", c.max_position_embeddings, " must be > 0");
+  ACERL_USAGE_CHECK(std::isfinite(c.rope_theta) && c.rope_theta > 0, source,
+                    ": rope_theta = ", c.rope_theta, " must be a finite number > 0");
+  ACERL_USAGE_CHECK(std::isfinite(c.rms_norm_eps) && c.rms_norm_eps > 0, source,
+                    ": rms_norm_eps = ", c.rms_norm_eps, " must be a finite number > 0");
   c.initializer_range = get_number(doc, "initializer_range", source, c.initializer_range);
   if (const json::Value* tie = doc.find("tie_word_embeddings")) {
     ACERL_USAGE_CHECK(tie->is_bool(), source, ": \"tie_word_embeddings\" must be true or false");

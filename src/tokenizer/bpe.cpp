@@ -28,14 +28,21 @@ uint64_t pair_hash(uint64_t key) { return (key * 0x9E3779B97F4A7C15ull) >> 17; }
 BpeModel::BpeModel(const std::vector<std::pair<std::string, int32_t>>& vocab,
                    const std::vector<Merge>& merges, bool ignore_merges, const std::string& source)
     : ignore_merges_(ignore_merges), cache_(std::make_unique<PieceCache>(1 << 18, 256)) {
-  int32_t end = 0;
-  for (const auto& [text, id] : vocab) {
-    ACERL_USAGE_CHECK(id >= 0, source, ": vocabulary entry '", text, "' has negative id ", id);
-    end = std::max(end, id + 1);
-  }
-  entries_.resize(end);
+  // The ids of a BPE vocabulary are dense: each of 0 .. size - 1 exactly once. Checked before
+  // anything is allocated by id (one huge id would otherwise allocate gigabytes).
+  const auto size = static_cast<int64_t>(vocab.size());
+  for (const auto& [text, id] : vocab)
+    ACERL_USAGE_CHECK(id >= 0 && id < size, source, ": vocabulary entry '", clip_text(text),
+                      "' has id ", id, "; the ", size, " entries must have the ids 0 .. ", size - 1,
+                      " (each once)");
+  entries_.resize(static_cast<size_t>(size));
+  std::vector<bool> seen(static_cast<size_t>(size), false);
   ids_.reserve(vocab.size());
   for (const auto& [text, id] : vocab) {
+    ACERL_USAGE_CHECK(!seen[static_cast<size_t>(id)], source, ": vocabulary entries '",
+                      clip_text(entries_[static_cast<size_t>(id)]), "' and '", clip_text(text),
+                      "' share the id ", id, " (each id must name one token)");
+    seen[static_cast<size_t>(id)] = true;
     entries_[id] = text;
     ids_.emplace(text, id);
   }

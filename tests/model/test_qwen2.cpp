@@ -7,14 +7,18 @@
 
 #include <fstream>
 
+#include "io/json.h"
 #include "io/safetensors.h"
+#include "model/qwen2_config.h"
 #include "model/qwen2_weights.h"
 #include "parallel/process_groups.h"
+#include "runtime/error.h"
 #include "support/process.h"
 #include "support/tiny_model.h"
 
 using namespace acerl;
 using namespace acerl::test;
+using Catch::Matchers::Contains;
 
 namespace {
 
@@ -177,4 +181,28 @@ TEST_CASE("parameter names and shapes are the Hugging Face ones", "[model]") {
   int64_t total = 0;
   for (const auto& [name, shape] : shapes) total += c10::multiply_integers(shape);
   CHECK(total == tiny_config().parameter_count());
+}
+
+TEST_CASE("config.json fields acerl does not implement are refused by name", "[model]") {
+  auto error = [](const std::string& extra) {
+    const std::string text =
+        "{\"hidden_size\": 64, \"intermediate_size\": 128, \"num_hidden_layers\": 2, "
+        "\"num_attention_heads\": 4, \"vocab_size\": 300" +
+        extra + "}";
+    try {
+      model::Qwen2Config::from_json(json::parse(text, "m.json"), "m.json");
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error("").empty());
+  CHECK(error(", \"hidden_act\": \"silu\"").empty());
+  CHECK_THAT(error(", \"hidden_act\": \"gelu\""),
+             Contains("m.json: hidden_act \"gelu\" is not supported"));
+  CHECK_THAT(error(", \"max_position_embeddings\": -1"),
+             Contains("max_position_embeddings = -1 must be > 0"));
+  CHECK_THAT(error(", \"rope_scaling\": {\"type\": \"yarn\"}"), Contains("rope_scaling"));
+  CHECK_THAT(error(", \"use_sliding_window\": true"), Contains("use_sliding_window"));
+  CHECK_THAT(error(", \"rms_norm_eps\": 0"), Contains("rms_norm_eps = 0 must be"));
 }

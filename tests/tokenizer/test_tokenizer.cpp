@@ -280,6 +280,11 @@ TEST_CASE("malformed tokenizer.json files give errors naming the file and the pr
          d.set("normalizer", n);
        }},
       {"no_byte_level", "no ByteLevel step", [&](json::Value& d) { d.set("pre_tokenizer", {}); }},
+      // One huge id must be refused before anything is allocated by id.
+      {"huge_id", "has id 2000000000; the 50257 entries must have the ids 0 .. 50256",
+       [&](json::Value& d) { member(model(d), "vocab").set("!", int64_t(2000000000)); }},
+      {"shared_id", "share the id 0 (each id must name one token)",
+       [&](json::Value& d) { member(model(d), "vocab").set("\"", int64_t(0)); }},
       {"other_pre_tokenizer", "unsupported pre-tokenizer type 'Whitespace'",
        [&](json::Value& d) {
          json::Value p;

@@ -285,7 +285,7 @@ TEST_CASE("rl: the update raises the reward on the training prompts, compared wi
   const RlFixture& f = rl_fixture();
   // Same seed, same prompts; only the learning rate differs.
   const std::string args = " --rl.steps=16 --rl.temperature=1.0 --rl.prompts_per_step=8";
-  auto learn = run_process(rl_cmd(f, "rise_lr", args + " --rl.lr=1e-3"), 600);
+  auto learn = run_process(rl_cmd(f, "rise_lr", args + " --rl.lr=5e-4"), 600);
   INFO(learn.out << learn.err);
   REQUIRE(learn.exit_code == 0);
   auto still = run_process(rl_cmd(f, "rise_lr0", args + " --rl.lr=0"), 600);
@@ -299,6 +299,6 @@ TEST_CASE("rl: the update raises the reward on the training prompts, compared wi
     return sum / 8;
   };
   const double learned = late_mean("rise_lr"), frozen = late_mean("rise_lr0");
-  INFO("mean reward of steps 9-16: lr 1e-3 " << learned << ", lr 0 " << frozen);
+  INFO("mean reward of steps 9-16: lr 5e-4 " << learned << ", lr 0 " << frozen);
   CHECK(learned > frozen + 0.1);
 }
