@@ -54,6 +54,9 @@ std::vector<int64_t> stop_token_ids(const std::string& stop, const tokenizer::To
     item = item.substr(b, e - b + 1);
     if (std::all_of(item.begin(), item.end(),
                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      ACERL_USAGE_CHECK(item.size() <= 9 && std::stoll(item) < tok.vocab_size(),
+                        "rollout.stop: id ", clip_text(item), " is outside the tokenizer's ",
+                        tok.vocab_size(), " ids (0 .. ", tok.vocab_size() - 1, ")");
       ids.push_back(std::stoll(item));
       continue;
     }

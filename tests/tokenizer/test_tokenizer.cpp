@@ -7,6 +7,7 @@
 #include <functional>
 #include <thread>
 
+#include "rollout/rollout_setup.h"
 #include "support/process.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/corpus.h"
@@ -302,4 +303,16 @@ TEST_CASE("malformed tokenizer.json files give errors naming the file and the pr
   const std::string broken = dir + "/broken.json";
   std::ofstream(broken) << "{\"model\": {\"type\": \"BPE\",";
   CHECK_THROWS_WITH(tokenizer::Tokenizer::from_file(broken), Contains(broken + ":1:"));
+}
+
+TEST_CASE("rollout.stop ids must lie inside the tokenizer's vocabulary", "[tokenizer]") {
+  const auto tok = tokenizer::Tokenizer::from_file(gpt2_tokenizer_path("gpt2_strings"));
+  const int64_t n = tok.vocab_size();
+  CHECK(rollout::stop_token_ids("0, " + std::to_string(n - 1), tok) ==
+        std::vector<int64_t>{0, n - 1});
+  CHECK_THROWS_WITH(
+      rollout::stop_token_ids("999999", tok),
+      Contains("rollout.stop: id 999999 is outside the tokenizer's " + std::to_string(n) + " ids"));
+  CHECK_THROWS_WITH(rollout::stop_token_ids(std::string(100, '9'), tok),
+                    Contains("rollout.stop: id 9999"));
 }
