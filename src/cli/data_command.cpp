@@ -25,7 +25,7 @@ const std::vector<DataAction>& data_actions() {
 }
 
 void add_data_flags(po::options_description& flags) {
-  flags.add_options()("input,i", po::value<std::string>(), "input file (default: standard input)")(
+  flags.add_options()("input,i", po::value<std::string>(), "input file (tokenize: default standard input; score: required)")(
       "output,o", po::value<std::string>(), "output file or directory (default: standard output)");
   for (const auto& action : data_actions())
     if (action.add_flags) action.add_flags(flags);

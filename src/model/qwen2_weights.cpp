@@ -3,13 +3,48 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "runtime/error.h"
+#include "runtime/log.h"
 
 namespace acerl::model {
 
+namespace {
+
+// Whether `name` is a parameter of the Qwen2 architecture of `config` (any pipeline stage).
+bool qwen2_parameter(const std::string& name, const Qwen2Config& config) {
+  if (name == "model.embed_tokens.weight" || name == "model.norm.weight") return true;
+  if (name == "lm_head.weight") return !config.tie_word_embeddings;
+  static const std::regex layer(
+      R"(model\.layers\.(\d+)\.(self_attn\.[qkv]_proj\.(weight|bias)|self_attn\.o_proj\.weight|)"
+      R"(mlp\.(gate|up|down)_proj\.weight|(input|post_attention)_layernorm\.weight))");
+  std::smatch m;
+  return std::regex_match(name, m, layer) && m[1].length() < 9 &&
+         std::stoll(m[1].str()) < config.n_layer;
+}
+
+}  // namespace
+
 void load_weights(Qwen2ForCausalLMImpl& model, const io::SafetensorsReader& reader) {
   torch::NoGradGuard no_grad;
+  // Every tensor of the file is used or refused by name: weights of another architecture
+  // (Qwen3's q_norm/k_norm, ...) must not be dropped without a word. RoPE's inv_freq buffer,
+  // which some exports include, is recomputed from rope_theta.
+  for (const auto& name : reader.names()) {
+    const std::string inv_freq = "rotary_emb.inv_freq";
+    if (name.size() >= inv_freq.size() &&
+        name.compare(name.size() - inv_freq.size(), inv_freq.size(), inv_freq) == 0) {
+      warn_once("inv_freq", "model: ignoring " + name + " (recomputed from rope_theta)");
+      continue;
+    }
+    ACERL_USAGE_CHECK(qwen2_parameter(name, model.config()), "the checkpoint has a tensor '",
+                      clip_text(name),
+                      "' that the Qwen2 architecture of this config does not "
+                      "have (another architecture, e.g. Qwen3's q_norm/k_norm, or more layers "
+                      "than num_hidden_layers = ",
+                      model.config().n_layer, ")");
+  }
   for (const auto& shard : model.param_shards()) {
     ACERL_USAGE_CHECK(reader.contains(shard.name), "the checkpoint has no tensor '", shard.name,
                       "' (is it a Qwen2 checkpoint of this config?)");

@@ -58,3 +58,14 @@ TEST_CASE("acerl data score names the line of a bad record", "[cli]") {
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Contains("in.jsonl:2") && Contains("no reward for type \"poem\""));
 }
+
+TEST_CASE("acerl data score --help says what the command needs, and the command does it", "[cli]") {
+  auto help = run_process(quote(ACERL_EXE) + " data score --help");
+  REQUIRE(help.exit_code == 0);
+  CHECK_THAT(help.out, Contains("score --input FILE"));
+  CHECK_THAT(help.out, Contains("input file (tokenize: default standard"));
+  CHECK_THAT(help.out, Contains("score: required)"));
+  auto without = run_process("echo '{}' | " + quote(ACERL_EXE) + " data score");
+  CHECK(without.exit_code == 2);
+  CHECK_THAT(without.err, Contains("acerl data score: --input FILE is required"));
+}

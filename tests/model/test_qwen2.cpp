@@ -206,3 +206,25 @@ TEST_CASE("config.json fields acerl does not implement are refused by name", "[m
   CHECK_THAT(error(", \"use_sliding_window\": true"), Contains("use_sliding_window"));
   CHECK_THAT(error(", \"rms_norm_eps\": 0"), Contains("rms_norm_eps = 0 must be"));
 }
+
+TEST_CASE("a model file with tensors Qwen2 does not have is refused by name", "[model]") {
+  auto groups = parallel::ProcessGroups::single();
+  model::Qwen2ForCausalLM m(tiny_config(), *groups);
+  const std::string dir = scratch_dir("qwen2_extra_tensor");
+  model::save_pretrained(*m, dir, torch::kFloat32, int64_t(1) << 40);
+  auto write_with = [&](const std::string& extra) {
+    io::NamedTensors tensors = model::full_weights(*m, torch::kFloat32);
+    tensors.emplace_back(extra, torch::ones({16}));
+    io::write_safetensors(dir + "/model.safetensors", tensors);
+  };
+  CHECK_NOTHROW(model::load_pretrained(dir, *groups));
+  write_with("model.layers.0.self_attn.q_norm.weight");  // Qwen3
+  CHECK_THROWS_WITH(
+      model::load_pretrained(dir, *groups),
+      Contains("'model.layers.0.self_attn.q_norm.weight' that the Qwen2 architecture"));
+  write_with("model.layers.99.mlp.up_proj.weight");  // more layers than the config
+  CHECK_THROWS_WITH(model::load_pretrained(dir, *groups),
+                    Contains("more layers than num_hidden_layers"));
+  write_with("model.layers.0.self_attn.rotary_emb.inv_freq");  // recomputed: accepted
+  CHECK_NOTHROW(model::load_pretrained(dir, *groups));
+}

@@ -212,6 +212,30 @@ TEST_CASE("a broken latest pointer is a bad-input error naming it, never a resta
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Contains("step_00000004.h5' is not a readable HDF5 file"));
   }
+  auto corrupt = [&](const std::string& mode) {
+    auto edit = run_python("-c " +
+                           quote("import h5py, numpy as np, sys\n"
+                                 "with h5py.File(sys.argv[1], 'r+') as f:\n"
+                                 "  d = f['model/model.norm.weight']\n"
+                                 "  v = d[...]\n"
+                                 "  if sys.argv[2] == 'nan':\n"
+                                 "    v[0] = np.nan; d[...] = v\n"
+                                 "  else:\n"
+                                 "    del f['model/model.norm.weight']\n"
+                                 "    f['model/model.norm.weight'] = v.astype(np.int32)\n") +
+                           " " + quote(checkpoints + "/step_00000004.h5") + " " + mode);
+    REQUIRE(edit.exit_code == 0);
+    auto r = resume();
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains("tensor 'model.norm.weight'"));
+    return r.err;
+  };
+  SECTION("a NaN weight in the checkpoint") {
+    CHECK_THAT(corrupt("nan"), Contains("holds NaN or infinite values"));
+  }
+  SECTION("an int32 tensor in the checkpoint") {
+    CHECK_THAT(corrupt("int"), Contains("is int32; a checkpoint holds floating-point tensors"));
+  }
   // Nothing was touched: the trace is as the first run left it.
   CHECK(read_text(f.dir + "/run/trace.h5") == trace_before);
 }
