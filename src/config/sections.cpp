@@ -75,9 +75,13 @@ void describe_code_reward(Schema& s, CodeRewardConfig& c) {
       .min(1);
   s.add("python", &c.python, "absolute path of the interpreter that runs the programs");
   s.add("sandbox", &c.sandbox,
-        "auto = bubblewrap if it works here, else rlimits only (with a warning); bwrap = "
-        "bubblewrap or fail; rlimit = rlimits + process-group kill only (weaker isolation)")
+        "auto = bubblewrap if it works here, else the rlimit fallback when allow_unsafe (with a "
+        "warning) or an error; bwrap = bubblewrap or fail; rlimit = rlimits + seccomp + Landlock "
+        "only (weaker isolation; needs allow_unsafe)")
       .choices({"auto", "bwrap", "rlimit"});
+  s.add("allow_unsafe", &c.allow_unsafe,
+        "let programs run outside bubblewrap (sandbox = rlimit, or auto where bubblewrap cannot "
+        "run); false = that is a usage error saying how to get bubblewrap");
   s.add("stop_at_first_failure", &c.stop_at_first_failure,
         "skip a response's remaining tests once one failed (its reward is 0 anyway)");
 }

@@ -18,8 +18,8 @@ struct RunConfig {
   // When the job must be done: "" = $SLURM_JOB_END_TIME when set, else none; a Unix time in
   // seconds; or "+DURATION" from the start ("+3600", "+90:00", "+23:50:00", "+1-00:00:00").
   std::string deadline;
-  double deadline_margin_s = 60;      // kept free before the deadline (checkpoint + exit)
-  double collective_timeout_s = 1800; // watchdog on every blocking collective; 0 = off
+  double deadline_margin_s = 60;       // kept free before the deadline (checkpoint + exit)
+  double collective_timeout_s = 1800;  // watchdog on every blocking collective; 0 = off
 };
 
 struct ParallelConfig {
@@ -59,6 +59,7 @@ struct CodeRewardConfig {
   int max_processes = 16;
   std::string python = "/usr/bin/python3";
   std::string sandbox = "auto";
+  bool allow_unsafe = false;  // run programs outside bubblewrap (the rlimit fallback) at all
   bool stop_at_first_failure = true;
 };
 

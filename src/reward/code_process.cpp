@@ -9,6 +9,7 @@
 #include "reward/code_process.h"
 
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -39,6 +40,10 @@ Clock::time_point after_seconds(double seconds) {
          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 
+#ifndef SYS_landlock_restrict_self
+#define SYS_landlock_restrict_self 446  // the same number on every architecture
+#endif
+
 constexpr uid_t kNobody = 65534;
 constexpr int kMaxFds = 3 + 8;  // stdin, stdout, stderr, pass_fds
 constexpr size_t kChildStackBytes = 256 * 1024;
@@ -57,6 +62,8 @@ struct SpawnPlan {
   const struct rlimit* rl_value;
   int n_limits;
   bool drop_root;
+  int landlock_fd;                   // -1: none
+  const struct sock_fprog* seccomp;  // nullptr: none
   pid_t parent;
   // Written by the child when a step fails; read by the parent once the clone returns.
   int error;
@@ -89,8 +96,6 @@ int child_main(void* arg) {
   dfl.sa_handler = SIG_DFL;
   for (int s = 1; s < NSIG; ++s)
     if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, nullptr);
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(p, "prctl(PR_SET_PDEATHSIG)");
-  if (getppid() != p->parent) _exit(127);  // the caller died before the prctl
   if (setpgid(0, 0) != 0) child_fail(p, "setpgid");
   // Move the descriptors above their targets first, so one source cannot be clobbered by an
   // earlier dup2 onto its number.
@@ -101,6 +106,11 @@ int child_main(void* arg) {
   }
   for (int i = 0; i < p->n_fds; ++i)
     if (dup2(high[i], i) < 0) child_fail(p, "dup2");
+  if (p->landlock_fd >= 0 || p->seccomp) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(p, "prctl(PR_SET_NO_NEW_PRIVS)");
+  }
+  if (p->landlock_fd >= 0 && syscall(SYS_landlock_restrict_self, p->landlock_fd, 0U) != 0)
+    child_fail(p, "landlock_restrict_self");
   close_fds_from(p->n_fds);
   for (int i = 0; i < p->n_limits; ++i)
     if (setrlimit(p->rl_resource[i], &p->rl_value[i]) != 0) child_fail(p, "setrlimit");
@@ -110,7 +120,13 @@ int child_main(void* arg) {
     if (syscall(SYS_setresgid, kNobody, kNobody, kNobody) != 0) child_fail(p, "setresgid");
     if (syscall(SYS_setresuid, kNobody, kNobody, kNobody) != 0) child_fail(p, "setresuid");
   }
+  // After the change of identity, which clears the parent-death signal; the parent may have
+  // died before the prctl, so check it is still the one.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(p, "prctl(PR_SET_PDEATHSIG)");
+  if (getppid() != p->parent) _exit(127);
   if (p->cwd && chdir(p->cwd) != 0) child_fail(p, "chdir");
+  if (p->seccomp && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p->seccomp, 0, 0) != 0)
+    child_fail(p, "prctl(PR_SET_SECCOMP)");
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -162,6 +178,13 @@ pid_t spawn(const ChildSpec& spec, int in_fd, int out_fd, int err_fd) {
   plan.rl_value = rl_value.data();
   plan.n_limits = static_cast<int>(rl_resource.size());
   plan.drop_root = spec.drop_root && geteuid() == 0;
+  plan.landlock_fd = spec.landlock_ruleset_fd;
+  struct sock_fprog seccomp {};
+  if (spec.seccomp_filter && !spec.seccomp_filter->empty()) {
+    seccomp.len = static_cast<unsigned short>(spec.seccomp_filter->size());
+    seccomp.filter = const_cast<struct sock_filter*>(spec.seccomp_filter->data());
+    plan.seccomp = &seccomp;
+  }
   plan.parent = getpid();
 
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));

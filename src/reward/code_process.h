@@ -4,6 +4,7 @@
 // child always reaped. The mechanism under code_sandbox.h, which decides what to run.
 #pragma once
 
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -53,6 +54,12 @@ struct ChildSpec {
   // so rlimits bind (root is exempt from RLIMIT_NPROC) and the caller's files are not the
   // program's files. Ignored for other callers, who cannot change identity.
   bool drop_root = false;
+  // A Landlock ruleset (code_landlock.h) the child restricts itself to, or -1. Applied with
+  // no_new_privs, before the descriptors are closed; stays the caller's to close.
+  int landlock_ruleset_fd = -1;
+  // A seccomp filter (code_seccomp.h) the child installs as its last step before exec, or null.
+  // Not for a child that must itself create namespaces (bwrap loads its filter itself).
+  const std::vector<struct sock_filter>* seccomp_filter = nullptr;
   // These descriptors become fds 3, 4, ... in the child, in order; every other fd of the caller
   // is closed there. They stay the caller's to close.
   std::vector<int> pass_fds;

@@ -77,7 +77,8 @@ TestOutcome run_code_test(const Sandbox& sandbox, const std::string& program,
 
 CodeReward::CodeReward(const config::CodeRewardConfig& config)
     : config_(config),
-      sandbox_(std::make_unique<Sandbox>(config.python, config.sandbox, limits_of(config))),
+      sandbox_(std::make_unique<Sandbox>(config.python, config.sandbox, limits_of(config),
+                                         config.allow_unsafe)),
       pool_(std::make_unique<CodeWorkerPool>(config.workers)) {}
 
 CodeReward::~CodeReward() = default;

@@ -1,14 +1,22 @@
 // bubblewrap / rlimit sandbox for submitted programs; see code_sandbox.h.
 //
-// What a run may see and do (bwrap mode): a fresh root with /usr (and the /bin, /lib* links or
-// dirs) read-only, the interpreter's prefix read-only when it lives elsewhere, private /proc and
-// /dev, and a private size-capped tmpfs /tmp holding main.py as its working directory; new user,
-// PID, network, IPC, UTS and cgroup namespaces (no network at all, no view of other processes),
-// a new session, no capabilities. The caller's files, home, /work, checkpoints are simply not
-// there. rlimits bound memory, CPU, file size, open files and core dumps of every process;
-// RLIMIT_NPROC is applied by the harness from inside the sandbox's user namespace, because the
-// kernel counts it per user, so set before bwrap it would count the caller's own threads.
-// When the caller is root, the child also drops to uid/gid 65534 first (root ignores NPROC).
+// What a run may see and do (bwrap mode): a fresh read-only root with /usr (and the /bin, /lib*
+// links or dirs) read-only, the interpreter's prefix read-only when it lives elsewhere, private
+// /proc and a read-only private /dev (no writable /dev/shm), and a private tmpfs /tmp capped at
+// kTmpfsBytes holding main.py as its working directory: the only writable place. New user, PID,
+// network, IPC, UTS and cgroup namespaces (no network at all, no view of other processes), no
+// further user namespaces (--disable-userns, and the seccomp filter of code_seccomp.h), a new
+// session, no capabilities. The caller's files, home, /work, checkpoints and the test data with
+// its expected outputs are simply not there. rlimits bound memory, CPU, file size, open files
+// and core dumps of every process; RLIMIT_NPROC is applied by the harness from inside the
+// sandbox's user namespace, because the kernel counts it per user, so set before bwrap it would
+// count the caller's own threads. When the caller is root, the child also drops to uid/gid
+// 65534 first (root ignores NPROC).
+//
+// The rlimit fallback (only with reward.code.allow_unsafe) runs the interpreter directly, in a
+// scratch directory, under the same rlimits and seccomp filter plus, where the kernel has
+// Landlock, a ruleset that lets it read only the interpreter's directories and its own scratch
+// directory (code_landlock.h): without Landlock it sees every file its user may read.
 #include "reward/code_sandbox.h"
 
 #include <fcntl.h>
@@ -29,7 +37,9 @@
 #include <vector>
 
 #include "reward/code_harness.h"
+#include "reward/code_landlock.h"
 #include "reward/code_process.h"
+#include "reward/code_seccomp.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
 
@@ -81,12 +91,32 @@ bool under_usr(const fs::path& p) {
   return s.rfind("/usr/", 0) == 0;
 }
 
-// Read-only binds that make the interpreter work inside the sandbox: /usr, the top-level /bin
-// and /lib* (symlinks on merged-/usr systems like Debian 12), and the prefix of an interpreter
-// outside /usr (a venv or a module-provided Python).
+// The top-level directories an interpreter in /usr may need: /usr itself and the /bin, /lib*
+// that merged-/usr systems like Debian 12 keep as symlinks into it.
+const char* const kSystemDirs[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
+
+// The prefix of an interpreter outside /usr (a venv or a module-provided Python), both as named
+// and as its symlinks resolve, for it to be readable inside the sandbox.
+std::vector<std::string> interpreter_prefixes(const std::string& python) {
+  std::error_code ec;
+  std::vector<fs::path> prefixes = {fs::path(python).parent_path().parent_path()};
+  fs::path real = fs::canonical(python, ec);
+  if (!ec) prefixes.push_back(real.parent_path().parent_path());
+  std::vector<std::string> out;
+  for (const auto& prefix : prefixes) {
+    std::string p = prefix.lexically_normal().string();
+    if (p.empty() || p == "/" || p == "/usr" || under_usr(prefix)) continue;
+    bool dup = false;
+    for (const auto& s : out) dup = dup || s == p;
+    if (!dup) out.push_back(p);
+  }
+  return out;
+}
+
+// Read-only binds that make the interpreter work inside the sandbox.
 std::vector<std::string> system_binds(const std::string& python) {
   std::vector<std::string> args = {"--ro-bind", "/usr", "/usr"};
-  for (const char* dir : {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}) {
+  for (const char* dir : kSystemDirs) {
     std::error_code ec;
     auto status = fs::symlink_status(dir, ec);
     if (ec || !fs::exists(status)) continue;
@@ -96,21 +126,16 @@ std::vector<std::string> system_binds(const std::string& python) {
       args.insert(args.end(), {"--ro-bind", dir, dir});
     }
   }
-  std::error_code ec;
-  std::vector<fs::path> prefixes = {fs::path(python).parent_path().parent_path()};
-  fs::path real = fs::canonical(python, ec);
-  if (!ec) prefixes.push_back(real.parent_path().parent_path());
-  std::vector<std::string> seen;
-  for (const auto& prefix : prefixes) {
-    std::string p = prefix.lexically_normal().string();
-    if (p.empty() || p == "/" || p == "/usr" || under_usr(prefix)) continue;
-    bool dup = false;
-    for (const auto& s : seen) dup = dup || s == p;
-    if (dup) continue;
-    seen.push_back(p);
-    args.insert(args.end(), {"--ro-bind", p, p});
-  }
+  for (const auto& p : interpreter_prefixes(python)) args.insert(args.end(), {"--ro-bind", p, p});
   return args;
+}
+
+// What the rlimit fallback's Landlock ruleset lets the interpreter read.
+std::vector<std::string> readable_dirs(const std::string& python) {
+  std::vector<std::string> dirs = {"/usr"};
+  for (const char* dir : kSystemDirs) dirs.emplace_back(dir);
+  for (auto& p : interpreter_prefixes(python)) dirs.push_back(std::move(p));
+  return dirs;
 }
 
 std::vector<std::string> harness_args(const std::string& mode, int nproc) {
@@ -153,13 +178,14 @@ class ScratchDir {
   bool for_nobody_ = false;
 };
 
-UniqueFd program_memfd(const std::string& program) {
-  UniqueFd fd(memfd_create("acerl-main.py", MFD_CLOEXEC));
+UniqueFd memfd_holding(const char* name, const void* data, size_t size) {
+  UniqueFd fd(memfd_create(name, MFD_CLOEXEC));
   ACERL_CHECK(fd.open(), "code sandbox: memfd_create failed: ", std::strerror(errno));
+  const char* bytes = static_cast<const char*>(data);
   size_t done = 0;
-  while (done < program.size()) {
-    ssize_t n = ::write(fd.get(), program.data() + done, program.size() - done);
-    ACERL_CHECK(n > 0, "code sandbox: writing the program to a memfd failed");
+  while (done < size) {
+    ssize_t n = ::write(fd.get(), bytes + done, size - done);
+    ACERL_CHECK(n > 0, "code sandbox: writing ", name, " to a memfd failed");
     done += static_cast<size_t>(n);
   }
   lseek(fd.get(), 0, SEEK_SET);
@@ -226,22 +252,49 @@ std::string probe_bwrap(const Sandbox& sandbox) {
   return problem;
 }
 
+constexpr const char* kGetBubblewrap =
+    "Install bubblewrap (Debian/Ubuntu: apt install bubblewrap; RHEL/Fedora: dnf install "
+    "bubblewrap; Spack: spack install bubblewrap, then spack load bubblewrap so that bwrap is on "
+    "PATH) and make sure unprivileged user namespaces are enabled (sysctl "
+    "user.max_user_namespaces > 0; on Ubuntu 23.10 and later also "
+    "kernel.apparmor_restrict_unprivileged_userns = 0 or an AppArmor profile for bwrap). "
+    "Even as root the sandbox runs as nobody and needs them";
+
+// What a program can reach in the rlimit fallback on this machine.
+std::string fallback_exposure(int landlock) {
+  const std::string user = running_as_root() ? "user nobody" : "the training job's user";
+  if (landlock <= 0)
+    return str("no Landlock in this kernel, so programs can read every file ", user,
+               " may read (the training data and its expected outputs included), use the "
+               "network and see other processes");
+  std::string out = str(
+      "Landlock limits programs to reading the interpreter's directories and their own scratch "
+      "directory, but they share the host's PID and IPC namespaces, their scratch directory has "
+      "no size limit beyond RLIMIT_FSIZE per file");
+  if (landlock < 4) out += ", and they can use the network";
+  if (landlock < 6) out += str(", and they can signal processes of ", user);
+  return out;
+}
+
 }  // namespace
 
 const char* sandbox_mode_name(SandboxMode mode) {
   return mode == SandboxMode::bwrap ? "bwrap" : "rlimit";
 }
 
-Sandbox::Sandbox(std::string python, const std::string& mode, SandboxLimits limits)
+Sandbox::Sandbox(std::string python, const std::string& mode, SandboxLimits limits,
+                 bool allow_unsafe)
     : python_(std::move(python)), limits_(limits) {
   ACERL_USAGE_CHECK(!python_.empty() && python_[0] == '/' && access(python_.c_str(), X_OK) == 0,
                     "reward.code.python = '", python_,
                     "' is not an executable given by its absolute path");
   ACERL_USAGE_CHECK(mode == "auto" || mode == "bwrap" || mode == "rlimit",
                     "reward.code.sandbox = '", mode, "': valid values are auto, bwrap, rlimit");
-  if (mode == "rlimit") return;
-  bwrap_ = find_in_path("bwrap");
-  std::string problem = "bwrap (bubblewrap) is not installed or not on PATH";
+  std::string problem;
+  if (mode != "rlimit") {
+    bwrap_ = find_in_path("bwrap");
+    problem = "bwrap (bubblewrap) is not installed or not on PATH";
+  }
   if (!bwrap_.empty()) {
     mode_ = SandboxMode::bwrap;
     SandboxLimits probe_limits = limits_;
@@ -249,19 +302,29 @@ Sandbox::Sandbox(std::string python, const std::string& mode, SandboxLimits limi
     std::swap(limits_, probe_limits);
     problem = probe_bwrap(*this);
     std::swap(limits_, probe_limits);
+    if (problem.empty()) return;
   }
-  if (problem.empty()) return;
   mode_ = SandboxMode::rlimit;
+  landlock_abi_ = landlock_abi();
+  const std::string exposure = fallback_exposure(landlock_abi_);
   ACERL_USAGE_CHECK(mode != "bwrap", "reward.code.sandbox = bwrap, but bubblewrap cannot run ",
-                    python_, " here: ", problem,
-                    ". Install bubblewrap and allow user namespaces, or set sandbox = auto/rlimit");
+                    python_, " here: ", problem, ". ", kGetBubblewrap);
+  ACERL_USAGE_CHECK(mode != "auto" || allow_unsafe,
+                    "reward.code.sandbox = auto, but bubblewrap cannot run ", python_, " here (",
+                    problem,
+                    "), and model-written programs are not run outside it unless "
+                    "reward.code.allow_unsafe = true (the rlimit fallback: ",
+                    exposure, "). ", kGetBubblewrap);
+  ACERL_USAGE_CHECK(allow_unsafe,
+                    "reward.code.sandbox = rlimit runs model-written programs outside bubblewrap (",
+                    exposure,
+                    "); set reward.code.allow_unsafe = true to accept that, or use sandbox = auto "
+                    "or bwrap");
   warn_once("code-sandbox-fallback",
-            str("WARNING: code reward sandbox: bubblewrap unusable (", problem,
-                "); falling back to rlimits + process-group kill. Submitted programs then see "
-                "the file system and network of ",
-                running_as_root() ? "user nobody" : "the training job's user",
-                " and are not isolated from other processes",
-                running_as_root() ? "" : " (they can signal or read the training job)", "."));
+            str("WARNING: code reward sandbox: ",
+                mode == "auto" ? str("bubblewrap unusable (", problem, "); ") : std::string(),
+                "running submitted programs in the rlimit fallback (allow_unsafe = true): ",
+                exposure, "."));
 }
 
 SandboxRun Sandbox::run(const std::string& program, const std::string& harness_mode,
@@ -288,28 +351,45 @@ SandboxRun Sandbox::execute(const std::string& program, const std::vector<std::s
 SandboxRun Sandbox::execute_bwrap(const std::string& program,
                                   const std::vector<std::string>& python_args,
                                   const std::string& stdin_data) const {
-  UniqueFd memfd = program_memfd(program);
+  UniqueFd memfd = memfd_holding("acerl-main.py", program.data(), program.size());
+  const auto& filter = sandbox_seccomp_filter();
+  UniqueFd seccomp =
+      memfd_holding("acerl-seccomp", filter.data(), filter.size() * sizeof filter[0]);
   int info[2];
   ACERL_CHECK(pipe2(info, O_CLOEXEC) == 0, "code sandbox: pipe2 failed");
   UniqueFd info_read(info[0]), info_write(info[1]);
   ChildSpec spec;
   // --as-pid-1: the program itself is the PID namespace's init. With bwrap's own init in between,
   // bwrap exits as soon as the program does and leaves its init to the system's init to reap.
-  spec.argv = {bwrap_,          "--unshare-all", "--as-pid-1", "--die-with-parent",
-               "--new-session", "--cap-drop",    "ALL"};
+  // --unshare-user (also in --unshare-all, but only as "try") is what --disable-userns needs.
+  spec.argv = {bwrap_,
+               "--unshare-all",
+               "--unshare-user",
+               "--disable-userns",
+               "--assert-userns-disabled",
+               "--as-pid-1",
+               "--die-with-parent",
+               "--new-session",
+               "--cap-drop",
+               "ALL"};
   for (auto& a : system_binds(python_)) spec.argv.push_back(std::move(a));
-  for (const char* a : {"--proc", "/proc", "--dev", "/dev", "--size"}) spec.argv.push_back(a);
-  spec.argv.push_back(std::to_string(kTmpfsBytes));
-  // fd 3 = the program, fd 4 = the info pipe (pass_fds order below).
-  for (const char* a : {"--tmpfs", "/tmp", "--file", "3", "/tmp/main.py", "--info-fd", "4",
-                        "--chdir", "/tmp", "--"})
+  // /dev read-only: its tmpfs (with /dev/shm in it) has no size limit; the device nodes stay
+  // usable. / read-only last, once every mount point is made; /tmp, its own mount, stays writable.
+  for (const char* a : {"--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--size"})
     spec.argv.push_back(a);
+  spec.argv.push_back(std::to_string(kTmpfsBytes));
+  // fd 3 = the program, fd 4 = the info pipe, fd 5 = the seccomp filter (pass_fds order below).
+  for (const char* a : {"--tmpfs", "/tmp", "--file", "3", "/tmp/main.py", "--remount-ro", "/",
+                        "--info-fd", "4", "--chdir", "/tmp"})
+    spec.argv.push_back(a);
+  if (!filter.empty()) spec.argv.insert(spec.argv.end(), {"--seccomp", "5"});
+  spec.argv.push_back("--");
   spec.argv.push_back(python_);
   spec.argv.insert(spec.argv.end(), python_args.begin(), python_args.end());
   spec.env = child_env("/tmp");
   spec.limits = child_limits(limits_);
   spec.drop_root = true;
-  spec.pass_fds = {memfd.get(), info_write.get()};
+  spec.pass_fds = {memfd.get(), info_write.get(), seccomp.get()};
   spec.bwrap_info_fd = info_read.get();
   ChildIo io;
   io.stdin_data = stdin_data;
@@ -323,6 +403,8 @@ SandboxRun Sandbox::execute_rlimit(const std::string& program,
                                    const std::string& stdin_data) const {
   ScratchDir dir(running_as_root());
   dir.write_program(program);
+  UniqueFd ruleset;
+  if (landlock_abi_ > 0) ruleset = landlock_ruleset(readable_dirs(python_), dir.path());
   ChildSpec spec;
   spec.argv = {python_};
   spec.argv.insert(spec.argv.end(), python_args.begin(), python_args.end());
@@ -330,6 +412,8 @@ SandboxRun Sandbox::execute_rlimit(const std::string& program,
   spec.cwd = dir.path();
   spec.limits = child_limits(limits_);
   spec.drop_root = true;
+  spec.landlock_ruleset_fd = ruleset.get();
+  if (!sandbox_seccomp_filter().empty()) spec.seccomp_filter = &sandbox_seccomp_filter();
   ChildIo io;
   io.stdin_data = stdin_data;
   io.max_stdout = io.max_stderr = static_cast<size_t>(limits_.max_output_kb) << 10;

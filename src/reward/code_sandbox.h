@@ -1,6 +1,7 @@
 // defines: Sandbox: one sandboxed execution of a submitted Python program (bubblewrap namespaces
-// + rlimits + wall-clock timeout + output caps, or rlimits alone where bubblewrap cannot run),
-// and SandboxRun, its classified outcome. Used by code_reward.cpp for every test case.
+// + seccomp + rlimits + wall-clock timeout + output caps; or, only when the config allows the
+// unsafe, the rlimit fallback: rlimits + seccomp + Landlock where the kernel has it), and
+// SandboxRun, its classified outcome. Used by code_reward.cpp for every test case.
 #pragma once
 
 #include <cstdint>
@@ -31,10 +32,12 @@ struct SandboxRun {
 
 class Sandbox {
  public:
-  // `python`: absolute path of the interpreter. `mode`: "auto" (bubblewrap when it works here,
-  // else the rlimit fallback with a one-time warning), "bwrap" (UsageError when it cannot run)
-  // or "rlimit". Whether bubblewrap works is probed once per process and interpreter.
-  Sandbox(std::string python, const std::string& mode, SandboxLimits limits);
+  // `python`: absolute path of the interpreter. `mode`: "auto" (bubblewrap when it works here;
+  // else the rlimit fallback when `allow_unsafe`, with a one-time warning, or a UsageError that
+  // says how to get bubblewrap), "bwrap" (UsageError when it cannot run) or "rlimit" (UsageError
+  // unless `allow_unsafe`). Whether bubblewrap works is probed once per process and interpreter.
+  Sandbox(std::string python, const std::string& mode, SandboxLimits limits,
+          bool allow_unsafe = false);
 
   SandboxMode mode() const { return mode_; }
   const SandboxLimits& limits() const { return limits_; }
@@ -60,6 +63,7 @@ class Sandbox {
   std::string python_;
   std::string bwrap_;
   SandboxMode mode_ = SandboxMode::rlimit;
+  int landlock_abi_ = 0;  // rlimit mode: the Landlock ABI its runs are confined with; 0 = none
   SandboxLimits limits_;
 };
 

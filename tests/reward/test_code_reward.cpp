@@ -21,6 +21,7 @@ config::CodeRewardConfig test_config(const std::string& sandbox = "auto", int wo
   c.memory_mb = 512;
   c.max_output_kb = 64;
   c.sandbox = sandbox;
+  c.allow_unsafe = sandbox == "rlimit";  // the fallback must be asked for explicitly
   return c;
 }
 

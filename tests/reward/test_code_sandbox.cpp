@@ -21,8 +21,10 @@
 #include <sstream>
 #include <thread>
 
+#include "reward/code_landlock.h"
 #include "reward/code_process.h"
 #include "reward/code_sandbox.h"
+#include "runtime/error.h"
 #include "support/process.h"
 
 using namespace acerl;
@@ -39,16 +41,41 @@ SandboxLimits small_limits() {
   return l;
 }
 
-// The bwrap sandbox, or nullptr (with a warning) where bubblewrap cannot run.
+// The bwrap sandbox. Where bubblewrap cannot run that is a test failure, since the setup script
+// installs it; ACERL_TEST_NO_BWRAP=1 (a machine without user namespaces) turns it into a
+// reported skip of the bwrap-mode checks: nullptr, with a warning.
 std::unique_ptr<Sandbox> bwrap_sandbox(SandboxLimits limits = small_limits()) {
-  auto sandbox = std::make_unique<Sandbox>("/usr/bin/python3", "auto", limits);
-  if (sandbox->mode() == SandboxMode::bwrap) return sandbox;
-  WARN("bubblewrap cannot run here: bwrap-mode checks skipped");
+  try {
+    return std::make_unique<Sandbox>("/usr/bin/python3", "bwrap", limits);
+  } catch (const UsageError& e) {
+    const char* opt_out = std::getenv("ACERL_TEST_NO_BWRAP");
+    if (opt_out && std::string(opt_out) == "1") {
+      WARN("SKIPPED (ACERL_TEST_NO_BWRAP=1): bwrap-mode checks, because " << e.what());
+      return nullptr;
+    }
+    FAIL(
+        "bubblewrap cannot run here (set ACERL_TEST_NO_BWRAP=1 to skip these checks on a "
+        "machine without user namespaces): "
+        << e.what());
+  }
   return nullptr;
 }
 
 Sandbox rlimit_sandbox(SandboxLimits limits = small_limits()) {
-  return Sandbox("/usr/bin/python3", "rlimit", limits);
+  return Sandbox("/usr/bin/python3", "rlimit", limits, /*allow_unsafe=*/true);
+}
+
+// A field of /proc/meminfo, in KiB.
+long meminfo_kb(const std::string& key) {
+  std::ifstream in("/proc/meminfo");
+  std::string name;
+  long value = -1;
+  std::string unit;
+  while (in >> name >> value) {
+    std::getline(in, unit);
+    if (name == key + ":") return value;
+  }
+  return -1;
 }
 
 int count_open_fds() {
@@ -98,19 +125,37 @@ std::set<std::string> orphan_zombies() {
   return out;
 }
 
+// Processes of the sandbox's user that belong to a run: harness processes (forks keep the
+// command line) and dying ones (a zombie's command line is empty). While a killed fork bomb is
+// torn down they still count against the user's RLIMIT_NPROC, which the rlimit fallback shares.
 int count_harness_processes() {
+  const std::string sandbox_uid = std::to_string(running_as_root() ? 65534 : getuid());
   int n = 0;
   for (auto& e : std::filesystem::directory_iterator("/proc")) {
     std::ifstream cmd(e.path() / "cmdline");
     std::string text((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-    if (text.find("acerl harness") != std::string::npos) ++n;
+    if (text.find("acerl harness") != std::string::npos) {
+      ++n;
+      continue;
+    }
+    std::ifstream status(e.path() / "status");
+    std::string line, state, uid;
+    while (std::getline(status, line)) {
+      std::istringstream fields(line);
+      std::string key;
+      fields >> key;
+      if (key == "State:") fields >> state;
+      if (key == "Uid:") fields >> uid;
+    }
+    if ((state == "Z" || state == "X") && uid == sandbox_uid) ++n;
   }
   return n;
 }
 
-// Leftovers may take a moment to be torn down by the kernel after bwrap is reaped.
+// Leftovers may take a moment to be torn down by the kernel after bwrap is reaped (a few
+// seconds after a fork bomb on two cores).
 int harness_processes_after_settling() {
-  for (int i = 0; i < 40 && count_harness_processes() > 0; ++i)
+  for (int i = 0; i < 200 && count_harness_processes() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   return count_harness_processes();
 }
@@ -245,8 +290,9 @@ TEST_CASE("bwrap: fork bomb, infinite loop, sleep, memory and output bombs are c
   CHECK(run_contained(*sandbox, "while True:\n    pass\n").failure == "timeout");
   CHECK(run_contained(*sandbox, "import time\ntime.sleep(60)\n").failure == "timeout");
   CHECK(run_contained(*sandbox, "x = bytearray(4 << 30)\n").failure == "memory");
-  CHECK(run_contained(*sandbox, "l = []\nwhile True:\n    l.append(' ' * 10**7)\n").failure ==
-        "memory");
+  SandboxRun growing = run_contained(*sandbox, "l = []\nwhile True:\n    l.append(' ' * 10**7)\n");
+  INFO("stderr: " << growing.err);
+  CHECK(growing.failure == "memory");
   SandboxRun flood =
       run_contained(*sandbox, "import sys\nwhile True:\n    sys.stdout.write('x' * 65536)\n");
   CHECK(flood.failure == "output_limit");
@@ -408,14 +454,158 @@ TEST_CASE("sandbox configuration errors name the key", "[code]") {
                     Contains("reward.code.sandbox") && Contains("auto, bwrap, rlimit"));
 }
 
-TEST_CASE("without bubblewrap, auto falls back and bwrap is a usage error", "[code]") {
+TEST_CASE("without bubblewrap, auto and rlimit refuse unless allow_unsafe, bwrap is an error",
+          "[code]") {
   using Catch::Matchers::Contains;
   std::string saved = std::getenv("PATH") ? std::getenv("PATH") : "";
   setenv("PATH", "/nonexistent", 1);  // no bwrap to be found
+  CHECK_THROWS_WITH(Sandbox("/usr/bin/python3", "auto", small_limits()),
+                    Contains("reward.code.sandbox = auto") && Contains("not installed") &&
+                        Contains("reward.code.allow_unsafe = true") &&
+                        Contains("apt install bubblewrap"));
   SandboxMode fallback = SandboxMode::bwrap;
-  CHECK_NOTHROW(fallback = Sandbox("/usr/bin/python3", "auto", small_limits()).mode());
+  CHECK_NOTHROW(fallback = Sandbox("/usr/bin/python3", "auto", small_limits(), true).mode());
   CHECK(fallback == SandboxMode::rlimit);
-  CHECK_THROWS_WITH(Sandbox("/usr/bin/python3", "bwrap", small_limits()),
-                    Contains("reward.code.sandbox = bwrap") && Contains("not installed"));
+  CHECK_THROWS_WITH(Sandbox("/usr/bin/python3", "bwrap", small_limits(), true),
+                    Contains("reward.code.sandbox = bwrap") && Contains("not installed") &&
+                        Contains("apt install bubblewrap"));
   setenv("PATH", saved.c_str(), 1);
+  CHECK_THROWS_WITH(
+      Sandbox("/usr/bin/python3", "rlimit", small_limits()),
+      Contains("reward.code.sandbox = rlimit") && Contains("reward.code.allow_unsafe = true"));
+}
+
+namespace {
+
+// Tries to fill /dev/shm and the root with 64 files of 15 MiB (just under RLIMIT_FSIZE), and the
+// sandbox's /tmp with 2000 files of 1 MiB, to open a nested user namespace (the syscall, and
+// util-linux's unshare), and to read a file of expected outputs. Prints one line per attempt:
+// "<what> <bytes written or outcome>".
+std::string hostile_program(const std::string& expected_file) {
+  return R"(
+import ctypes, os, subprocess
+MB = b'x' * (1 << 20)
+def fill(path, files, per_file):
+    written = 0
+    try:
+        for i in range(files):
+            with open(os.path.join(path, 'f%d' % i), 'wb') as f:
+                for _ in range(per_file):
+                    f.write(MB)
+                    written += len(MB)
+    except OSError:
+        pass
+    return written
+print('shm', fill('/dev/shm', 64, 15), flush=True)
+print('root', fill('/', 64, 15), flush=True)
+print('tmp', fill('/tmp', 2000, 1), flush=True)
+libc = ctypes.CDLL(None, use_errno=True)
+print('unshare', 'ok' if libc.unshare(0x10000000) == 0 else 'errno%d' % ctypes.get_errno(), flush=True)
+try:
+    r = subprocess.run(['unshare', '-U', 'true'], capture_output=True)
+    print('unshare-cmd', 'ok' if r.returncode == 0 else 'failed', flush=True)
+except OSError as e:
+    print('unshare-cmd', type(e).__name__, flush=True)
+try:
+    print('expected', open()" +
+         test::quote(expected_file) + R"().read(), flush=True)
+except OSError as e:
+    print('expected', type(e).__name__, flush=True)
+)";
+}
+
+// The value printed after `key` by hostile_program, or "" when the line is missing.
+std::string field(const std::string& out, const std::string& key) {
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line))
+    if (line.rfind(key + " ", 0) == 0) return line.substr(key.size() + 1);
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "bwrap and the Landlock fallback: a program cannot fill the node's memory, nest a user "
+    "namespace or read the expected outputs",
+    "[code]") {
+  const std::string dir = test::scratch_dir("code-sandbox-hostile");
+  const std::string secret = random_token();
+  const std::string expected = dir + "/code_prompts.jsonl";
+  std::ofstream(expected) << "{\"tests\": [{\"input\": \"1\", \"output\": \"" << secret
+                          << "\"}]}\n";
+  chmod(expected.c_str(), 0644);  // world-readable, as data files usually are
+  chmod(dir.c_str(), 0755);
+  SandboxLimits limits = small_limits();
+  limits.timeout_s = 20;  // 2000 file creations take a while on a slow disk-backed /tmp
+  std::vector<std::unique_ptr<Sandbox>> sandboxes;
+  if (auto b = bwrap_sandbox(limits)) sandboxes.push_back(std::move(b));
+  if (landlock_abi() > 0) {
+    sandboxes.push_back(std::make_unique<Sandbox>(rlimit_sandbox(limits)));
+  } else {
+    WARN(
+        "SKIPPED: the rlimit fallback's part, this kernel has no Landlock (the fallback then "
+        "exposes every readable file, as its warning says)");
+  }
+  for (const auto& sandbox : sandboxes) {
+    const bool bwrap = sandbox->mode() == SandboxMode::bwrap;
+    INFO("mode " << sandbox_mode_name(sandbox->mode()));
+    const long shmem_before = meminfo_kb("Shmem"), available_before = meminfo_kb("MemAvailable");
+    REQUIRE(shmem_before >= 0);
+    SandboxRun run = run_contained(*sandbox, hostile_program(expected));
+    const long shmem_after = meminfo_kb("Shmem"), available_after = meminfo_kb("MemAvailable");
+    INFO("out:\n"
+         << run.out << "Shmem " << shmem_before << " -> " << shmem_after << " KiB, MemAvailable "
+         << available_before << " -> " << available_after);
+    CHECK(run.failure == "");
+    CHECK(field(run.out, "shm") == "0");
+    CHECK(field(run.out, "root") == "0");
+    // bwrap: the private /tmp holds at most its 64 MiB. The fallback writes only into its
+    // scratch directory on disk, at most RLIMIT_FSIZE per file; it is removed afterwards.
+    const std::string tmp = field(run.out, "tmp");
+    REQUIRE_FALSE(tmp.empty());
+    if (bwrap) CHECK(std::stoll(tmp) <= (64ll << 20));
+    CHECK(field(run.out, "unshare") == "errno1");  // EPERM
+    CHECK(field(run.out, "unshare-cmd") != "ok");
+    CHECK(field(run.out, "expected").rfind(bwrap ? "FileNotFoundError" : "PermissionError", 0) ==
+          0);
+    CHECK(run.out.find(secret) == std::string::npos);
+    // Nothing the program wrote outlives it in the node's memory: shared memory (tmpfs, /dev/shm)
+    // back where it was, within noise, and the free memory not 1 GiB lower.
+    CHECK(shmem_after - shmem_before < 32 * 1024);
+    CHECK(available_before - available_after < 1024 * 1024);
+    for (const char* leftover : {"/dev/shm/f0", "/f0"})
+      CHECK_FALSE(std::filesystem::exists(leftover));
+  }
+}
+
+TEST_CASE("the seccomp filter refuses what the sandbox forbids and leaves normal programs alone",
+          "[code]") {
+  std::vector<std::unique_ptr<Sandbox>> sandboxes;
+  if (auto b = bwrap_sandbox()) sandboxes.push_back(std::move(b));
+  sandboxes.push_back(std::make_unique<Sandbox>(rlimit_sandbox()));
+  for (const auto& sandbox : sandboxes) {
+    INFO("mode " << sandbox_mode_name(sandbox->mode()));
+    SandboxRun run = run_contained(*sandbox, R"(
+import ctypes, os, threading
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, *args):
+    r = getattr(libc, name)(*args)
+    return 'ok' if r >= 0 else 'errno%d' % ctypes.get_errno()
+print('memfd', call('memfd_create', b'x', 0))
+print('shmget', call('shmget', 0, 1 << 20, 0o1600))
+t = threading.Thread(target=lambda: None); t.start(); t.join()
+pid = os.fork()
+if pid == 0:
+    os._exit(7)
+print('fork', os.waitpid(pid, 0)[1] >> 8)
+print('threads ok')
+)");
+    INFO("stdout: " << run.out << "\nstderr: " << run.err);
+    CHECK(run.failure == "");
+    CHECK(field(run.out, "memfd") == "errno1");
+    CHECK(field(run.out, "shmget") == "errno1");
+    CHECK(field(run.out, "fork") == "7");
+    CHECK(run.out.find("threads ok") != std::string::npos);
+  }
 }
