@@ -3,7 +3,9 @@
 // concatenated, then made valid UTF-8.
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 
@@ -48,10 +50,31 @@ TokenizerModel::TokenizerModel(const TokenizerSpec& spec)
       steps(spec.pre_tokenizer),
       bpe(spec.vocab, spec.merges, spec.ignore_merges, spec.source),
       added(spec.added_tokens, [&](const std::string& t) { return normalize_text(spec.nfc, t); }) {
-  int32_t end = bpe.end_id();
+  // Every id names one token, and the ids run 0 .. N-1 without a hole: an added token inside the
+  // model's range must be that entry, past it the added tokens continue the range. Checked before
+  // anything is sized by the largest id.
+  std::map<int32_t, const AddedToken*> by_id;
   for (const auto& t : spec.added_tokens) {
-    ACERL_USAGE_CHECK(t.id >= 0, source, ": added token '", t.content, "' has negative id ", t.id);
-    end = std::max(end, t.id + 1);
+    ACERL_USAGE_CHECK(t.id >= 0, source, ": added token '", clip_text(t.content),
+                      "' has negative id ", t.id);
+    auto [it, fresh] = by_id.emplace(t.id, &t);
+    ACERL_USAGE_CHECK(fresh, source, ": added tokens '", clip_text(it->second->content), "' and '",
+                      clip_text(t.content), "' share id ", t.id, " (each id names one token)");
+    if (t.id >= bpe.end_id()) continue;
+    const std::string* entry = bpe.entry(t.id);
+    ACERL_USAGE_CHECK(!entry || *entry == t.content || byte_level_decode(*entry) == t.content,
+                      source, ": added token '", clip_text(t.content), "' has id ", t.id,
+                      ", which the model's vocabulary gives to '",
+                      clip_text(entry ? *entry : std::string()), "' (each id names one token)");
+  }
+  int32_t end = bpe.end_id();
+  for (const auto& [id, t] : by_id) {
+    if (id < bpe.end_id()) continue;
+    ACERL_USAGE_CHECK(id == end, source, ": no token has id ", end, " (the next added token, '",
+                      clip_text(t->content), "', has id ", id,
+                      "): token ids must run from 0 without unused ids, or generation could "
+                      "sample an id that decodes to nothing");
+    ++end;
   }
   bytes.resize(end);
   kind.assign(end, Kind::none);
@@ -127,7 +150,14 @@ Tokenizer Tokenizer::from_file(const std::string& path) {
   ACERL_USAGE_CHECK(in, "cannot open tokenizer file ", path);
   std::ostringstream text;
   text << in.rdbuf();
-  return from_json(text.str(), path);
+  const std::string content = text.str();
+  if (const size_t bad = unicode::find_invalid_utf8(content); bad != std::string::npos) {
+    const auto line =
+        1 + std::count(content.begin(), content.begin() + static_cast<long>(bad), '\n');
+    throw UsageError(
+        str(path, ":", line, ": invalid UTF-8 at byte ", bad, " (a tokenizer.json is UTF-8 text)"));
+  }
+  return from_json(content, path);
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parse_special) const {

@@ -240,6 +240,17 @@ TEST_CASE("malformed tokenizer.json files give errors naming the file and the pr
     throw std::logic_error("no member " + name);
   };
   auto model = [&](json::Value& d) -> json::Value& { return member(d, "model"); };
+  auto added = [](const std::string& content, int64_t id) {
+    json::Value t;
+    t.set("id", id);
+    t.set("content", content);
+    t.set("single_word", false);
+    t.set("lstrip", false);
+    t.set("rstrip", false);
+    t.set("normalized", false);
+    t.set("special", true);
+    return t;
+  };
   struct Case {
     std::string name, expect;
     std::function<void(json::Value&)> edit;
@@ -286,6 +297,24 @@ TEST_CASE("malformed tokenizer.json files give errors naming the file and the pr
        [&](json::Value& d) { member(model(d), "vocab").set("!", int64_t(2000000000)); }},
       {"shared_id", "share the id 0 (each id must name one token)",
        [&](json::Value& d) { member(model(d), "vocab").set("\"", int64_t(0)); }},
+      // An added token on an id the vocabulary gives to another token (every '&' would decode
+      // as <|im_end|>), two added tokens on one id, and an id past the vocabulary's end that
+      // leaves unused ids in between.
+      {"added_collision",
+       "added token '<|im_end|>' has id 5, which the model's vocabulary gives "
+       "to '&'",
+       [&](json::Value& d) {
+         member(d, "added_tokens").as_array().push_back(added("<|im_end|>", 5));
+       }},
+      {"added_shared", "added tokens '<|a|>' and '<|b|>' share id 50257",
+       [&](json::Value& d) {
+         member(d, "added_tokens").as_array().push_back(added("<|a|>", 50257));
+         member(d, "added_tokens").as_array().push_back(added("<|b|>", 50257));
+       }},
+      {"added_gap", "no token has id 50257 (the next added token, '<|gap|>', has id 50300)",
+       [&](json::Value& d) {
+         member(d, "added_tokens").as_array().push_back(added("<|gap|>", 50300));
+       }},
       {"other_pre_tokenizer", "unsupported pre-tokenizer type 'Whitespace'",
        [&](json::Value& d) {
          json::Value p;
@@ -300,6 +329,15 @@ TEST_CASE("malformed tokenizer.json files give errors naming the file and the pr
   }
   CHECK_THROWS_WITH(tokenizer::Tokenizer::from_file(dir + "/missing.json"),
                     Contains(dir + "/missing.json"));
+  // Invalid UTF-8 inside the file: named with its line, never accepted.
+  const std::string bad_utf8 = dir + "/bad_utf8.json";
+  {
+    std::string text = good;
+    text.insert(text.find("\"model\""), "\"x\": \"\xc3\x28\",\n");
+    std::ofstream(bad_utf8, std::ios::binary) << text;
+  }
+  CHECK_THROWS_WITH(tokenizer::Tokenizer::from_file(bad_utf8),
+                    Contains(bad_utf8 + ":") && Contains(": invalid UTF-8 at byte"));
   const std::string broken = dir + "/broken.json";
   std::ofstream(broken) << "{\"model\": {\"type\": \"BPE\",";
   CHECK_THROWS_WITH(tokenizer::Tokenizer::from_file(broken), Contains(broken + ":1:"));
