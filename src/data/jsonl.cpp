@@ -5,6 +5,7 @@
 
 #include "runtime/error.h"
 #include "runtime/log.h"
+#include "tokenizer/unicode.h"
 
 namespace acerl::data {
 
@@ -21,6 +22,9 @@ JsonlStats read_jsonl(
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     const std::string where = path + ":" + std::to_string(number);
     try {
+      const size_t bad = tokenizer::unicode::find_invalid_utf8(line);
+      ACERL_USAGE_CHECK(bad == std::string::npos, where, ": invalid UTF-8 at byte ", bad + 1,
+                        " of the line (JSONL is UTF-8 text)");
       json::Value value = json::parse(line, where);
       ACERL_USAGE_CHECK(value.is_object(), where, ": expected a JSON object per line");
       record(value, where);

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "data/jsonl.h"
+#include "reward/code_tests.h"
 #include "runtime/error.h"
 
 namespace acerl::data {
@@ -46,8 +47,11 @@ std::vector<PromptRecord> load_prompts(const std::string& path, bool skip_bad_li
       if (r.kind == tokenizer::TaskKind::math)
         ACERL_USAGE_CHECK(r.answer.is_string() || r.answer.is_number(), where,
                           ": a math record needs \"answer\" (a string or a number)");
-      if (r.kind == tokenizer::TaskKind::code)
+      if (r.kind == tokenizer::TaskKind::code) {
         ACERL_USAGE_CHECK(!r.tests.is_null(), where, ": a code record needs \"tests\"");
+        // Each test parsed now, so a malformed one is named by its line before any rollout.
+        reward::parse_code_tests(r.tests, where + " \"tests\"");
+      }
       ACERL_USAGE_CHECK(
           r.kind != tokenizer::TaskKind::plain, where,
           ": \"type\" must be \"math\" or \"code\" (a reward must be able to score it)");

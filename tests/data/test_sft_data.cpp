@@ -52,6 +52,16 @@ TEST_CASE("malformed SFT lines name file and line, or are skipped and counted", 
   CHECK_THROWS_WITH(data::load_sft_examples(role, false, nullptr, chat), Contains("role 'robot'"));
   CHECK_THROWS_WITH(data::load_sft_examples("/nonexistent/x.jsonl", false, nullptr, chat),
                     Contains("/nonexistent/x.jsonl"));
+  // Invalid UTF-8 is the data file's fault, named by its line, and skipped like any bad line.
+  std::string utf8 = write("utf8",
+                           "{\"prompt\": \"a\", \"response\": \"b\"}\n"
+                           "{\"prompt\": \"a\", \"response\": \"b\"}\n"
+                           "{\"prompt\": \"\xff\xfe\", \"response\": \"b\"}\n");
+  CHECK_THROWS_WITH(data::load_sft_examples(utf8, false, nullptr, chat),
+                    Contains("data.jsonl:3: invalid UTF-8 at byte 13 of the line"));
+  data::SftLoadStats utf8_stats;
+  CHECK(data::load_sft_examples(utf8, true, &utf8_stats, chat).size() == 2);
+  CHECK(utf8_stats.bad_lines == 1);
 }
 
 TEST_CASE("max_prompts and responses_per_prompt select deterministically", "[data]") {
