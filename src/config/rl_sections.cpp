@@ -98,6 +98,9 @@ void describe_rl(Schema& s, RlConfig& c) {
       });
   s.add("trace_rollouts", &c.trace_rollouts,
         "also trace one row per rollout (prompt, sample, reward, length, entropy)");
+  s.add("stop_after_stage", &c.stop_after_stage,
+        "end the job (exit 0, checkpoint written) after this [stage.NAME]; empty = run all "
+        "stages; a later job with --resume continues with the next stage");
 }
 
 void describe_stage(Schema& s, StageConfig& c) {

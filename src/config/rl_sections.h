@@ -38,6 +38,9 @@ struct RlConfig {
   double temperature_min = 0.3, temperature_max = 1.5, temperature_max_step = 0.05;
   DoubleList entropy_grid{{0.4, 0.6, 0.8, 1.0, 1.2, 1.4}};
   bool trace_rollouts = false;
+  // "" = run every stage; else end the job (exit 0, checkpoint written) once this stage is done:
+  // a batch chain then runs one job per stage in the same run.dir.
+  std::string stop_after_stage;
 };
 
 struct StageConfig {

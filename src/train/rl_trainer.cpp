@@ -150,6 +150,7 @@ class RlTrainer {
             bool controller_started);
 
   std::vector<Stage> load_stages();
+  size_t stop_after_stage_index(const std::vector<Stage>& stages) const;
 
   MpiRuntime& runtime_;
   const config::Config& cfg_;
@@ -170,6 +171,21 @@ class RlTrainer {
   rollout::GeneratorOptions generation_;
   model::Precision precision_ = model::Precision::bf16;
 };
+
+// The index of rl.stop_after_stage among the stages (the last stage when it is empty).
+size_t RlTrainer::stop_after_stage_index(const std::vector<Stage>& stages) const {
+  const std::string& name = cfg_.rl.stop_after_stage;
+  if (name.empty()) return stages.size() - 1;
+  std::string names;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    if (stages[i].cfg.name == name) return i;
+    names += (i ? ", " : "") + stages[i].cfg.name;
+  }
+  throw UsageError(str("rl.stop_after_stage = '", clip_text(name), "' is not a stage of this run (",
+                       cfg_.stages.empty() ? "it has no [stage.NAME] sections; its one stage is "
+                                           : "its stages, in order: ",
+                       names, ")"));
+}
 
 std::vector<Stage> RlTrainer::load_stages() {
   std::vector<config::StageConfig> configs = cfg_.stages;
@@ -383,6 +399,7 @@ int RlTrainer::run(bool resume_flag) {
     generation_ = rollout::generator_options(cfg_, *tok_, precision_);
     generation_.entropy_temperatures = cfg_.rl.entropy_grid.values;
     stages = load_stages();
+    stop_after_stage_index(stages);  // a wrong name fails here, before any work
   });
   const parallel::ProcessGroups& g = *groups_;
   model_ = build_model(cfg_, architecture_, g);
@@ -473,6 +490,12 @@ int RlTrainer::run(bool resume_flag) {
   const rl::TemperatureControl control{cfg_.rl.target_entropy, cfg_.rl.temperature_min,
                                        cfg_.rl.temperature_max, cfg_.rl.temperature_max_step};
 
+  const size_t stop_after = stop_after_stage_index(stages);
+  if (stage_index > stop_after) {
+    log0(str("rl: stage ", stages[stop_after].cfg.name,
+             " (rl.stop_after_stage) is already done in ", last_checkpoint_, "; nothing to do"));
+    return kExitFinished;
+  }
   for (; stage_index < stages.size(); ++stage_index, stage_step = 0) {
     Stage& stage = stages[stage_index];
     rl::PromptSampler sampler(stage.prompts.size(),
@@ -700,6 +723,12 @@ int RlTrainer::run(bool resume_flag) {
     }
     // End of stage: the next stage starts fresh (a new sampler; the temperature carries over).
     save(global_step, stage_index + 1, 0, sampler, easy, temperature, controller_started);
+    if (stage_index == stop_after && stage_index + 1 < stages.size()) {
+      log0(str("rl: stage ", stage.cfg.name, " done at step ", global_step,
+               " (rl.stop_after_stage); checkpoint ", last_checkpoint_,
+               "; the next stage continues with --resume"));
+      return kExitFinished;
+    }
     resume_epoch = 0;
     easy_ids.clear();
     solved_ids.clear();

@@ -265,6 +265,39 @@ TEST_CASE("rl: resuming from the checkpoint of a stage boundary equals the unint
             .out == "equal 6\n");
 }
 
+TEST_CASE("rl: one job per stage (rl.stop_after_stage, then --resume) equals the whole run",
+          "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  const std::string args = kTwoStages + stage_data(f) + " --checkpoint.keep=10";
+  auto whole = run_process(rl_cmd(f, "per_stage_whole", args), 300);
+  INFO(whole.out << whole.err);
+  REQUIRE(whole.exit_code == 0);
+  auto first = run_process(rl_cmd(f, "per_stage", args + " --rl.stop_after_stage=a"), 300);
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK_THAT(first.out, Contains("rl: stage a done at step 3"));
+  CHECK(column(f.sft.dir + "/per_stage/trace.h5", "stage") == std::vector<double>{0, 0, 0});
+  // The stage's job again (a chain re-run): nothing to do, nothing lost.
+  auto again =
+      run_process(rl_cmd(f, "per_stage", args + " --rl.stop_after_stage=a") + " --resume", 300);
+  INFO(again.out << again.err);
+  REQUIRE(again.exit_code == 0);
+  CHECK_THAT(again.out, Contains("stage a (rl.stop_after_stage) is already done"));
+  auto second =
+      run_process(rl_cmd(f, "per_stage", args + " --rl.stop_after_stage=b") + " --resume", 300);
+  INFO(second.out << second.err);
+  REQUIRE(second.exit_code == 0);
+  CHECK(run_python(quote(source_path("tests/train/trace_tool.py")) + " equal " +
+                   quote(f.sft.dir + "/per_stage_whole/trace.h5") + " " +
+                   quote(f.sft.dir + "/per_stage/trace.h5") +
+                   " rl loss entropy temperature reward/math grad_norm stage prompts_drawn")
+            .out == "equal 6\n");
+  auto wrong = run_process(rl_cmd(f, "per_stage_wrong", args + " --rl.stop_after_stage=c"), 300);
+  CHECK(wrong.exit_code == 2);
+  CHECK_THAT(wrong.err, Contains("rl.stop_after_stage = 'c' is not a stage of this run (its "
+                                 "stages, in order: a, b)"));
+}
+
 TEST_CASE("rl: two stages on 2 data-parallel ranks run end to end", "[rl-e2e]") {
   const RlFixture& f = rl_fixture();
   auto r = run_process(
