@@ -84,8 +84,14 @@ std::vector<ConfigEntry> parse_ini_text(const std::string& text, const std::stri
     std::string t = trim(line);
     if (t.empty() || t.front() == '#' || t.front() == ';') continue;
     if (t.front() == '[') {
-      ACERL_USAGE_CHECK(t.back() == ']', where, ": section header '", t, "' lacks its closing ']'");
-      section = trim(t.substr(1, t.size() - 2));
+      // A comment may follow the header: "[stage.math_8k]  # 8K responses".
+      const auto close = t.find(']');
+      ACERL_USAGE_CHECK(close != std::string::npos, where, ": section header '", t,
+                        "' lacks its closing ']'");
+      const std::string after = trim(t.substr(close + 1));
+      ACERL_USAGE_CHECK(after.empty() || after.front() == '#' || after.front() == ';', where,
+                        ": unexpected '", after, "' after the section header (only a # comment)");
+      section = trim(t.substr(1, close - 1));
       ACERL_USAGE_CHECK(valid_name(section), where, ": bad section name '", section,
                         "' (letters, digits, '_', '-', and '.' between parts)");
       continue;

@@ -1,6 +1,6 @@
 // Config: INI syntax, typing through Boost.Program_options, precedence, every kind of error
 // (each must name where, which key, which value and what would be valid), resolved round trip.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include "config/ini.h"
 #include "config/rl_sections.h"
@@ -63,7 +63,7 @@ TEST_CASE("INI syntax: sections, comments, quotes, escapes, origins", "[config]"
       "[data]\n"
       "prompt = \"a # not a comment\\n second line\"\n"
       "path=x.jsonl\n"
-      "[stage.math_8k]\n"
+      "[stage.math_8k]   # a comment after a header\n"
       "lr = 1e-6\n",
       "f.ini");
   REQUIRE(entries.size() == 4);
@@ -83,6 +83,8 @@ TEST_CASE("INI syntax errors name the file and line", "[config]") {
   CHECK_THROWS_WITH(parse_ini_text("steps = 5\n", "f.ini"),
                     Contains("f.ini:1") && Contains("before any [section]"));
   CHECK_THROWS_WITH(parse_ini_text("[train\n", "f.ini"), Contains("f.ini:1") && Contains("']'"));
+  CHECK_THROWS_WITH(parse_ini_text("[train] steps = 5\n", "f.ini"),
+                    Contains("f.ini:1: unexpected 'steps = 5' after the section header"));
   CHECK_THROWS_WITH(parse_ini_text("[train]\nsteps = 1\n\nsteps = 2\n", "f.ini"),
                     Contains("f.ini:4") && Contains("already set on line 2"));
   CHECK_THROWS_WITH(parse_ini_text("[data]\nprompt = \"open\n", "f.ini"),
