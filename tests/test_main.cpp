@@ -2,7 +2,7 @@
 // launcher (mpiexec/srun): plain unit tests then stay free to spawn mpiexec themselves.
 #define CATCH_CONFIG_RUNNER
 #include <mpi.h>
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <cstdlib>
 #include <optional>

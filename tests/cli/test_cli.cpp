@@ -1,6 +1,6 @@
 // The acerl executable as users meet it: --version against the real libraries, --help listing
 // real keys, config errors on the command line, unknown and unimplemented commands.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <fstream>
 

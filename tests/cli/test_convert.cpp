@@ -1,6 +1,6 @@
 // `acerl convert`: --init writes a model transformers loads; --input re-shards and re-types a
 // checkpoint without changing any value beyond the requested rounding.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <filesystem>
 #include <fstream>

@@ -1,6 +1,6 @@
 // `acerl data score` on records whose verdicts are known by construction: math answers right,
 // equivalent, wrong and missing; code that passes, fails and never compiles.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <fstream>
 #include <sstream>

@@ -1,6 +1,6 @@
 // `acerl data tokenize`: the acerl binary turns text into the ids HF tokenizers gives, per whole
 // input or per line, and --decode turns them back into the same text; usage errors are clear.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <fstream>
 #include <sstream>

@@ -1,6 +1,6 @@
 // A bad parallel layout ends a multi-rank job fast with one clear message (no hang, no flood of
 // copies): layouts that do not make the world size, or do not divide the model.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include "support/process.h"
 #include "support/sft_fixture.h"

@@ -1,6 +1,6 @@
 // Prompt files of rl and eval: a record whose reward could not score it is refused at load,
 // naming file:line and what is missing, or skipped and counted with data.skip_bad_lines.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <fstream>
 

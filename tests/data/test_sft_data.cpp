@@ -1,7 +1,7 @@
 // SFT data: JSONL errors name file:line (or are skipped and counted), the scaling-study selection
 // is deterministic and exact, and packed rows carry the right positions, document ids, targets
 // and loss weights (checked element by element against the documents).
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <fstream>
 #include <map>

@@ -1,7 +1,7 @@
 // Checkpoints are layout independent (under mpiexec -n 2): a checkpoint written at tp=2 holds
 // full-shape tensors that load at pp=2 and on a single process with every element equal to
 // the writer's shards; AdamW moments and the job state come back too.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <filesystem>
 #include <map>

@@ -1,6 +1,6 @@
 // HDF5 layer: serial round trips checked in C++ and by h5py, SWMR reading while the writer
 // runs, error messages; and (under mpiexec -n 2) collective hyperslab writes of a shared file.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <torch/torch.h>
 

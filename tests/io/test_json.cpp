@@ -1,5 +1,5 @@
 // JSON: values, escapes and numbers checked against Python's json module; error positions.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <fstream>
 

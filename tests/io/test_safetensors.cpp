@@ -1,7 +1,7 @@
 // safetensors: files written by the reference library are read (single and sharded), written
 // back byte for byte, and our files are read by the reference library; corrupt files are
 // rejected with messages naming the file and the problem.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <filesystem>
 #include <fstream>

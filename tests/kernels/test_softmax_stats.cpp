@@ -1,6 +1,6 @@
 // The host+device math of the softmax-statistics kernel, run on the CPU against LibTorch's
 // float64 log_softmax: entropy and log-partition of softmax(x / T), whole rows and merged shards.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <torch/torch.h>
 

@@ -1,6 +1,6 @@
 // model.precision: "auto" follows the CPU's native bf16 support as the kernel reports it in
 // /proc/cpuinfo (an independent reading of the same CPUID bits), and bad names are usage errors.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <fstream>
 #include <sstream>

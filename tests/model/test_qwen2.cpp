@@ -1,7 +1,7 @@
 // The Qwen2 model against Hugging Face transformers' own Qwen2ForCausalLM (run from the venv on
 // the same safetensors file): full forward, packed documents, prefill + decode with the KV
 // cache, tied embeddings, greedy generation.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <torch/torch.h>
 

@@ -1,6 +1,6 @@
 // The MPI communicator on real ranks (run under mpiexec -n 2 and -n 4): every operation, dtype
 // and layout of the data, checked against values each rank can compute for every other rank.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <torch/torch.h>
 

@@ -1,5 +1,5 @@
 // Layout validation and stage partition (single process): messages say what would fit.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include "model/qwen2.h"
 #include "parallel/process_groups.h"

@@ -2,7 +2,7 @@
 // of 2 and 4 ranks equals the single-process step from the same weights and data: loss to 1e-5
 // relative, updated parameters to 1e-5, in fp32. Each rank compares its own shards with the
 // matching slices of a single-process model it runs itself.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <torch/torch.h>
 

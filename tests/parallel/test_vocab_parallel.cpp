@@ -1,7 +1,7 @@
 // Vocab-parallel log-prob, cross-entropy and entropy at temperature T on 2 TP ranks equal the
 // single-rank computation from full logits (LibTorch log_softmax, autograd), values and
 // gradients.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <torch/torch.h>
 

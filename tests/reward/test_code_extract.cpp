@@ -1,5 +1,5 @@
 // Code reward extraction: which fenced block of a response is the submitted program.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include "reward/code_extract.h"
 

@@ -1,6 +1,6 @@
 // Code reward end to end: responses with correct and wrong programs on stdin/stdout and
 // function-call tests, verdict reasons, the worker pool, and the rlimit fallback.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <atomic>
 #include <set>

@@ -2,7 +2,7 @@
 // process (the stand-in for the training job) running, with its files intact, no child or fd
 // left behind. Run in bubblewrap mode (skipped with a warning where bubblewrap cannot run) and
 // in the rlimit fallback for the protections that mode has.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

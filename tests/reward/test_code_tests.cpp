@@ -1,5 +1,5 @@
 // Code reward test cases: the JSON forms they come in, and how outputs are compared.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include "io/json.h"
 #include "reward/code_tests.h"

@@ -1,6 +1,6 @@
 // Math answer checker: the case table (tests/reward/math_cases.tsv) with verdicts checked by hand
 // and with sympy, and check_math on whole responses.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <sstream>
 

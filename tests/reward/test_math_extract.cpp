@@ -1,5 +1,5 @@
 // Final-answer extraction from whole responses: boxes, nesting, </think>, phrase fallbacks.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include "reward/math_extract.h"
 

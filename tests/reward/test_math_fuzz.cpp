@@ -1,6 +1,6 @@
 // Safety of the math checker: random and adversarial inputs (fixed seed) never throw or crash and
 // each call returns within a generous time bound (a safety bound, not a speed measurement).
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <chrono>
 #include <random>

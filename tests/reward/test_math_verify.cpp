@@ -1,7 +1,7 @@
 // The case table against Hugging Face math-verify (run from the venv): every row where the two
 // checkers disagree must carry a documented convention id (math_conventions.md, "mv:<id>"), and
 // no row may carry one where they agree, so the documented set stays exactly true.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <fstream>
 #include <sstream>

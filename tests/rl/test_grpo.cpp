@@ -1,5 +1,5 @@
 // GRPO advantages, loss, filters and the temperature controller on hand-computed examples.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <torch/torch.h>
 

@@ -1,7 +1,7 @@
 // The generator on one rank: greedy tokens equal transformers' generate(), sampling does not
 // depend on the batch size, stop tokens end sequences independently, and the rollout's
 // log-probs agree with the learner's recomputation.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <torch/torch.h>
 

@@ -1,7 +1,7 @@
 // Generation through tensor and pipeline parallelism (under mpiexec): with a fixed seed, the
 // sampled and the greedy tokens are those of the single-process generator, which every rank
 // also runs as the reference.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <filesystem>
 

@@ -1,7 +1,7 @@
 // The sampler against direct computations on full logits (single rank): greedy limit,
 // reported log-probs and entropies, and empirical frequencies vs softmax(logits / T) after
 // top-p / top-k truncation (chi-square with a fixed seed).
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <torch/torch.h>
 

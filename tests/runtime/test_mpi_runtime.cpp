@@ -1,5 +1,5 @@
 // Whole-job failure behaviour of MpiRuntime/run_main, observed on real mpiexec jobs.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include "runtime/error.h"
 #include "runtime/mpi_runtime.h"

@@ -5,7 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <chrono>
 #include <cstdlib>

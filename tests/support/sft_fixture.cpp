@@ -1,7 +1,7 @@
 // Synthetic SFT problem for tests; see sft_fixture.h.
 #include "support/sft_fixture.h"
 
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <fstream>
 #include <random>

@@ -1,7 +1,7 @@
 // Reference helpers of the tokenizer tests; see hf_reference.h.
 #include "tokenizer/hf_reference.h"
 
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <cstdlib>
 #include <fstream>

@@ -1,7 +1,7 @@
 // Chat template: rendered text and token ids against `transformers` apply_chat_template with the
 // real Qwen tokenizer_config.json; the SFT loss mask covers exactly the assistant tokens; the
 // [chat] section configures it from an INI file.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <fstream>
 

@@ -1,6 +1,6 @@
 // NFC: our normaliser against Python's unicodedata on every character with a canonical
 // decomposition, every primary composite's parts, Hangul, and shuffled combining-mark runs.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <random>
 

@@ -1,7 +1,7 @@
 // Tokenizer: ids equal to HF `tokenizers` (run from the venv) on the real Qwen tokenizer and on
 // GPT-2 built into tokenizer.json with both merge forms; decode round trips; added-token rules;
 // thread safety; clear errors for malformed files.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <fstream>
 #include <functional>

@@ -1,5 +1,5 @@
 // AdamW against LibTorch's own torch::optim::AdamW over several steps; the schedule by hand.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <torch/torch.h>
 

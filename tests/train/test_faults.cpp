@@ -4,7 +4,7 @@
 // random points of checkpoint writes, a rollback to an older checkpoint with newer ones on disk,
 // broken `latest` pointers, run.deadline and $SLURM_JOB_END_TIME, and a hung rank. Each checks
 // the exit code of the contract (0 / 1 / 2 / 75), what survives on disk, and the message.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <chrono>
 #include <filesystem>

@@ -2,7 +2,7 @@
 // parity task of the SFT fixture, from a briefly fine-tuned model (so rewards vary): lr = 0
 // leaves the policy unchanged, equal seeds give identical traces, a stopped and resumed run
 // continues identically, and h5py reads the entropy trace with the documented fields and shapes.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <algorithm>
 #include <filesystem>

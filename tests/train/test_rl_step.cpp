@@ -1,6 +1,6 @@
 // One GRPO update through the real learner path (learner rows, vocab-parallel log-probs, token
 // loss, AdamW): the rewarded rollout becomes more likely and the unrewarded one less likely.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <torch/torch.h>
 

@@ -3,7 +3,7 @@
 // checkpoint leaves the previous one and `latest` intact; the trace and checkpoints read with
 // h5py; and SFT on a small synthetic task drives the held-out loss down until greedy answers are
 // right.
-#include <catch2/catch.hpp>
+#include "support/catch.h"
 
 #include <filesystem>
 #include <fstream>
