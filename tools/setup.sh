@@ -38,6 +38,9 @@ APT_PACKAGES=(
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev catch2 bubblewrap environment-modules
   python3 python3-venv
+  # the batch-system tests: a one-node Slurm (tools/slurm_local.sh), its PBS commands, Lua for
+  # the Lmod modulefile
+  munge slurmctld slurmd slurm-client slurm-wlm-torque lua5.3
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
