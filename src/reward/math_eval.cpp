@@ -186,7 +186,9 @@ class Evaluator {
       case NodeKind::div:
         return arithmetic(n.kind, eval(n.kids[0], depth + 1), eval(n.kids[1], depth + 1));
       case NodeKind::plus_minus: {
-        bool minus = p_.plus_minus_bits && (p_.plus_minus_mask >> (*p_.plus_minus_bits)[id]) & 1;
+        // Only the first 32 ± of an expression have a sign choice; later ones read as plus.
+        const int bit = p_.plus_minus_bits ? (*p_.plus_minus_bits)[id] : -1;
+        const bool minus = bit >= 0 && bit < 32 && ((p_.plus_minus_mask >> bit) & 1u);
         MathValue right = eval(n.kids.back(), depth + 1);
         if (n.kids.size() == 1)
           return arithmetic(minus ? NodeKind::sub : NodeKind::add, from_rational({0, 1}, false),
