@@ -21,7 +21,7 @@ function(acerl_add_test name)
   endif()
   add_test(NAME ${name} COMMAND acerl_tests "${T_FILTER}")
   set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}" TIMEOUT ${T_TIMEOUT}
-                       ENVIRONMENT "OMP_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0")
+                       ENVIRONMENT "OMP_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1")
 endfunction()
 
 function(acerl_add_mpi_test name np)
@@ -34,5 +34,5 @@ function(acerl_add_mpi_test name np)
                    ${MPIEXEC_PREFLAGS} $<TARGET_FILE:acerl_tests> "${T_FILTER}" ${MPIEXEC_POSTFLAGS})
   set_tests_properties(${name} PROPERTIES LABELS "mpi;${T_LABELS}" TIMEOUT ${T_TIMEOUT}
                        PROCESSORS ${np}
-                       ENVIRONMENT "OMP_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0")
+                       ENVIRONMENT "OMP_NUM_THREADS=1;ASAN_OPTIONS=detect_leaks=0;UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1")
 endfunction()
