@@ -127,9 +127,11 @@ def summarize_rl(name, d):
     parts = [f"{name}: rl, {n} steps (last {int(s[-1])})"]
     if "stage" in d:
         parts.append(f"{len(np.unique(d['stage']))} stage(s)")
+    # Steps without a prompt of a type have NaN for it.
+    mean = lambda x: f"{np.nanmean(x):.3f}" if np.isfinite(x).any() else "n/a"  # noqa: E731
     for key in sorted(k for k in d if k.startswith("accuracy/")):
-        parts.append(f"{key} {d[key][:max(1, n // 4)].mean():.3f} (first quarter) -> "
-                     f"{d[key][tail].mean():.3f} (last quarter)")
+        parts.append(f"{key} {mean(d[key][:max(1, n // 4)])} (first quarter) -> "
+                     f"{mean(d[key][tail])} (last quarter)")
     parts.append(f"T {d['temperature'][0]:.3f} -> {d['temperature'][-1]:.3f}")
     parts.append(f"entropy {d['entropy'][0]:.3f} -> {d['entropy'][-1]:.3f}")
     total = d["time_generate"] + d["time_score"] + d["time_learn"]
