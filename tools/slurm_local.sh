@@ -26,7 +26,7 @@ running() {  # running NAME: the daemon whose PID file is ours is alive
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
-node_idle() { sinfo -h -n "$HOST" -o %t 2>/dev/null | grep -Eq '^(idle|mix|alloc)'; }
+node_idle() { sinfo -h -n "$HOST" -o %t 2>/dev/null | grep -Eq '^(idle|mix|alloc)$'; }  # not idle* etc.
 
 write_conf() {
   if [ -f "$CONF" ] && ! grep -qF "$MARK" "$CONF"; then
@@ -75,7 +75,9 @@ start_munge() {
                                    chown munge:munge /etc/munge/munge.key; chmod 0400 /etc/munge/munge.key; }
   if command -v runuser >/dev/null; then runuser -u munge -- /usr/sbin/munged
   else su -s /bin/sh munge -c /usr/sbin/munged; fi
-  pgrep -x munged > "$STATE/munged.pid"
+  # munged daemonizes and writes its own PID file: take the daemon's PID from there.
+  for _ in $(seq 50); do [ -s /run/munge/munged.pid ] && break; sleep 0.1; done
+  cp /run/munge/munged.pid "$STATE/munged.pid"
 }
 
 start() {
@@ -91,10 +93,13 @@ start() {
   running slurmctld || /usr/sbin/slurmctld
   for _ in $(seq 50); do scontrol ping >/dev/null 2>&1 && break; sleep 0.2; done
   running slurmd || /usr/sbin/slurmd
-  for _ in $(seq 100); do node_idle && break; sleep 0.3; done
+  for i in $(seq 100); do
+    node_idle && break
+    # A node left down by an earlier run: ask once to bring it back.
+    [ "$i" -ne 20 ] || scontrol update nodename="$HOST" state=resume >/dev/null 2>&1 || true
+    sleep 0.3
+  done
   node_idle || { tail -20 "$STATE/slurmctld.log" "$STATE/slurmd.log" >&2; die "the node did not come up"; }
-  # A node that was down (a previous stop) comes back with ReturnToService=2; make sure.
-  scontrol update nodename="$HOST" state=resume >/dev/null 2>&1 || true
   echo "slurm_local: up ($HOST, $(nproc) CPUs, state in $STATE)"
 }
 

@@ -17,14 +17,18 @@
 #   ACERL_TEMPERATURE_FROM  a tune_temperature.json: --rl.temperature becomes its temperature
 #   ACERL_DONE_FILE         written when acerl exits 0 (chains skip stages that have one)
 #   OMP_NUM_THREADS         default: the CPUs per task the batch system gave (else 1)
+#   ACERL_PBS_QSUB_ARGS     qsub options a PBS resubmission repeats (-A, -q, -l ...): PBS does not
+#                           tell a job how it was submitted (jobs/pbs/recipe.sh sets it)
+# Needs bash 4.4 or newer (empty arrays under set -u).
 
 acerl_log() { echo "acerl-job: $*" >&2; }
 
-# The acerl executable, loading the module when acerl is not on PATH.
+# Sets ACERL_FOUND_BIN to the acerl executable, loading the module when acerl is not on PATH
+# (in this shell, so the module's PATH and libraries reach the launcher too).
 acerl_find_bin() {
   if [ -n "${ACERL_BIN:-}" ]; then
     [ -x "$ACERL_BIN" ] || { acerl_log "ACERL_BIN=$ACERL_BIN is not an executable"; return 1; }
-    echo "$ACERL_BIN"
+    ACERL_FOUND_BIN="$ACERL_BIN"
     return
   fi
   if ! command -v acerl >/dev/null 2>&1; then
@@ -42,7 +46,7 @@ acerl_find_bin() {
     acerl_log "acerl not found: load its module (module load acerl), put it on PATH, or set ACERL_BIN"
     return 1
   }
-  command -v acerl
+  ACERL_FOUND_BIN="$(command -v acerl)"
 }
 
 # The checkpoint that DIR's `latest` pointer names (DIR = a run directory or its checkpoints/).
@@ -88,7 +92,8 @@ acerl_job() {
   local sched="$1" cmd="$2"
   shift 2
   local bin args=("$@")
-  bin="$(acerl_find_bin)" || return 1
+  acerl_find_bin || return 1
+  bin="$ACERL_FOUND_BIN"
   [ -n "${ACERL_MODEL_FROM:-}" ] && {
     local from
     from="$(acerl_latest_checkpoint "$ACERL_MODEL_FROM")" || return 1
@@ -110,13 +115,23 @@ acerl_job() {
   if [ -n "${ACERL_LAUNCHER:-}" ]; then
     read -r -a launcher <<< "$ACERL_LAUNCHER"
   elif [ "$sched" = slurm ]; then
-    # --kill-on-bad-exit: one rank failing ends the step at once instead of at the time limit.
-    launcher=(srun --mpi="${ACERL_SRUN_MPI:-pmix}" --kill-on-bad-exit=1)
+    # No --kill-on-bad-exit: the first rank to exit 75 would count as bad and get the others
+    # killed while they finish; a failing rank ends the job through MPI_Abort, a hung one through
+    # acerl's watchdog. --cpus-per-task: srun of Slurm 22.05 no longer inherits it from sbatch.
+    launcher=(srun --mpi="${ACERL_SRUN_MPI:-pmix}" --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}")
   else
     local nodefile ranks
     nodefile="$(acerl_pbs_nodefile)" || return 1
     ranks="${ACERL_RANKS:-$(wc -l < "$nodefile")}"
     launcher=(mpiexec -n "$ranks" --hostfile "$nodefile")
+    # Open MPI's mpiexec passes no environment to other nodes unless told.
+    if mpiexec --version 2>/dev/null | grep -Eq "Open MPI|OpenRTE"; then
+      local v
+      for v in PATH LD_LIBRARY_PATH OMP_NUM_THREADS NCCL_DEBUG OMPI_ALLOW_RUN_AS_ROOT \
+               OMPI_ALLOW_RUN_AS_ROOT_CONFIRM; do
+        [ -z "${!v:-}" ] || launcher+=(-x "$v")
+      done
+    fi
   fi
   if [ "$sched" = slurm ]; then
     job_id="${SLURM_JOB_ID:-none}"
@@ -129,10 +144,13 @@ acerl_job() {
   # A stop signal for the batch shell (PBS's qsig, scancel --batch or --full, a preemption's
   # SIGTERM) is passed to the launcher as SIGUSR1, which srun and mpiexec forward to every rank:
   # acerl then writes a checkpoint and exits 75. Without this the shell would die at once.
-  local rc=0 pid
+  local rc=0 pid="" stop_pending=0
+  # The trap is set before the launch: a signal in between is remembered and passed on.
+  trap 'acerl_log "stop signal: forwarding SIGUSR1 to the ranks";
+        if [ -n "$pid" ]; then kill -USR1 "$pid" 2>/dev/null || true; else stop_pending=1; fi' USR1 TERM
   "${launcher[@]}" "$bin" "$cmd" "${args[@]}" &
   pid=$!
-  trap 'acerl_log "stop signal: forwarding SIGUSR1 to the ranks"; kill -USR1 "$pid" 2>/dev/null || true' USR1 TERM
+  [ "$stop_pending" -eq 0 ] || { sleep 2; kill -USR1 "$pid" 2>/dev/null || true; }
   while true; do
     rc=0
     wait "$pid" || rc=$?

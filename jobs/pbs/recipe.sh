@@ -24,7 +24,9 @@ QSUB_EXTRA=""
 for f in "$CHAIN"/*.jobid; do
   [ -f "$f" ] || continue
   id="$(cat "$f")"
-  if qstat "$id" >/dev/null 2>&1 && qstat "$id" 2>/dev/null | grep -q " [QRH] "; then
+  # Anything but completed/finished/expired counts as live (E: a finishing job may be submitting
+  # the next stage right now).
+  if qstat "$id" >/dev/null 2>&1 && qstat "$id" 2>/dev/null | tail -n +3 | grep -qv " [CFX] "; then
     echo "chain still running: $(basename "$f" .jobid) is job $id; nothing submitted"
     exit 0
   fi
@@ -53,6 +55,7 @@ for i in "${!stages[@]}"; do
   {
     echo "# chain stage $s (written by jobs/pbs/recipe.sh)"
     printf 'export ACERL_STAGE=%q\n' "$s"
+    printf 'export ACERL_JOBS=%q\n' "$(cd "$HERE/.." && pwd)"
     printf 'export ACERL_PBS_SCRIPT=%q\n' "$HERE/$script"
     printf 'export ACERL_CONFIG=%q\n' "$config"
     printf 'export ACERL_ARGS=%q\n' "$(args_of "$s")"
@@ -66,5 +69,5 @@ for i in "${!stages[@]}"; do
 done
 for s in "${stages[@]}"; do [ ! -f "$CHAIN/$s.done" ] || echo "$s: done ($(cat "$CHAIN/$s.done"))"; done
 first="$CHAIN/00-sft.stage"
-acerl_pbs_submit_stage "$first" || true
-[ -f "$CHAIN/eval.done" ] && echo "every stage is done" || true
+if [ -f "$CHAIN/eval.done" ]; then echo "every stage is done"; exit 0; fi
+acerl_pbs_submit_stage "$first" || { echo "recipe: could not submit the chain (see above)" >&2; exit 1; }

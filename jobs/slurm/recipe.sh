@@ -20,6 +20,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 recipe_load "$1"
 shift
 SBATCH_EXTRA=("$@")
+JOBS_DIR="$(cd "$HERE/.." && pwd)"  # the jobs run copies of the scripts: tell them where lib/ is
 
 # The job id of STAGE's last submission while it is still pending or running, else nothing.
 live_job() {
@@ -46,7 +47,7 @@ submit() {  # submit STAGE SCRIPT [acerl args...] (ACERL_* exports come from rec
   local dep=()
   [ -z "$prev" ] || dep=(--dependency="afterok:$prev" --kill-on-invalid-dep=yes)
   id="$(sbatch --parsable --job-name="acerl-$stage" --output="$CHAIN/$stage-%j.out" \
-        --export="ALL,ACERL_DONE_FILE=$CHAIN/$stage.done$(recipe_stage_env "$stage")" \
+        --export="ALL,ACERL_JOBS=$JOBS_DIR,ACERL_DONE_FILE=$CHAIN/$stage.done$(recipe_stage_env "$stage")" \
         "${dep[@]}" "${SBATCH_EXTRA[@]}" "$HERE/$script" "$@")"
   id="${id%%;*}"
   echo "$id" > "$CHAIN/$stage.jobid"
