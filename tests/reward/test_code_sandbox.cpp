@@ -103,24 +103,37 @@ int count_children() {
   return n;
 }
 
-// Zombies whose parent is the system's init and whose user is the sandbox's (nobody when the
-// tests run as root): what a sandbox that lets its processes be orphaned would leave for init
-// to reap. Other users' processes on a shared machine do not count.
+// The sandbox's user: nobody when the tests run as root.
+std::string sandbox_uid() { return std::to_string(running_as_root() ? 65534 : getuid()); }
+
+// State, PPid and (real) Uid of a /proc/PID entry; empty strings once the process is gone.
+struct ProcStatus {
+  std::string state, ppid, uid;
+};
+ProcStatus proc_status(const std::filesystem::path& proc_dir) {
+  std::ifstream status(proc_dir / "status");
+  ProcStatus out;
+  std::string line;
+  while (std::getline(status, line)) {
+    std::istringstream fields(line);
+    std::string key;
+    fields >> key;
+    if (key == "State:") fields >> out.state;
+    if (key == "PPid:") fields >> out.ppid;
+    if (key == "Uid:") fields >> out.uid;
+  }
+  return out;
+}
+
+// Zombies whose parent is the system's init and whose user is the sandbox's: what a sandbox that
+// lets its processes be orphaned would leave for init to reap. Other users' processes on a
+// shared machine do not count.
 std::set<std::string> orphan_zombies() {
-  const std::string sandbox_uid = std::to_string(running_as_root() ? 65534 : getuid());
+  const std::string uid = sandbox_uid();
   std::set<std::string> out;
   for (auto& e : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream status(e.path() / "status");
-    std::string line, state, ppid, uid;
-    while (std::getline(status, line)) {
-      std::istringstream fields(line);
-      std::string key;
-      fields >> key;
-      if (key == "State:") fields >> state;
-      if (key == "PPid:") fields >> ppid;
-      if (key == "Uid:") fields >> uid;
-    }
-    if (state == "Z" && ppid == "1" && uid == sandbox_uid) out.insert(e.path().filename().string());
+    ProcStatus p = proc_status(e.path());
+    if (p.state == "Z" && p.ppid == "1" && p.uid == uid) out.insert(e.path().filename().string());
   }
   return out;
 }
@@ -129,7 +142,7 @@ std::set<std::string> orphan_zombies() {
 // command line) and dying ones (a zombie's command line is empty). While a killed fork bomb is
 // torn down they still count against the user's RLIMIT_NPROC, which the rlimit fallback shares.
 int count_harness_processes() {
-  const std::string sandbox_uid = std::to_string(running_as_root() ? 65534 : getuid());
+  const std::string uid = sandbox_uid();
   int n = 0;
   for (auto& e : std::filesystem::directory_iterator("/proc")) {
     std::ifstream cmd(e.path() / "cmdline");
@@ -138,16 +151,8 @@ int count_harness_processes() {
       ++n;
       continue;
     }
-    std::ifstream status(e.path() / "status");
-    std::string line, state, uid;
-    while (std::getline(status, line)) {
-      std::istringstream fields(line);
-      std::string key;
-      fields >> key;
-      if (key == "State:") fields >> state;
-      if (key == "Uid:") fields >> uid;
-    }
-    if ((state == "Z" || state == "X") && uid == sandbox_uid) ++n;
+    ProcStatus p = proc_status(e.path());
+    if ((p.state == "Z" || p.state == "X") && p.uid == uid) ++n;
   }
   return n;
 }
