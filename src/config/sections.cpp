@@ -13,6 +13,11 @@ void describe_run(Schema& s, RunConfig& c) {
   s.add("threads", &c.threads,
         "compute threads per rank; 0 = $OMP_NUM_THREADS, else the node's cores / ranks on the node")
       .min(0);
+  s.add("device", &c.device,
+        "where each rank computes: cuda (the GPU of its node-local rank, or the one GPU the batch "
+        "system left visible to it), cpu, or auto (cuda when acerl was built with CUDA and a GPU is "
+        "visible, else cpu)")
+      .choices({"auto", "cpu", "cuda"});
   s.add("deadline", &c.deadline,
         "when the job must end: empty = $SLURM_JOB_END_TIME if set, else never; a Unix time in "
         "seconds; or +DURATION from the start (+3600, +90:00, +23:50:00, +1-00:00:00). A training "

@@ -15,6 +15,7 @@ struct RunConfig {
   std::string dir = "acerl-run";
   int64_t seed = 1234;
   int threads = 0;
+  std::string device = "auto";  // auto | cpu | cuda (runtime/device.h)
   // When the job must be done: "" = $SLURM_JOB_END_TIME when set, else none; a Unix time in
   // seconds; or "+DURATION" from the start ("+3600", "+90:00", "+23:50:00", "+1-00:00:00").
   std::string deadline;

@@ -19,7 +19,7 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     ctx->save_for_backward({x});
     ctx->saved_data["layer"] = layer;
     ctx->saved_data["inputs"] = inputs;
-    ctx->saved_data["bf16"] = at::autocast::is_autocast_enabled(at::kCPU);
+    ctx->saved_data["bf16"] = at::autocast::is_autocast_enabled(x.device().type());
     torch::NoGradGuard no_grad;
     return reinterpret_cast<DecoderLayerImpl*>(layer)->forward(
         x, *reinterpret_cast<const AttentionInputs*>(inputs));
@@ -31,7 +31,8 @@ struct CheckpointedLayer : torch::autograd::Function<CheckpointedLayer> {
     torch::Tensor y;
     {
       torch::AutoGradMode enable(true);
-      AutocastScope autocast(ctx->saved_data["bf16"].toBool() ? Precision::bf16 : Precision::fp32);
+      AutocastScope autocast(ctx->saved_data["bf16"].toBool() ? Precision::bf16 : Precision::fp32,
+                             x.device().type());
       y = layer->forward(x, *inputs);
     }
     torch::autograd::backward({y}, {grads[0]});

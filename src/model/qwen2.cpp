@@ -143,7 +143,7 @@ std::vector<ParamShard> Qwen2ForCausalLMImpl::param_shards() {
 KvCache Qwen2ForCausalLMImpl::new_cache(int64_t batch, int64_t max_len,
                                         torch::ScalarType dtype) const {
   return KvCache::allocate(stage_.end - stage_.first, batch, config_.n_head_kv / tp_->size(),
-                           max_len, config_.head_dim(), dtype);
+                           max_len, config_.head_dim(), dtype, device());
 }
 
 namespace {

@@ -67,11 +67,13 @@ class Qwen2ForCausalLMImpl : public torch::nn::Module {
   void release_checkpointed_inputs() { kept_inputs_.clear(); }
 
   const Qwen2Config& config() const { return config_; }
+  // Where this rank's parameters live (run.device); batches, caches and buffers follow it.
+  torch::Device device() const { return parameters().front().device(); }
   const StageRange& stage() const { return stage_; }
   int64_t vocab_start() const { return vocab_start_; }  // first token id of this TP rank's logits
   std::vector<ParamShard> param_shards();
   std::string hf_name(const std::string& local_name) const;
-  // Empty cache for this rank's layers and KV heads.
+  // Empty cache for this rank's layers and KV heads, on the model's device.
   KvCache new_cache(int64_t batch, int64_t max_len, torch::ScalarType dtype) const;
 
   parallel::VocabParallelEmbedding embed_tokens{nullptr};  // model.embed_tokens (first stage)

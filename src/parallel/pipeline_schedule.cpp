@@ -16,7 +16,11 @@ constexpr int kGradientTag = 1;
 class StageRunner {
  public:
   StageRunner(const ProcessGroups& groups, const PipelineStep& step)
-      : pp_(groups.pp()), step_(step), stage_(groups.pp_rank()), stages_(groups.pp().size()) {}
+      : pp_(groups.pp()),
+        step_(step),
+        stage_(groups.pp_rank()),
+        stages_(groups.pp().size()),
+        buffer_(torch::TensorOptions().dtype(step.activation_dtype).device(groups.device())) {}
 
   bool first() const { return stage_ == 0; }
   bool last() const { return stage_ == stages_ - 1; }
@@ -26,8 +30,7 @@ class StageRunner {
     if (first()) {
       input = step_.first_input(micro);
     } else {
-      input = torch::empty(step_.activation_shape,
-                           torch::TensorOptions().dtype(step_.activation_dtype));
+      input = torch::empty(step_.activation_shape, buffer_);
       pp_.recv(input, stage_ - 1, kActivationTag);
       input.requires_grad_(true);
     }
@@ -53,8 +56,7 @@ class StageRunner {
     if (last()) {
       torch::autograd::backward({f.output});
     } else {
-      torch::Tensor grad = torch::empty(step_.activation_shape,
-                                        torch::TensorOptions().dtype(step_.activation_dtype));
+      torch::Tensor grad = torch::empty(step_.activation_shape, buffer_);
       pp_.recv(grad, stage_ + 1, kGradientTag);
       torch::autograd::backward({f.output}, {grad.to(f.output.scalar_type())});
     }
@@ -79,6 +81,7 @@ class StageRunner {
   Communicator& pp_;
   const PipelineStep& step_;
   const int stage_, stages_;
+  const torch::TensorOptions buffer_;  // received activations and gradients, on the job's device
   std::deque<Flight> in_flight_;
   std::vector<std::unique_ptr<CommRequest>> sends_;
   double loss_sum_ = 0;
@@ -115,7 +118,8 @@ torch::Tensor pipeline_forward(const ProcessGroups& groups, const torch::Tensor&
   const int stage = groups.pp_rank(), stages = pp.size();
   torch::Tensor input = first_input;
   if (stage > 0) {
-    input = torch::empty(activation_shape, torch::TensorOptions().dtype(activation_dtype));
+    input = torch::empty(activation_shape,
+                         torch::TensorOptions().dtype(activation_dtype).device(groups.device()));
     pp.recv(input, stage - 1, kActivationTag);
   }
   torch::Tensor output = forward(input);

@@ -26,15 +26,19 @@ Generator::Generator(model::Qwen2ForCausalLMImpl& model, const parallel::Process
 }
 
 Generator::StepSamples Generator::forward_and_sample(
-    const torch::Tensor& ids, const torch::Tensor& positions, const torch::Tensor& pick,
-    model::KvCache& cache, const std::vector<Row>& rows, const std::vector<Completion>& out) {
+    const torch::Tensor& host_ids, const torch::Tensor& host_positions,
+    const torch::Tensor& host_pick, model::KvCache& cache, const std::vector<Row>& rows,
+    const std::vector<Completion>& out) {
   const auto& config = model_.config();
-  const int64_t B = ids.size(0), T = ids.size(1);
+  const torch::Device device = model_.device();
+  const int64_t B = host_ids.size(0), T = host_ids.size(1);
   const size_t n_curve = options_.entropy_temperatures.size();
+  torch::Tensor ids = host_ids.to(device), positions = host_positions.to(device),
+                pick = host_pick.to(device);
   torch::Tensor packed = torch::empty({B, 3 + static_cast<int64_t>(n_curve)}, torch::kFloat64);
   torch::Tensor logits = parallel::pipeline_forward(
       groups_, ids, {B, T, config.hidden_size}, torch::kFloat32, [&](const torch::Tensor& input) {
-        model::AutocastScope autocast(options_.precision);
+        model::AutocastScope autocast(options_.precision, device.type());
         auto inputs = model::cached_inputs(positions, cache, config);
         torch::Tensor hidden = model_.forward_hidden(input, inputs);
         if (!model_.stage().head) return hidden.to(torch::kFloat32);
@@ -51,13 +55,15 @@ Generator::StepSamples Generator::forward_and_sample(
     torch::Tensor uniforms = torch::tensor(u, torch::kFloat64);
     Sampled s = sample_vocab_parallel(logits, model_.vocab_start(), groups_.tp(), options_.sampling,
                                       uniforms);
-    packed.select(1, 0).copy_(s.tokens);
-    packed.select(1, 1).copy_(s.logprob);
-    packed.select(1, 2).copy_(s.entropy);
+    // One (B, 3 + curve) block where the logits are, then one copy to the host.
+    std::vector<torch::Tensor> columns = {s.tokens.to(torch::kFloat64).unsqueeze(1),
+                                          s.logprob.to(torch::kFloat64).unsqueeze(1),
+                                          s.entropy.to(torch::kFloat64).unsqueeze(1)};
     if (n_curve)
-      packed.narrow(1, 3, n_curve)
-          .copy_(parallel::vocab_parallel_entropies(logits, groups_.tp(),
-                                                    options_.entropy_temperatures));
+      columns.push_back(parallel::vocab_parallel_entropies(logits, groups_.tp(),
+                                                           options_.entropy_temperatures)
+                            .to(torch::kFloat64));
+    packed.copy_(torch::cat(columns, 1));
   }
   groups_.pp().broadcast(packed, groups_.pp().size() - 1);
   StepSamples samples;
@@ -93,7 +99,7 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
   torch::NoGradGuard no_grad;
   // One autocast region for the whole call: the bf16 copies of the weights are made once and
   // reused by every step (each step's own scope nests inside and keeps the cache).
-  model::AutocastScope autocast(options_.precision);
+  model::AutocastScope autocast(options_.precision, model_.device().type());
   auto start = std::chrono::steady_clock::now();
   std::vector<Completion> out;
   int64_t longest_prompt = 1;
@@ -190,7 +196,7 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
       if (live.empty()) {
         cache = model::KvCache();
       } else {
-        cache.select_rows(torch::tensor(keep, torch::kInt64));
+        cache.select_rows(torch::tensor(keep, torch::kInt64).to(model_.device()));
       }
       rows = std::move(live);
     }

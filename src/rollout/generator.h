@@ -69,9 +69,9 @@ class Generator {
     int64_t position;  // of the next token to feed
     int64_t last_token;
   };
-  // Runs the model over `ids` at `positions` through the pipeline stages, and on the last stage
-  // samples one token per row from the logits at `pick` (the position within each row); every
-  // rank of the replica receives the samples.
+  // Runs the model over `ids` at `positions` (host tensors, moved to the model's device) through
+  // the pipeline stages, and on the last stage samples one token per row from the logits at
+  // `pick` (the position within each row); every rank of the replica receives the samples.
   struct StepSamples {
     torch::Tensor tokens, logprob, entropy, curve;
   };

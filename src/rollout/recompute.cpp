@@ -14,7 +14,8 @@ std::vector<TokenScores> recompute_logprobs(model::Qwen2ForCausalLMImpl& model,
                                             const std::vector<std::vector<int64_t>>& completions,
                                             double temperature, model::Precision precision) {
   torch::NoGradGuard no_grad;
-  model::AutocastScope autocast(precision);
+  const torch::Device device = model.device();
+  model::AutocastScope autocast(precision, device.type());
   ACERL_CHECK(prompts.size() == completions.size(),
               "recompute_logprobs: prompts and completions differ in number");
   const int64_t B = static_cast<int64_t>(prompts.size());
@@ -32,14 +33,16 @@ std::vector<TokenScores> recompute_logprobs(model::Qwen2ForCausalLMImpl& model,
     ids[b].narrow(0, 0, n).copy_(torch::tensor(row, torch::kInt64));
     doc_ids[b].narrow(0, 0, n).fill_(0);
   }
-  torch::Tensor positions = torch::arange(width).repeat({B, 1});
+  torch::Tensor positions = torch::arange(width).repeat({B, 1}).to(device);
+  ids = ids.to(device);
+  doc_ids = doc_ids.to(device);
   const auto& config = model.config();
   const int64_t n_out = width * 2;
   torch::Tensor packed = torch::zeros({B, n_out}, torch::kFloat32);  // logprobs then entropies
   torch::Tensor out =
       parallel::pipeline_forward(groups, ids, {B, width, config.hidden_size}, torch::kFloat32,
                                  [&](const torch::Tensor& input) {
-                                   model::AutocastScope autocast(precision);
+                                   model::AutocastScope autocast(precision, device.type());
                                    torch::Tensor result = model.forward(
                                        input, model::training_inputs(positions, doc_ids, config));
                                    return model.stage().head ? result : result.to(torch::kFloat32);

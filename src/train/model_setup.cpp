@@ -6,8 +6,10 @@
 
 #include "io/checkpoint.h"
 #include "model/qwen2_weights.h"
+#include "runtime/device.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
+#include "runtime/mpi_check.h"
 
 namespace acerl::train {
 
@@ -50,14 +52,16 @@ model::Qwen2Config model_architecture(const config::ModelConfig& model) {
 
 std::unique_ptr<parallel::ProcessGroups> make_process_groups(const MpiRuntime& runtime,
                                                              const config::Config& config,
-                                                             const model::Qwen2Config& a) {
+                                                             const model::Qwen2Config& a,
+                                                             const torch::Device& device) {
   parallel::Layout layout{config.parallel.tp, config.parallel.pp, config.parallel.dp};
   parallel::ModelShape shape{a.n_head, a.n_head_kv, a.vocab_size, a.n_layer, a.intermediate_size};
   if (!config.model.layers_per_stage.empty())
     shape.n_layer = layout.pp;  // an explicit partition decides
   std::string problem = parallel::layout_problem(runtime.size(), layout, shape);
   ACERL_USAGE_CHECK(problem.empty(), problem);
-  return std::make_unique<parallel::ProcessGroups>(runtime.world(), layout);
+  return std::make_unique<parallel::ProcessGroups>(
+      runtime.world(), layout, parallel::DeviceOptions{device, config.run.collective_timeout_s});
 }
 
 JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config) {
@@ -65,15 +69,24 @@ JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config) {
                     "missing required key 'tokenizer.path' (a tokenizer.json)");
   JobBasics out;
   out.architecture = model_architecture(config.model);
-  out.groups = make_process_groups(runtime, config, out.architecture);
-  out.precision = model::parse_precision(config.model.precision);
+  DeviceChoice device = choose_device(runtime, config.run.device);
+  out.device = device.device;
+  log0(device.reason);
+  out.groups = make_process_groups(runtime, config, out.architecture, out.device);
+  out.precision = model::parse_precision(config.model.precision, out.device);
   if (config.model.precision == "auto") {
     int native = out.precision == model::Precision::bf16 ? 1 : 0, everywhere = 0;
-    MPI_Allreduce(&native, &everywhere, 1, MPI_INT, MPI_MIN, runtime.world());
+    check_mpi(MPI_Allreduce(&native, &everywhere, 1, MPI_INT, MPI_MIN, runtime.world()),
+              "MPI_Allreduce (precision)", runtime.world());
     out.precision = everywhere ? model::Precision::bf16 : model::Precision::fp32;
-    log0(everywhere ? "model.precision = auto: bf16 (every rank's CPU multiplies bf16 natively)"
-                    : "model.precision = auto: fp32 (a rank's CPU lacks native bf16 matmuls, "
-                      "AVX512-BF16 or AMX; emulated bf16 would be ~40x slower)");
+    if (out.device.is_cuda()) {
+      log0(everywhere ? "model.precision = auto: bf16 (every rank's GPU is sm80 or newer)"
+                      : "model.precision = auto: fp32 (a rank's GPU is older than sm80)");
+    } else {
+      log0(everywhere ? "model.precision = auto: bf16 (every rank's CPU multiplies bf16 natively)"
+                      : "model.precision = auto: fp32 (a rank's CPU lacks native bf16 matmuls, "
+                        "AVX512-BF16 or AMX; emulated bf16 would be ~40x slower)");
+    }
   }
   out.tokenizer = std::make_unique<tokenizer::Tokenizer>(
       tokenizer::Tokenizer::from_file(config.tokenizer.path));
@@ -89,6 +102,7 @@ model::Qwen2ForCausalLM build_model(const config::Config& config,
                                     const parallel::ProcessGroups& groups) {
   model::Qwen2ForCausalLM m(architecture, groups,
                             parse_layers_per_stage(config.model.layers_per_stage));
+  m->to(groups.device());
   const std::string& path = config.model.path;
   if (path.empty()) {
     model::init_parameters(*m, static_cast<uint64_t>(config.run.seed));

@@ -18,20 +18,24 @@ namespace acerl::train {
 
 // The architecture named by [model]: path (HF directory or acerl .h5 checkpoint) or init.
 model::Qwen2Config model_architecture(const config::ModelConfig& model);
-// Collective (inside MpiRuntime::agree): validates the layout against the model and the world.
+// Collective (inside MpiRuntime::agree): validates the layout against the model and the world,
+// then builds the process grid for `device` (NCCL axes on a GPU).
 std::unique_ptr<parallel::ProcessGroups> make_process_groups(
     const MpiRuntime& runtime, const config::Config& config,
-    const model::Qwen2Config& architecture);
-// The model with its weights: loaded from model.path or initialised from (model.init, run.seed).
+    const model::Qwen2Config& architecture, const torch::Device& device = torch::kCPU);
+// The model with its weights: loaded from model.path or initialised from (model.init, run.seed),
+// on the job's device (groups.device()).
 model::Qwen2ForCausalLM build_model(const config::Config& config,
                                     const model::Qwen2Config& architecture,
                                     const parallel::ProcessGroups& groups);
 // What every model job resolves first, collectively (inside MpiRuntime::agree): the architecture,
-// the process grid checked against it, the compute precision (model.precision; "auto" is bf16
-// only when every rank's CPU multiplies bf16 natively, so all ranks compute alike), and the
-// tokenizer (tokenizer.path, required), checked to fit the model's vocabulary.
+// the device (run.device, logged), the process grid checked against it, the compute precision
+// (model.precision; "auto" is bf16 only when every rank's device multiplies bf16 natively: a GPU
+// of compute capability 8.0 or newer, or a CPU with AVX512-BF16/AMX; so all ranks compute
+// alike), and the tokenizer (tokenizer.path, required), checked to fit the model's vocabulary.
 struct JobBasics {
   model::Qwen2Config architecture;
+  torch::Device device{torch::kCPU};
   std::unique_ptr<parallel::ProcessGroups> groups;
   model::Precision precision = model::Precision::fp32;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;

@@ -21,11 +21,30 @@ PackedRows PackedRows::narrow(int64_t start, int64_t count) const {
   return out;
 }
 
+PackedRows PackedRows::to(const torch::Device& device) const {
+  auto move = [&](const torch::Tensor& t) {
+    if (!t.defined() || t.device() == device) return t;
+    if (device.is_cuda() && t.is_cpu()) return t.pin_memory().to(device, /*non_blocking=*/true);
+    return t.to(device);
+  };
+  PackedRows out;
+  out.ids = move(ids);
+  out.positions = move(positions);
+  out.doc_ids = move(doc_ids);
+  out.targets = move(targets);
+  out.weights = move(weights);
+  out.advantages = move(advantages);
+  out.rollout_logprobs = move(rollout_logprobs);
+  out.ref_logprobs = move(ref_logprobs);
+  return out;
+}
+
 StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
-                            const parallel::ProcessGroups& groups, const PackedRows& rows,
+                            const parallel::ProcessGroups& groups, const PackedRows& host_rows,
                             int64_t micro_rows, model::Precision precision,
                             parallel::GradSync* sync, const TokenLoss& token_loss,
                             const LossOptions& options) {
+  const PackedRows rows = host_rows.to(model.device());
   ACERL_CHECK(rows.rows() % micro_rows == 0, "the ", rows.rows(),
               " rows of a step do not split into micro-batches of ", micro_rows);
   const auto& config = model.config();
@@ -47,7 +66,7 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
   step.first_input = [&](int64_t i) { return micro[static_cast<size_t>(i)].ids; };
   step.forward = [&](int64_t i, const torch::Tensor& input) {
     const PackedRows& m = micro[static_cast<size_t>(i)];
-    model::AutocastScope autocast(precision);
+    model::AutocastScope autocast(precision, model.device().type());
     auto inputs = model::training_inputs(m.positions, m.doc_ids, config);
     torch::Tensor out = model.forward(input, inputs);
     // Stages exchange float32 activations whatever the compute precision.
@@ -85,10 +104,13 @@ namespace {
 // logits)` runs on the last stage with each micro-batch's vocab-parallel logits.
 template <typename OnLogits>
 void forward_micro_batches(model::Qwen2ForCausalLMImpl& model,
-                           const parallel::ProcessGroups& groups, const PackedRows& rows,
+                           const parallel::ProcessGroups& groups, const PackedRows& host_rows,
                            int64_t micro_rows, model::Precision precision, OnLogits on_logits) {
   torch::NoGradGuard no_grad;
-  model::AutocastScope autocast(precision);  // weights cast to bf16 once for all micro-batches
+  const PackedRows rows = host_rows.to(model.device());
+  const auto device_type = model.device().type();
+  // Weights cast to bf16 once for all micro-batches.
+  model::AutocastScope autocast(precision, device_type);
   const auto& config = model.config();
   const int64_t T = rows.ids.size(1);
   for (int64_t start = 0; start < rows.rows(); start += micro_rows) {
@@ -97,7 +119,7 @@ void forward_micro_batches(model::Qwen2ForCausalLMImpl& model,
     torch::Tensor logits = parallel::pipeline_forward(
         groups, m.ids, {n, T, config.hidden_size}, torch::kFloat32,
         [&](const torch::Tensor& input) {
-          model::AutocastScope autocast(precision);
+          model::AutocastScope autocast(precision, device_type);
           torch::Tensor out =
               model.forward(input, model::training_inputs(m.positions, m.doc_ids, config));
           return model.stage().head ? out : out.to(torch::kFloat32);
@@ -110,7 +132,8 @@ void forward_micro_batches(model::Qwen2ForCausalLMImpl& model,
 
 StepResult evaluate_loss(model::Qwen2ForCausalLMImpl& model, const parallel::ProcessGroups& groups,
                          const PackedRows& rows, int64_t micro_rows, model::Precision precision) {
-  torch::Tensor sums = torch::zeros({2}, torch::kFloat64);  // weighted loss, weight
+  // Weighted loss and weight, summed where the logits are.
+  torch::Tensor sums = torch::zeros({2}, torch::dtype(torch::kFloat64).device(model.device()));
   forward_micro_batches(model, groups, rows, micro_rows, precision,
                         [&](int64_t, const PackedRows& m, const torch::Tensor& logits) {
                           torch::Tensor logprob = parallel::vocab_parallel_logprob(
@@ -119,6 +142,7 @@ StepResult evaluate_loss(model::Qwen2ForCausalLMImpl& model, const parallel::Pro
                           sums[0] += -(logprob.to(torch::kFloat64) * w).sum();
                           sums[1] += w.sum();
                         });
+  sums = sums.cpu();
   groups.dp().all_reduce(sums);
   groups.pp().broadcast(sums, groups.pp().size() - 1);
   StepResult result;

@@ -27,6 +27,9 @@ struct PackedRows {
   int64_t rows() const { return ids.size(0); }
   // Rows [start, start + count) of every defined tensor (views, no copy).
   PackedRows narrow(int64_t start, int64_t count) const;
+  // Every defined tensor on `device`: to a GPU through pinned host memory with non-blocking
+  // copies (ordered on the compute stream); tensors already there are shared, not copied.
+  PackedRows to(const torch::Device& device) const;
 };
 
 // The loss of one micro-batch on the last stage, from per-token log-probs (b*T) of the targets
@@ -47,8 +50,8 @@ struct StepResult {
   double global_weight = 0;  // sum of the loss weights over the global batch
 };
 
-// Forward+backward of `rows` in micro-batches of `micro_rows` rows; gradients accumulate in
-// the parameters. When `sync` is given it is armed before the last backward and finished, so
+// Forward+backward of `rows` (on any device: they move to the model's) in micro-batches of
+// `micro_rows` rows; gradients accumulate in the parameters. When `sync` is given it is armed before the last backward and finished, so
 // gradients are summed over data-parallel ranks on return.
 StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
                             const parallel::ProcessGroups& groups, const PackedRows& rows,
