@@ -1,11 +1,23 @@
-// NCCL communicator for CUDA tensors; see nccl_communicator.h. Compiled with ACERL_WITH_NCCL.
+// NCCL communicator for CUDA tensors on its own stream; see nccl_communicator.h. Compiled with
+// ACERL_WITH_NCCL.
 #include "parallel/nccl_communicator.h"
 
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
 #include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include "runtime/error.h"
 #include "runtime/mpi_check.h"
@@ -13,8 +25,9 @@
 namespace acerl::parallel {
 namespace {
 
-void check_nccl(ncclResult_t rc, const char* what) {
-  ACERL_CHECK(rc == ncclSuccess, what, " failed: ", ncclGetErrorString(rc));
+void check_nccl(ncclResult_t rc, const char* what, const std::string& comm) {
+  ACERL_CHECK(rc == ncclSuccess || rc == ncclInProgress, what, " on communicator '", comm,
+              "' failed: ", ncclGetErrorString(rc));
 }
 
 void check_cuda(cudaError_t rc, const char* what) {
@@ -59,34 +72,59 @@ int64_t nbytes(const torch::Tensor& t) {
   return t.numel() * static_cast<int64_t>(t.element_size());
 }
 
-// Completes when the work enqueued before it on the stream is done.
-class EventRequest final : public CommRequest {
- public:
-  EventRequest(cudaStream_t stream, torch::Tensor keep_alive) : keep_alive_(std::move(keep_alive)) {
-    check_cuda(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming), "cudaEventCreate");
-    check_cuda(cudaEventRecord(event_, stream), "cudaEventRecord");
+using Clock = std::chrono::steady_clock;
+
+// One enqueued NCCL operation: its completion event on the communicator stream, and what the
+// monitor needs to name it. Shared between the request that waits for it and the monitor.
+struct Work {
+  cudaEvent_t done{};
+  const char* op = "";
+  Clock::time_point start;
+  std::vector<torch::Tensor> keep_alive;  // buffers NCCL still reads or writes
+  ~Work() {
+    if (done) cudaEventDestroy(done);
   }
-  ~EventRequest() override { cudaEventDestroy(event_); }
-  void wait() override { check_cuda(cudaEventSynchronize(event_), "cudaEventSynchronize"); }
-  bool test() override { return cudaEventQuery(event_) == cudaSuccess; }
+};
+
+// Completes when the NCCL operation does; wait() orders the caller's current stream after it.
+class StreamRequest final : public CommRequest {
+ public:
+  explicit StreamRequest(std::shared_ptr<Work> work) : work_(std::move(work)) {}
+  void wait() override {
+    check_cuda(cudaStreamWaitEvent(at::cuda::getCurrentCUDAStream().stream(), work_->done, 0),
+               "cudaStreamWaitEvent");
+  }
+  bool test() override { return cudaEventQuery(work_->done) == cudaSuccess; }
 
  private:
-  cudaEvent_t event_{};
-  torch::Tensor keep_alive_;
+  std::shared_ptr<Work> work_;
 };
 
 class NcclCommunicator final : public Communicator {
  public:
-  explicit NcclCommunicator(MPI_Comm comm) : mpi_(comm) {
+  NcclCommunicator(MPI_Comm comm, NcclOptions options)
+      : mpi_(comm), options_(std::move(options)) {
     check_mpi(MPI_Comm_rank(mpi_, &rank_), "MPI_Comm_rank", mpi_);
     check_mpi(MPI_Comm_size(mpi_, &size_), "MPI_Comm_size", mpi_);
-    ncclUniqueId id;
-    if (rank_ == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId");
-    check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, mpi_), "MPI_Bcast (NCCL unique id)", mpi_);
-    check_nccl(ncclCommInitRank(&nccl_, size_, id, rank_), "ncclCommInitRank");
+    int device = 0;
+    check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+    device_ = static_cast<c10::DeviceIndex>(device);
   }
   ~NcclCommunicator() override {
-    ncclCommDestroy(nccl_);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (monitor_.joinable()) monitor_.join();
+    if (nccl_) {
+      // Unwinding after an error: peers may never join, so abort instead of a collective destroy.
+      if (std::uncaught_exceptions() > 0) {
+        ncclCommAbort(nccl_);
+      } else {
+        ncclCommDestroy(nccl_);
+      }
+    }
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized && std::uncaught_exceptions() == 0 && mpi_ != MPI_COMM_WORLD &&
@@ -100,21 +138,23 @@ class NcclCommunicator final : public Communicator {
   void all_reduce(torch::Tensor& tensor, ReduceOp op) override {
     torch::Tensor buffer = prepare(tensor);
     count(2 * (size_ - 1) * nbytes(buffer) / size_);
-    check_nccl(ncclAllReduce(buffer.data_ptr(), buffer.data_ptr(), buffer.numel(),
-                             nccl_type(buffer.scalar_type()), nccl_op(op), nccl_, stream()),
-               "ncclAllReduce");
+    auto work = enqueue("ncclAllReduce", buffer, [&](cudaStream_t s) {
+      return ncclAllReduce(buffer.data_ptr(), buffer.data_ptr(), buffer.numel(),
+                           nccl_type(buffer.scalar_type()), nccl_op(op), nccl_, s);
+    });
+    StreamRequest(work).wait();
     if (!tensor.is_contiguous()) tensor.copy_(buffer);
-    sync();
   }
 
   std::unique_ptr<CommRequest> all_reduce_async(torch::Tensor& tensor) override {
     ACERL_CHECK(tensor.is_contiguous(), "NCCL all_reduce_async needs a contiguous tensor");
     check_device(tensor);
     count(2 * (size_ - 1) * nbytes(tensor) / size_);
-    check_nccl(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
-                             nccl_type(tensor.scalar_type()), ncclSum, nccl_, stream()),
-               "ncclAllReduce");
-    return std::make_unique<EventRequest>(stream(), tensor);
+    auto work = enqueue("ncclAllReduce", tensor, [&](cudaStream_t s) {
+      return ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
+                           nccl_type(tensor.scalar_type()), ncclSum, nccl_, s);
+    });
+    return std::make_unique<StreamRequest>(work);
   }
 
   torch::Tensor all_gather(const torch::Tensor& tensor, int64_t dim) override {
@@ -123,9 +163,11 @@ class NcclCommunicator final : public Communicator {
     std::vector<int64_t> shape{size_};
     shape.insert(shape.end(), input.sizes().begin(), input.sizes().end());
     torch::Tensor out = torch::empty(shape, input.options());
-    check_nccl(ncclAllGather(input.data_ptr(), out.data_ptr(), input.numel(),
-                             nccl_type(input.scalar_type()), nccl_, stream()),
-               "ncclAllGather");
+    auto work = enqueue("ncclAllGather", input, [&](cudaStream_t s) {
+      return ncclAllGather(input.data_ptr(), out.data_ptr(), input.numel(),
+                           nccl_type(input.scalar_type()), nccl_, s);
+    }, {out});
+    StreamRequest(work).wait();
     dim = dim < 0 ? dim + input.dim() : dim;
     return dim == 0 ? out.flatten(0, 1) : torch::cat(out.unbind(0), dim);
   }
@@ -141,69 +183,171 @@ class NcclCommunicator final : public Communicator {
     std::vector<int64_t> shape(tensor.sizes().begin(), tensor.sizes().end());
     shape[static_cast<size_t>(dim)] /= size_;
     torch::Tensor out = torch::empty(shape, tensor.options());
-    check_nccl(ncclReduceScatter(blocks.data_ptr(), out.data_ptr(), out.numel(),
-                                 nccl_type(tensor.scalar_type()), ncclSum, nccl_, stream()),
-               "ncclReduceScatter");
+    auto work = enqueue("ncclReduceScatter", blocks, [&](cudaStream_t s) {
+      return ncclReduceScatter(blocks.data_ptr(), out.data_ptr(), out.numel(),
+                               nccl_type(tensor.scalar_type()), ncclSum, nccl_, s);
+    }, {out});
+    StreamRequest(work).wait();
     return out;
   }
 
   void broadcast(torch::Tensor& tensor, int root) override {
     torch::Tensor buffer = prepare(tensor);
     if (rank_ == root) count((size_ - 1) * nbytes(buffer));
-    check_nccl(ncclBroadcast(buffer.data_ptr(), buffer.data_ptr(), buffer.numel(),
-                             nccl_type(buffer.scalar_type()), root, nccl_, stream()),
-               "ncclBroadcast");
+    auto work = enqueue("ncclBroadcast", buffer, [&](cudaStream_t s) {
+      return ncclBroadcast(buffer.data_ptr(), buffer.data_ptr(), buffer.numel(),
+                           nccl_type(buffer.scalar_type()), root, nccl_, s);
+    });
+    StreamRequest(work).wait();
     if (!tensor.is_contiguous()) tensor.copy_(buffer);
-    sync();
   }
 
-  void send(const torch::Tensor& tensor, int dst, int) override { isend(tensor, dst, 0)->wait(); }
-  void recv(torch::Tensor& tensor, int src, int) override { irecv(tensor, src, 0)->wait(); }
+  void send(const torch::Tensor& tensor, int dst, int tag) override {
+    isend(tensor, dst, tag)->wait();
+  }
+  void recv(torch::Tensor& tensor, int src, int tag) override {
+    irecv(tensor, src, tag)->wait();
+  }
 
+  // NCCL matches point-to-point operations by order, not by tag: the pipeline schedule issues
+  // sends and receives in the same order on both sides, which is what NCCL needs.
   std::unique_ptr<CommRequest> isend(const torch::Tensor& tensor, int dst, int) override {
     torch::Tensor buffer = prepare(tensor);
     count(nbytes(buffer));
-    check_nccl(ncclSend(buffer.data_ptr(), buffer.numel(), nccl_type(buffer.scalar_type()), dst,
-                        nccl_, stream()),
-               "ncclSend");
-    return std::make_unique<EventRequest>(stream(), buffer);
+    auto work = enqueue("ncclSend", buffer, [&](cudaStream_t s) {
+      return ncclSend(buffer.data_ptr(), buffer.numel(), nccl_type(buffer.scalar_type()), dst,
+                      nccl_, s);
+    });
+    return std::make_unique<StreamRequest>(work);
   }
 
   std::unique_ptr<CommRequest> irecv(torch::Tensor& tensor, int src, int) override {
     ACERL_CHECK(tensor.is_contiguous(), "NCCL irecv needs a contiguous tensor");
     check_device(tensor);
-    check_nccl(ncclRecv(tensor.data_ptr(), tensor.numel(), nccl_type(tensor.scalar_type()), src,
-                        nccl_, stream()),
-               "ncclRecv");
-    return std::make_unique<EventRequest>(stream(), tensor);
+    auto work = enqueue("ncclRecv", tensor, [&](cudaStream_t s) {
+      return ncclRecv(tensor.data_ptr(), tensor.numel(), nccl_type(tensor.scalar_type()), src,
+                      nccl_, s);
+    });
+    return std::make_unique<StreamRequest>(work);
   }
 
   void barrier() override { check_mpi(MPI_Barrier(mpi_), "MPI_Barrier", mpi_); }
 
  private:
-  static void check_device(const torch::Tensor& t) {
+  void check_device(const torch::Tensor& t) const {
     ACERL_CHECK(t.is_cuda(), "the NCCL communicator moves CUDA tensors; got one on ", t.device());
+    ACERL_CHECK(t.device().index() == device_, "communicator '", options_.name, "' lives on cuda:",
+                static_cast<int>(device_), " but got a tensor on ", t.device());
   }
   torch::Tensor prepare(const torch::Tensor& t) const {
     check_device(t);
     return t.is_contiguous() ? t : t.contiguous();
   }
-  cudaStream_t stream() const { return at::cuda::getCurrentCUDAStream().stream(); }
-  void sync() const { check_cuda(cudaStreamSynchronize(stream()), "cudaStreamSynchronize"); }
   void count(int64_t bytes) {
     stats_.bytes_sent += bytes;
     stats_.calls += 1;
   }
 
+  // Creates the NCCL communicator and the monitor (collective over the axis, first use only).
+  void init() {
+    if (nccl_) return;
+    c10::cuda::CUDAGuard guard(device_);
+    ncclUniqueId id;
+    if (rank_ == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId", options_.name);
+    check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, mpi_), "MPI_Bcast (NCCL unique id)", mpi_);
+    check_nccl(ncclCommInitRank(&nccl_, size_, id, rank_), "ncclCommInitRank", options_.name);
+    stream_.emplace(at::cuda::getStreamFromPool(/*isHighPriority=*/true, device_));
+    monitor_ = std::thread([this] { monitor(); });
+  }
+
+  // Orders the communicator stream after the compute stream, enqueues `launch` there, records
+  // its completion, tells the caching allocator that the buffers are in use on that stream,
+  // and hands the operation to the monitor.
+  template <class Launch>
+  std::shared_ptr<Work> enqueue(const char* op, const torch::Tensor& buffer, Launch launch,
+                                std::initializer_list<torch::Tensor> more = {}) {
+    init();
+    c10::cuda::CUDAGuard guard(device_);
+    cudaStream_t compute = at::cuda::getCurrentCUDAStream(device_).stream();
+    cudaEvent_t ready{};
+    check_cuda(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), "cudaEventCreate");
+    check_cuda(cudaEventRecord(ready, compute), "cudaEventRecord");
+    check_cuda(cudaStreamWaitEvent(stream_->stream(), ready, 0), "cudaStreamWaitEvent");
+    cudaEventDestroy(ready);  // released once the wait is satisfied
+    auto work = std::make_shared<Work>();
+    work->op = op;
+    work->start = Clock::now();
+    check_nccl(launch(stream_->stream()), op, options_.name);
+    check_cuda(cudaEventCreateWithFlags(&work->done, cudaEventDisableTiming), "cudaEventCreate");
+    check_cuda(cudaEventRecord(work->done, stream_->stream()), "cudaEventRecord");
+    auto record = [&](const torch::Tensor& t) {
+      if (t.defined() && t.numel() > 0)
+        c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), *stream_);
+    };
+    record(buffer);
+    work->keep_alive.push_back(buffer);
+    for (const auto& t : more) {
+      record(t);
+      work->keep_alive.push_back(t);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pending_.push_back(work);
+    }
+    return work;
+  }
+
+  // The monitor thread: drops completed work, aborts the job on an NCCL error or on work older
+  // than the timeout (a dead or hung peer would otherwise stall the compute stream for ever).
+  void monitor() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop_) {
+      wake_.wait_for(lock, std::chrono::milliseconds(100));
+      ncclResult_t async = ncclSuccess;
+      if (ncclCommGetAsyncError(nccl_, &async) != ncclSuccess || async != ncclSuccess) {
+        const char* op = pending_.empty() ? "(none pending)" : pending_.front()->op;
+        fail(str("NCCL error on communicator '", options_.name, "': ",
+                 ncclGetErrorString(async), " (last pending operation: ", op, ")"));
+      }
+      while (!pending_.empty() && cudaEventQuery(pending_.front()->done) == cudaSuccess)
+        pending_.pop_front();
+      if (pending_.empty() || options_.timeout_s <= 0) continue;
+      const double age =
+          std::chrono::duration<double>(Clock::now() - pending_.front()->start).count();
+      if (age > options_.timeout_s)
+        fail(str(pending_.front()->op, " on communicator '", options_.name,
+                 "' has not completed after ", static_cast<int64_t>(age),
+                 " s (run.collective_timeout_s): another rank is hung or dead"));
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& message) {
+    int world_rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    std::fprintf(stderr, "rank %d: error: %s; aborting the job\n", world_rank, message.c_str());
+    std::fflush(stderr);
+    ncclCommAbort(nccl_);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    std::_Exit(1);
+  }
+
   MPI_Comm mpi_;
-  ncclComm_t nccl_{};
+  NcclOptions options_;
   int rank_ = 0, size_ = 1;
+  c10::DeviceIndex device_ = 0;
+  ncclComm_t nccl_{};
+  std::optional<c10::cuda::CUDAStream> stream_;  // set by init()
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<Work>> pending_;
+  bool stop_ = false;
+  std::thread monitor_;
 };
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm) {
-  return std::make_unique<NcclCommunicator>(comm);
+std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm, NcclOptions options) {
+  return std::make_unique<NcclCommunicator>(comm, std::move(options));
 }
 
 }  // namespace acerl::parallel

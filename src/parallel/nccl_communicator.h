@@ -1,18 +1,31 @@
 // defines: the NCCL backend of Communicator, for CUDA tensors (built with ACERL_WITH_NCCL).
-// The NCCL unique id travels from rank 0 by MPI_Bcast over the given MPI communicator, which is
-// also kept for barriers and metadata. Collectives are enqueued on the current CUDA stream;
-// blocking calls synchronise it, non-blocking ones return a request that waits on an event.
+// The NCCL communicator is created at its first operation (all ranks of an axis reach it at the
+// same point of the SPMD program): the unique id travels from rank 0 by MPI_Bcast over the
+// given MPI communicator, so axes a job never uses for device tensors cost no GPU memory.
+// Every operation runs on the communicator's own stream, ordered after the work already queued
+// on the caller's (compute) stream by an event; blocking calls make the compute stream wait for
+// the result (the host never waits), non-blocking ones return a request whose wait() does so.
+// A monitor thread polls ncclCommGetAsyncError and the age of every pending operation: an NCCL
+// error, or an operation older than the timeout, aborts the whole job naming the rank, the
+// communicator and the operation.
 #pragma once
 
 #include <mpi.h>
 
 #include <memory>
+#include <string>
 
 #include "parallel/communicator.h"
 
 namespace acerl::parallel {
 
-// Collective over `comm`; takes ownership of it. CUDA device selection is the caller's.
-std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm);
+struct NcclOptions {
+  std::string name = "nccl";  // the axis, for messages
+  double timeout_s = 1800;    // run.collective_timeout_s; 0 = no timeout (errors still abort)
+};
+
+// Collective over `comm` at the first operation; takes ownership of `comm`. The current CUDA
+// device when it is created is the communicator's device.
+std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm, NcclOptions options = {});
 
 }  // namespace acerl::parallel

@@ -3,6 +3,11 @@
 
 #include <vector>
 
+#if ACERL_WITH_NCCL
+#include "parallel/nccl_communicator.h"
+#endif
+
+#include "parallel/axis_communicator.h"
 #include "runtime/error.h"
 #include "runtime/mpi_check.h"
 
@@ -77,7 +82,33 @@ std::string layout_problem(int world_size, Layout requested, const ModelShape& s
   return "";
 }
 
-ProcessGroups::ProcessGroups(MPI_Comm world, Layout layout) {
+namespace {
+
+// One axis over `comm`: MPI alone for a CPU job; for a GPU job MPI for host tensors plus NCCL
+// (on its own duplicate of the communicator) for device tensors when the axis has peers.
+std::unique_ptr<Communicator> make_axis(MPI_Comm comm, const char* name,
+                                        const DeviceOptions& device) {
+  if (!device.device.is_cuda()) return make_mpi_communicator(comm);
+  std::unique_ptr<Communicator> nccl;
+  int size = 1;
+  check_mpi(MPI_Comm_size(comm, &size), "MPI_Comm_size", comm);
+#if ACERL_WITH_NCCL
+  if (size > 1) {
+    MPI_Comm dup = MPI_COMM_NULL;
+    check_mpi(MPI_Comm_dup(comm, &dup), "MPI_Comm_dup", comm);
+    nccl = make_nccl_communicator(dup, {name, device.timeout_s});
+  }
+#else
+  (void)name;
+#endif
+  return std::make_unique<AxisCommunicator>(make_mpi_communicator(comm), std::move(nccl),
+                                            device.device.type());
+}
+
+}  // namespace
+
+ProcessGroups::ProcessGroups(MPI_Comm world, Layout layout, DeviceOptions device)
+    : device_(device) {
   int size = 0;
   check_mpi(MPI_Comm_rank(world, &rank_), "MPI_Comm_rank", world);
   check_mpi(MPI_Comm_size(world, &size), "MPI_Comm_size", world);
@@ -93,20 +124,21 @@ ProcessGroups::ProcessGroups(MPI_Comm world, Layout layout) {
     MPI_Comm comm = MPI_COMM_NULL;
     check_mpi(MPI_Comm_split(world, color, key, &comm), "MPI_Comm_split", world);
     check_mpi(MPI_Comm_set_name(comm, name), "MPI_Comm_set_name", comm);
-    return make_mpi_communicator(comm);
+    return make_axis(comm, name, device_);
   };
   MPI_Comm dup = MPI_COMM_NULL;
   check_mpi(MPI_Comm_dup(world, &dup), "MPI_Comm_dup", world);
   check_mpi(MPI_Comm_set_name(dup, "world"), "MPI_Comm_set_name", dup);
-  world_ = make_mpi_communicator(dup);
+  world_ = make_axis(dup, "world", device_);
   tp_ = split(dp_index * layout_.pp + pp_index, tp_index, "tp");
   pp_ = split(dp_index * layout_.tp + tp_index, pp_index, "pp");
   dp_ = split(pp_index * layout_.tp + tp_index, dp_index, "dp");
   replica_ = split(dp_index, pp_index * layout_.tp + tp_index, "replica");
 }
 
-std::unique_ptr<ProcessGroups> ProcessGroups::single() {
+std::unique_ptr<ProcessGroups> ProcessGroups::single(torch::Device device) {
   std::unique_ptr<ProcessGroups> groups(new ProcessGroups());
+  groups->device_.device = device;
   groups->world_ = make_local_communicator();
   groups->tp_ = make_local_communicator();
   groups->pp_ = make_local_communicator();

@@ -12,6 +12,9 @@
 // TP groups {0,1} {2,3} {4,5} {6,7}; PP groups {0,2} {1,3} {4,6} {5,7}; DP groups {0,4} {1,5}
 // {2,6} {3,7}. Rank 2 holds the second half of the layers (stage 1) and the first half of
 // each of their split weights (tp 0), for replica 0.
+//
+// Device: a CPU job's axes are MPI communicators. A CUDA job's axes are AxisCommunicators: NCCL
+// for the tensors on the GPU (activations, gradients, logit statistics) and MPI for CPU scalars.
 #pragma once
 
 #include <mpi.h>
@@ -41,15 +44,24 @@ std::string layout_problem(int world_size, Layout requested, const ModelShape& s
 // Resolves dp = 0 to world_size / (tp * pp).
 Layout resolve_layout(int world_size, Layout requested);
 
+// Where the job computes (runtime/device.h decides) and how long an NCCL operation may take
+// before the job is aborted (run.collective_timeout_s).
+struct DeviceOptions {
+  torch::Device device{torch::kCPU};
+  double timeout_s = 1800;
+};
+
 class ProcessGroups {
  public:
   // Collective over `world`: splits it into the three axes. Throws UsageError when the layout
   // does not multiply to the world size.
-  ProcessGroups(MPI_Comm world, Layout layout);
-  // One process, no MPI: every axis has size 1.
-  static std::unique_ptr<ProcessGroups> single();
+  ProcessGroups(MPI_Comm world, Layout layout, DeviceOptions device = {});
+  // One process, no MPI: every axis has size 1, computing on `device`.
+  static std::unique_ptr<ProcessGroups> single(torch::Device device = torch::kCPU);
 
   const Layout& layout() const { return layout_; }
+  // The compute device of this rank: the model, batches, caches and pipeline buffers live there.
+  const torch::Device& device() const { return device_.device; }
   int rank() const { return rank_; }
   int world_size() const { return layout_.world(); }
   int tp_rank() const { return tp_->rank(); }
@@ -69,6 +81,7 @@ class ProcessGroups {
  private:
   ProcessGroups() = default;
   Layout layout_;
+  DeviceOptions device_;
   int rank_ = 0;
   std::unique_ptr<Communicator> world_, tp_, pp_, dp_, replica_;
 };
