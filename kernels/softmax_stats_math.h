@@ -11,10 +11,12 @@
 
 #include <cmath>
 
+#ifndef ACERL_HD
 #if defined(__CUDACC__)
 #define ACERL_HD __host__ __device__ __forceinline__
 #else
 #define ACERL_HD inline
+#endif
 #endif
 
 namespace acerl::kernels {
@@ -27,6 +29,7 @@ struct SoftmaxStats {
 
 // Adds one scaled logit z to the running statistics.
 ACERL_HD void softmax_stats_add(SoftmaxStats& s, float z) {
+  if (z == -INFINITY) return;  // a masked logit: probability 0, no contribution
   if (z <= s.max) {
     float d = z - s.max;
     float e = expf(d);

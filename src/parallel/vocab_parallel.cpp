@@ -7,6 +7,13 @@
 //   d log p_t / dz_j = 1[j = t] - p_j,     dH / dz_j = -p_j (log p_j + H).
 #include "parallel/vocab_parallel.h"
 
+#if ACERL_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+
+#include "kernels/softmax_stats.h"
+#include "runtime/error.h"
+#endif
+
 namespace acerl::parallel {
 namespace {
 
@@ -103,9 +110,55 @@ torch::Tensor vocab_parallel_entropy(const torch::Tensor& logits, Communicator& 
   return Entropy::apply(logits, reinterpret_cast<int64_t>(&tp), temperature);
 }
 
+#if ACERL_WITH_CUDA
+namespace {
+
+// The H(T') curve on the GPU: the one-pass softmax-statistics kernel reads the logits once per
+// temperature (no (N, V) temporaries), and TP ranks merge (max, sum, weighted sum) per row and
+// temperature: with s = 0 a shard holds no mass and drops out.
+torch::Tensor entropies_cuda(const torch::Tensor& logits, Communicator& tp,
+                             const std::vector<double>& temperatures) {
+  torch::Tensor x = logits.to(torch::kFloat32).contiguous();  // (N, V/tp)
+  const int64_t N = x.size(0), K = static_cast<int64_t>(temperatures.size());
+  std::vector<float> inverse;
+  for (double t : temperatures) inverse.push_back(static_cast<float>(1.0 / t));
+  torch::Tensor inv = torch::tensor(inverse).to(x.device());
+  torch::Tensor stats = torch::empty({3, N, K}, x.options());  // max, sum, weighted sum
+  constexpr int64_t kChunk = 16;                              // temperatures per launch
+  for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
+    const int64_t k = std::min(kChunk, K - k0);
+    torch::Tensor part = torch::empty({3, N, k}, x.options());
+    cudaError_t rc = kernels::launch_softmax_stats(
+        x.data_ptr<float>(), N, x.size(1), inv.data_ptr<float>() + k0, static_cast<int>(k),
+        part[0].data_ptr<float>(), part[1].data_ptr<float>(), part[2].data_ptr<float>(),
+        at::cuda::getCurrentCUDAStream().stream());
+    ACERL_CHECK(rc == cudaSuccess, "softmax_stats kernel: ", cudaGetErrorString(rc));
+    stats.narrow(2, k0, k).copy_(part);
+  }
+  torch::Tensor s = stats[1], w = stats[2];  // (N, K)
+  if (tp.size() > 1) {
+    torch::Tensor all = tp.all_gather(stats.permute({1, 2, 0}).contiguous(), 2)
+                            .view({N, K, tp.size(), 3});  // (N, K, tp, 3)
+    torch::Tensor ms = all.select(3, 0), ss = all.select(3, 1), ws = all.select(3, 2);
+    torch::Tensor top = std::get<0>(ms.max(2, /*keepdim=*/true));
+    torch::Tensor held = ss > 0;
+    torch::Tensor shift = torch::where(held, ms - top, torch::zeros_like(ms));
+    torch::Tensor scale = torch::where(held, torch::exp(shift), torch::zeros_like(ms));
+    s = (ss * scale).sum(2);
+    w = ((ws + shift * ss) * scale).sum(2);
+  }
+  return s.log() - w / s;
+}
+
+}  // namespace
+#endif
+
 torch::Tensor vocab_parallel_entropies(const torch::Tensor& logits, Communicator& tp,
                                        const std::vector<double>& temperatures) {
   torch::NoGradGuard no_grad;
+#if ACERL_WITH_CUDA
+  if (logits.is_cuda() && !temperatures.empty()) return entropies_cuda(logits, tp, temperatures);
+#endif
   std::vector<torch::Tensor> columns;
   for (double t : temperatures) columns.push_back(vocab_parallel_entropy(logits, tp, t));
   return torch::stack(columns, -1);

@@ -4,17 +4,19 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/sample_math.h"
 #include "runtime/error.h"
+
+#if ACERL_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+
+#include "kernels/sample_pick.h"
+#endif
 
 namespace acerl::rollout {
 namespace {
 
-uint64_t mix(uint64_t x) {  // SplitMix64 finaliser
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+uint64_t mix(uint64_t x) { return kernels::splitmix64(x); }
 
 uint64_t fnv1a(std::string_view text) {
   uint64_t h = 1469598103934665603ull;
@@ -83,8 +85,8 @@ Sampled greedy(const torch::Tensor& logits, int64_t vocab_start, parallel::Commu
   torch::Tensor candidate = torch::where(best == top, ids, std::numeric_limits<int64_t>::max());
   Sampled out;
   out.tokens = std::get<0>(candidate.min(-1));
-  out.logprob = torch::zeros({logits.size(0)});
-  out.entropy = torch::zeros({logits.size(0)});
+  out.logprob = torch::zeros({logits.size(0)}, logits.options().dtype(torch::kFloat32));
+  out.entropy = torch::zeros({logits.size(0)}, logits.options().dtype(torch::kFloat32));
   return out;
 }
 
@@ -95,10 +97,7 @@ uint64_t sequence_stream(uint64_t seed, std::string_view prompt_id, int64_t samp
              mix(static_cast<uint64_t>(sample_index) + 0x51ed270b27fd5f5bull));
 }
 
-double stream_uniform(uint64_t stream, int64_t step) {
-  uint64_t r = mix(stream ^ mix(static_cast<uint64_t>(step) * 0xd1b54a32d192ed03ull + 1));
-  return static_cast<double>(r >> 11) * 0x1.0p-53;
-}
+double stream_uniform(uint64_t stream, int64_t step) { return kernels::stream_uniform(stream, step); }
 
 Sampled sample_vocab_parallel(const torch::Tensor& logits, int64_t vocab_start,
                               parallel::Communicator& tp, const SamplingParams& params,
@@ -120,19 +119,40 @@ Sampled sample_vocab_parallel(const torch::Tensor& logits, int64_t vocab_start,
 
   // Truncation threshold on z.
   torch::Tensor threshold = torch::full({B}, -std::numeric_limits<float>::infinity(), z.options());
-  torch::Tensor e64 = e.to(f64);
   if (params.top_k > 0) {
     torch::Tensor top = gathered_top_values(z, params.top_k, tp);
     if (params.top_k <= top.size(1)) threshold = top.select(1, params.top_k - 1).contiguous();
   }
-  if (params.top_p < 1.0) threshold = nucleus_threshold(z, e64, max, threshold, params.top_p, tp);
+  if (params.top_p < 1.0)
+    threshold = nucleus_threshold(z, e.to(f64), max, threshold, params.top_p, tp);
+#if ACERL_WITH_CUDA
+  // One GPU holds the whole vocabulary: the pick kernel walks the masses in place instead of
+  // materialising them, their cumulative sum and the search in float64.
+  if (z.is_cuda() && tp.size() == 1) {
+    torch::Tensor zc = z.contiguous(), m = max.contiguous(), thr = threshold.contiguous();
+    torch::Tensor u = uniforms.to(z.device(), f64).contiguous();
+    torch::Tensor index = torch::empty({B}, z.options().dtype(torch::kInt64));
+    torch::Tensor chosen = torch::empty({B}, z.options().dtype(f64));
+    torch::Tensor total = torch::empty({B}, z.options().dtype(f64));
+    cudaError_t rc = kernels::launch_sample_pick(
+        zc.data_ptr<float>(), B, zc.size(1), m.data_ptr<float>(), thr.data_ptr<float>(),
+        u.data_ptr<double>(), index.data_ptr<int64_t>(), chosen.data_ptr<double>(),
+        total.data_ptr<double>(), at::cuda::getCurrentCUDAStream().stream());
+    ACERL_CHECK(rc == cudaSuccess, "sample_pick kernel: ", cudaGetErrorString(rc));
+    out.tokens = index + vocab_start;
+    out.logprob = (chosen.log() - total.log()).to(f32);
+    return out;
+  }
+#endif
+  torch::Tensor e64 = e.to(f64);
 
   // Inverse CDF in global token order: this rank's kept mass is preceded by lower ranks'.
   torch::Tensor kept = e64 * (z >= threshold.unsqueeze(-1));            // (B, Vl)
   torch::Tensor masses = tp.all_gather(kept.sum(-1).unsqueeze(-1), 1);  // (B, tp)
   torch::Tensor total = masses.sum(-1);
   torch::Tensor before = masses.narrow(1, 0, tp.rank()).sum(-1);
-  torch::Tensor target = torch::minimum(uniforms.to(f64) * total, total * (1 - 1e-15));
+  torch::Tensor target =
+      torch::minimum(uniforms.to(total.device(), f64) * total, total * (1 - 1e-15));
   torch::Tensor local_target = target - before;
   torch::Tensor mine = masses.select(1, tp.rank());
   torch::Tensor owner = (local_target >= 0) & (local_target < mine);

@@ -48,3 +48,32 @@ TEST_CASE("one-pass softmax statistics give the entropy and log-partition of sof
   SoftmaxStats uniform = stats_of(logits[0].data_ptr<float>(), vocab, 1.f);
   CHECK(acerl::kernels::softmax_stats_entropy(uniform) == Approx(std::log(double(vocab))).epsilon(1e-6));
 }
+
+TEST_CASE("softmax statistics with masked (-inf) logits, a 152k vocabulary in chunks, T near 0",
+          "[kernels]") {
+  torch::manual_seed(4);
+  const int64_t vocab = 151936;
+  auto logits = torch::randn({3, vocab}) * 5;
+  logits[0].narrow(0, 0, 1000).fill_(-INFINITY);  // masked ids first: the running max starts at -inf
+  logits[1].narrow(0, 5, vocab - 5).fill_(-INFINITY);  // only 5 live ids
+  for (float temperature : {0.02f, 0.6f, 1.3f}) {
+    auto z = logits.to(torch::kFloat64) / temperature;
+    auto logp = torch::log_softmax(z, -1);
+    auto p = logp.exp();
+    auto entropy = -(p * torch::where(p > 0, logp, torch::zeros_like(logp))).sum(-1);
+    for (int64_t r = 0; r < 3; ++r) {
+      const float* row = logits[r].data_ptr<float>();
+      // Chunks of 4096 as a vocab-parallel or blocked pass would see them.
+      SoftmaxStats merged;
+      for (int64_t start = 0; start < vocab; start += 4096)
+        merged = acerl::kernels::softmax_stats_merge(
+            merged, stats_of(row + start, std::min<int64_t>(4096, vocab - start), 1.f / temperature));
+      INFO("T=" << temperature << " row " << r);
+      CHECK(std::isfinite(acerl::kernels::softmax_stats_entropy(merged)));
+      CHECK(acerl::kernels::softmax_stats_entropy(merged) ==
+            Approx(entropy[r].item<double>()).margin(5e-4).epsilon(1e-4));
+      CHECK(acerl::kernels::softmax_stats_log_partition(merged) ==
+            Approx(torch::logsumexp(z[r], 0).item<double>()).epsilon(1e-6));
+    }
+  }
+}
