@@ -4,13 +4,31 @@
 #include <mpi.h>
 #include "support/catch.h"
 
+#include <torch/torch.h>
+
 #include <cstdlib>
+#include <cstring>
+#include <iostream>
 #include <optional>
 
 #include "runtime/mpi_runtime.h"
 #include "support/process.h"
 
+// The GPU tests ("[gpu]") need a CUDA device; without one the run exits 77, which CTest reports
+// as skipped (SKIP_RETURN_CODE), never as passed.
+constexpr int kSkipped = 77;
+
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strstr(argv[i], "[gpu]") && torch::cuda::device_count() == 0) {
+      std::cout << "skipped: the [gpu] tests need a CUDA device and none is visible"
+#if !ACERL_WITH_CUDA
+                << " (and this build has ACERL_WITH_CUDA=OFF)"
+#endif
+                << "\n";
+      return kSkipped;
+    }
+  }
   std::optional<acerl::MpiRuntime> runtime;
   if (acerl::test::launched_by_mpi()) runtime.emplace(argc, argv);
   Catch::Session session;

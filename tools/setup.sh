@@ -11,6 +11,8 @@
 #   ACERL_BUILD_DIR  build directory (default <checkout>/build)
 #   ACERL_JOBS       parallel build jobs (default: number of cores)
 #   ACERL_PYTHON_BASE  interpreter used to create the venv (default python3)
+#   ACERL_CUDA       auto (default): build the GPU path (-DACERL_WITH_CUDA=ON -DACERL_WITH_NCCL=ON)
+#                    when nvcc and nccl.h are found, no GPU needed to build; 1: require it; 0: CPU only
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -75,11 +77,26 @@ export CCACHE_DIR="${CCACHE_DIR:-$ACERL_CACHE/ccache}"
 mkdir -p "$CCACHE_DIR"
 ccache -M 8G >/dev/null 2>&1 || true
 GEN=(); command -v ninja >/dev/null && GEN=(-G Ninja)
+# The GPU path compiles and links without a GPU: build it whenever the toolkit is here, so the
+# test suite runs the same binary (with run.device = auto -> cpu) that a GPU node runs.
+CUDA_ARGS=()
+NVCC="$(command -v nvcc || true)"
+[ -n "$NVCC" ] || { [ -x /usr/local/cuda/bin/nvcc ] && NVCC=/usr/local/cuda/bin/nvcc; }
+case "${ACERL_CUDA:-auto}" in
+  0) CUDA_ARGS=(-DACERL_WITH_CUDA=OFF -DACERL_WITH_NCCL=OFF) ;;
+  1|auto)
+    if [ -n "$NVCC" ] && [ -f "$(dirname "$NVCC")/../include/nccl.h" -o -n "${NCCL_HOME:-}" ]; then
+      CUDA_ARGS=(-DACERL_WITH_CUDA=ON -DACERL_WITH_NCCL=ON -DCMAKE_CUDA_COMPILER="$NVCC")
+    elif [ "${ACERL_CUDA:-auto}" = 1 ]; then
+      echo "setup: ACERL_CUDA=1 but nvcc and nccl.h were not found (set PATH or NCCL_HOME)" >&2; exit 1
+    fi ;;
+  *) echo "setup: ACERL_CUDA must be auto, 0 or 1" >&2; exit 2 ;;
+esac
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ] || [ ${#EXTRA_CMAKE[@]} -gt 0 ]; then
   say "configuring $BUILD_DIR"
   mkdir -p "$BUILD_DIR"
   cmake -S "$ROOT" -B "$BUILD_DIR" "${GEN[@]}" -DACERL_PYTHON="$VENV/bin/python" \
-    "${EXTRA_CMAKE[@]}" > "$BUILD_DIR/configure.log" 2>&1 \
+    "${CUDA_ARGS[@]}" "${EXTRA_CMAKE[@]}" > "$BUILD_DIR/configure.log" 2>&1 \
     || { cat "$BUILD_DIR/configure.log" >&2; exit 1; }
 fi
 cmake --build "$BUILD_DIR" -j "$JOBS" -- $( [ ${#GEN[@]} -gt 0 ] && echo "--quiet" ) \

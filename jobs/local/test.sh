@@ -18,6 +18,7 @@ fi
 cd "$BUILD_DIR"
 ctest --output-on-failure -j "${ACERL_TEST_JOBS:-2}" "$@"
 if [ "${ACERL_SANITIZE:-0}" = 1 ]; then
-  ACERL_BUILD_DIR="$ROOT/build-asan" "$ROOT/tools/setup.sh" -- -DACERL_SANITIZE=ON -DACERL_PCH=OFF
+  ACERL_BUILD_DIR="$ROOT/build-asan" "$ROOT/tools/setup.sh" -- -DACERL_SANITIZE=ON -DACERL_PCH=OFF \
+    -DACERL_WITH_CUDA=OFF -DACERL_WITH_NCCL=OFF
   cd "$ROOT/build-asan" && ctest --output-on-failure -L unit -j 2
 fi

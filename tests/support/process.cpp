@@ -19,6 +19,16 @@
 extern char** environ;
 
 namespace acerl::test {
+
+namespace {
+// The configured path, unless the environment moves it: tools/gpu_check.sh runs the tests built
+// here on another machine, where the checkout, the build and the Python live elsewhere.
+std::string configured(const char* env, const char* built_in) {
+  const char* value = std::getenv(env);
+  return value && *value ? value : built_in;
+}
+}  // namespace
+
 namespace {
 
 std::string slurp(const std::string& path) {
@@ -44,7 +54,9 @@ bool launched_by_mpi() {
 
 ProcessResult run_process(const std::string& command, double timeout_seconds) {
   static int counter = 0;
-  std::filesystem::path dir = std::filesystem::path(ACERL_BINARY_DIR) / "test-tmp" / "processes";
+  std::filesystem::path dir =
+      std::filesystem::path(configured("ACERL_TEST_BINARY_DIR", ACERL_BINARY_DIR)) / "test-tmp" /
+      "processes";
   std::filesystem::create_directories(dir);
   std::string base = (dir / (std::to_string(getpid()) + "_" + std::to_string(counter++))).string();
   std::string out_path = base + ".out", err_path = base + ".err";
@@ -89,7 +101,7 @@ ProcessResult run_process(const std::string& command, double timeout_seconds) {
 }
 
 std::string python() {
-  std::string py = ACERL_TEST_PYTHON;
+  std::string py = configured("ACERL_TEST_PYTHON", ACERL_TEST_PYTHON);
   INFO("configure with -DACERL_PYTHON=<venv>/bin/python (tools/setup.sh does)");
   REQUIRE(!py.empty());
   return py;
@@ -110,11 +122,12 @@ std::string quote(const std::string& text) {
 }
 
 std::string source_path(const std::string& relative) {
-  return std::string(ACERL_SOURCE_DIR) + "/" + relative;
+  return configured("ACERL_TEST_SOURCE_DIR", ACERL_SOURCE_DIR) + "/" + relative;
 }
 
 std::string scratch_dir(const std::string& name) {
-  std::filesystem::path dir = std::filesystem::path(ACERL_BINARY_DIR) / "test-tmp" / name;
+  std::filesystem::path dir =
+      std::filesystem::path(configured("ACERL_TEST_BINARY_DIR", ACERL_BINARY_DIR)) / "test-tmp" / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
