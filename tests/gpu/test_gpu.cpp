@@ -60,7 +60,7 @@ torch::Tensor as_row(const std::vector<int64_t>& ids) {
 }  // namespace
 
 TEST_CASE("GPU kernels agree with LibTorch on the device and the sampler with the CPU's",
-          "[gpu]") {
+          "[.gpu]") {
   torch::manual_seed(21);
   SECTION("fused RMSNorm forward and backward") {
     model::RMSNorm cpu(896, 1e-6), gpu(896, 1e-6);
@@ -111,7 +111,7 @@ TEST_CASE("GPU kernels agree with LibTorch on the device and the sampler with th
   }
 }
 
-TEST_CASE("model logits on the GPU equal transformers' on the same GPU, fp32 and bf16", "[gpu]") {
+TEST_CASE("model logits on the GPU equal transformers' on the same GPU, fp32 and bf16", "[.gpu]") {
   std::string dir = scratch_dir("gpu_logits");
   auto config = tiny_config();
   write_tiny_checkpoint(dir, config, 31);
@@ -135,7 +135,7 @@ TEST_CASE("model logits on the GPU equal transformers' on the same GPU, fp32 and
   }
 }
 
-TEST_CASE("a training step on the GPU gives the CPU fp32 step's loss and gradients", "[gpu]") {
+TEST_CASE("a training step on the GPU gives the CPU fp32 step's loss and gradients", "[.gpu]") {
   std::string dir = scratch_dir("gpu_grads");
   auto config = tiny_config();
   write_tiny_checkpoint(dir, config, 32);
@@ -161,7 +161,7 @@ TEST_CASE("a training step on the GPU gives the CPU fp32 step's loss and gradien
 }
 
 TEST_CASE("greedy generation on the GPU equals transformers' on the GPU and acerl's on the CPU",
-          "[gpu]") {
+          "[.gpu]") {
   std::string dir = scratch_dir("gpu_generate");
   write_tiny_checkpoint(dir, tiny_config(), 33);
   std::vector<rollout::GenerationRequest> reqs;
