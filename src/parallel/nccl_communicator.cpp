@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "runtime/error.h"
 #include "runtime/mpi_check.h"
@@ -117,12 +119,13 @@ class NcclCommunicator final : public Communicator {
     }
     wake_.notify_all();
     if (monitor_.joinable()) monitor_.join();
-    if (nccl_) {
+    for (Lane& lane : lanes_) {
+      if (!lane.comm) continue;
       // Unwinding after an error: peers may never join, so abort instead of a collective destroy.
       if (std::uncaught_exceptions() > 0) {
-        ncclCommAbort(nccl_);
+        ncclCommAbort(lane.comm);
       } else {
-        ncclCommDestroy(nccl_);
+        ncclCommDestroy(lane.comm);
       }
     }
     int finalized = 0;
@@ -138,9 +141,9 @@ class NcclCommunicator final : public Communicator {
   void all_reduce(torch::Tensor& tensor, ReduceOp op) override {
     torch::Tensor buffer = prepare(tensor);
     count(2 * (size_ - 1) * nbytes(buffer) / size_);
-    auto work = enqueue("ncclAllReduce", buffer, [&](cudaStream_t s) {
+    auto work = enqueue("ncclAllReduce", buffer, [&](ncclComm_t comm, cudaStream_t s) {
       return ncclAllReduce(buffer.data_ptr(), buffer.data_ptr(), buffer.numel(),
-                           nccl_type(buffer.scalar_type()), nccl_op(op), nccl_, s);
+                           nccl_type(buffer.scalar_type()), nccl_op(op), comm, s);
     });
     StreamRequest(work).wait();
     if (!tensor.is_contiguous()) tensor.copy_(buffer);
@@ -150,9 +153,9 @@ class NcclCommunicator final : public Communicator {
     ACERL_CHECK(tensor.is_contiguous(), "NCCL all_reduce_async needs a contiguous tensor");
     check_device(tensor);
     count(2 * (size_ - 1) * nbytes(tensor) / size_);
-    auto work = enqueue("ncclAllReduce", tensor, [&](cudaStream_t s) {
+    auto work = enqueue("ncclAllReduce", tensor, [&](ncclComm_t comm, cudaStream_t s) {
       return ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
-                           nccl_type(tensor.scalar_type()), ncclSum, nccl_, s);
+                           nccl_type(tensor.scalar_type()), ncclSum, comm, s);
     });
     return std::make_unique<StreamRequest>(work);
   }
@@ -163,9 +166,9 @@ class NcclCommunicator final : public Communicator {
     std::vector<int64_t> shape{size_};
     shape.insert(shape.end(), input.sizes().begin(), input.sizes().end());
     torch::Tensor out = torch::empty(shape, input.options());
-    auto work = enqueue("ncclAllGather", input, [&](cudaStream_t s) {
+    auto work = enqueue("ncclAllGather", input, [&](ncclComm_t comm, cudaStream_t s) {
       return ncclAllGather(input.data_ptr(), out.data_ptr(), input.numel(),
-                           nccl_type(input.scalar_type()), nccl_, s);
+                           nccl_type(input.scalar_type()), comm, s);
     }, {out});
     StreamRequest(work).wait();
     dim = dim < 0 ? dim + input.dim() : dim;
@@ -183,9 +186,9 @@ class NcclCommunicator final : public Communicator {
     std::vector<int64_t> shape(tensor.sizes().begin(), tensor.sizes().end());
     shape[static_cast<size_t>(dim)] /= size_;
     torch::Tensor out = torch::empty(shape, tensor.options());
-    auto work = enqueue("ncclReduceScatter", blocks, [&](cudaStream_t s) {
+    auto work = enqueue("ncclReduceScatter", blocks, [&](ncclComm_t comm, cudaStream_t s) {
       return ncclReduceScatter(blocks.data_ptr(), out.data_ptr(), out.numel(),
-                               nccl_type(tensor.scalar_type()), ncclSum, nccl_, s);
+                               nccl_type(tensor.scalar_type()), ncclSum, comm, s);
     }, {out});
     StreamRequest(work).wait();
     return out;
@@ -194,9 +197,9 @@ class NcclCommunicator final : public Communicator {
   void broadcast(torch::Tensor& tensor, int root) override {
     torch::Tensor buffer = prepare(tensor);
     if (rank_ == root) count((size_ - 1) * nbytes(buffer));
-    auto work = enqueue("ncclBroadcast", buffer, [&](cudaStream_t s) {
+    auto work = enqueue("ncclBroadcast", buffer, [&](ncclComm_t comm, cudaStream_t s) {
       return ncclBroadcast(buffer.data_ptr(), buffer.data_ptr(), buffer.numel(),
-                           nccl_type(buffer.scalar_type()), root, nccl_, s);
+                           nccl_type(buffer.scalar_type()), root, comm, s);
     });
     StreamRequest(work).wait();
     if (!tensor.is_contiguous()) tensor.copy_(buffer);
@@ -209,25 +212,28 @@ class NcclCommunicator final : public Communicator {
     irecv(tensor, src, tag)->wait();
   }
 
-  // NCCL matches point-to-point operations by order, not by tag: the pipeline schedule issues
-  // sends and receives in the same order on both sides, which is what NCCL needs.
-  std::unique_ptr<CommRequest> isend(const torch::Tensor& tensor, int dst, int) override {
+  // NCCL matches point-to-point operations by order on one stream, not by tag, and runs them one
+  // after another: activations going forward and gradients going back on one stream could each
+  // wait for the other (a send waits for its receive). Each tag therefore has its own lane (its
+  // own NCCL communicator and stream, NcclOptions::lanes), in which both sides issue operations
+  // in the same order.
+  std::unique_ptr<CommRequest> isend(const torch::Tensor& tensor, int dst, int tag) override {
     torch::Tensor buffer = prepare(tensor);
     count(nbytes(buffer));
-    auto work = enqueue("ncclSend", buffer, [&](cudaStream_t s) {
+    auto work = enqueue("ncclSend", buffer, [&](ncclComm_t comm, cudaStream_t s) {
       return ncclSend(buffer.data_ptr(), buffer.numel(), nccl_type(buffer.scalar_type()), dst,
-                      nccl_, s);
-    });
+                      comm, s);
+    }, {}, lane_of(tag));
     return std::make_unique<StreamRequest>(work);
   }
 
-  std::unique_ptr<CommRequest> irecv(torch::Tensor& tensor, int src, int) override {
+  std::unique_ptr<CommRequest> irecv(torch::Tensor& tensor, int src, int tag) override {
     ACERL_CHECK(tensor.is_contiguous(), "NCCL irecv needs a contiguous tensor");
     check_device(tensor);
-    auto work = enqueue("ncclRecv", tensor, [&](cudaStream_t s) {
+    auto work = enqueue("ncclRecv", tensor, [&](ncclComm_t comm, cudaStream_t s) {
       return ncclRecv(tensor.data_ptr(), tensor.numel(), nccl_type(tensor.scalar_type()), src,
-                      nccl_, s);
-    });
+                      comm, s);
+    }, {}, lane_of(tag));
     return std::make_unique<StreamRequest>(work);
   }
 
@@ -249,40 +255,50 @@ class NcclCommunicator final : public Communicator {
   }
 
   // Creates the NCCL communicator and the monitor (collective over the axis, first use only).
+  // Creates every lane's NCCL communicator and stream, and the monitor (collective over the
+  // axis, at the first operation: every rank of an axis reaches one before it needs a peer).
   void init() {
-    if (nccl_) return;
+    if (!lanes_.empty()) return;
     c10::cuda::CUDAGuard guard(device_);
-    ncclUniqueId id;
-    if (rank_ == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId", options_.name);
-    check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, mpi_), "MPI_Bcast (NCCL unique id)", mpi_);
-    check_nccl(ncclCommInitRank(&nccl_, size_, id, rank_), "ncclCommInitRank", options_.name);
-    stream_.emplace(at::cuda::getStreamFromPool(/*isHighPriority=*/true, device_));
+    lanes_.resize(static_cast<size_t>(std::max(1, options_.lanes)));
+    for (Lane& lane : lanes_) {
+      ncclUniqueId id;
+      if (rank_ == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId", options_.name);
+      check_mpi(MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, mpi_), "MPI_Bcast (NCCL unique id)", mpi_);
+      check_nccl(ncclCommInitRank(&lane.comm, size_, id, rank_), "ncclCommInitRank",
+                 options_.name);
+      lane.stream.emplace(at::cuda::getStreamFromPool(/*isHighPriority=*/true, device_));
+    }
     monitor_ = std::thread([this] { monitor(); });
   }
+
+  int lane_of(int tag) const { return std::min(std::max(tag, 0), std::max(1, options_.lanes) - 1); }
 
   // Orders the communicator stream after the compute stream, enqueues `launch` there, records
   // its completion, tells the caching allocator that the buffers are in use on that stream,
   // and hands the operation to the monitor.
   template <class Launch>
   std::shared_ptr<Work> enqueue(const char* op, const torch::Tensor& buffer, Launch launch,
-                                std::initializer_list<torch::Tensor> more = {}) {
+                                std::initializer_list<torch::Tensor> more = {}, int lane_index = 0) {
     init();
+    Lane& lane = lanes_[static_cast<size_t>(lane_index)];
+    c10::cuda::CUDAStream& stream = *lane.stream;
     c10::cuda::CUDAGuard guard(device_);
     cudaStream_t compute = at::cuda::getCurrentCUDAStream(device_).stream();
     cudaEvent_t ready{};
     check_cuda(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming), "cudaEventCreate");
     check_cuda(cudaEventRecord(ready, compute), "cudaEventRecord");
-    check_cuda(cudaStreamWaitEvent(stream_->stream(), ready, 0), "cudaStreamWaitEvent");
+    check_cuda(cudaStreamWaitEvent(stream.stream(), ready, 0), "cudaStreamWaitEvent");
     cudaEventDestroy(ready);  // released once the wait is satisfied
     auto work = std::make_shared<Work>();
     work->op = op;
     work->start = Clock::now();
-    check_nccl(launch(stream_->stream()), op, options_.name);
+    check_nccl(launch(lane.comm, stream.stream()), op, options_.name);
     check_cuda(cudaEventCreateWithFlags(&work->done, cudaEventDisableTiming), "cudaEventCreate");
-    check_cuda(cudaEventRecord(work->done, stream_->stream()), "cudaEventRecord");
+    check_cuda(cudaEventRecord(work->done, stream.stream()), "cudaEventRecord");
     auto record = [&](const torch::Tensor& t) {
       if (t.defined() && t.numel() > 0)
-        c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), *stream_);
+        c10::cuda::CUDACachingAllocator::recordStream(t.storage().data_ptr(), stream);
     };
     record(buffer);
     work->keep_alive.push_back(buffer);
@@ -303,11 +319,13 @@ class NcclCommunicator final : public Communicator {
     std::unique_lock<std::mutex> lock(mutex_);
     while (!stop_) {
       wake_.wait_for(lock, std::chrono::milliseconds(100));
-      ncclResult_t async = ncclSuccess;
-      if (ncclCommGetAsyncError(nccl_, &async) != ncclSuccess || async != ncclSuccess) {
-        const char* op = pending_.empty() ? "(none pending)" : pending_.front()->op;
-        fail(str("NCCL error on communicator '", options_.name, "': ",
-                 ncclGetErrorString(async), " (last pending operation: ", op, ")"));
+      for (const Lane& lane : lanes_) {
+        ncclResult_t async = ncclSuccess;
+        if (ncclCommGetAsyncError(lane.comm, &async) != ncclSuccess || async != ncclSuccess) {
+          const char* op = pending_.empty() ? "(none pending)" : pending_.front()->op;
+          fail(str("NCCL error on communicator '", options_.name, "': ",
+                   ncclGetErrorString(async), " (oldest pending operation: ", op, ")"));
+        }
       }
       while (!pending_.empty() && cudaEventQuery(pending_.front()->done) == cudaSuccess)
         pending_.pop_front();
@@ -326,7 +344,7 @@ class NcclCommunicator final : public Communicator {
     MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
     std::fprintf(stderr, "rank %d: error: %s; aborting the job\n", world_rank, message.c_str());
     std::fflush(stderr);
-    ncclCommAbort(nccl_);
+    for (const Lane& lane : lanes_) ncclCommAbort(lane.comm);
     MPI_Abort(MPI_COMM_WORLD, 1);
     std::_Exit(1);
   }
@@ -335,8 +353,11 @@ class NcclCommunicator final : public Communicator {
   NcclOptions options_;
   int rank_ = 0, size_ = 1;
   c10::DeviceIndex device_ = 0;
-  ncclComm_t nccl_{};
-  std::optional<c10::cuda::CUDAStream> stream_;  // set by init()
+  struct Lane {
+    ncclComm_t comm{};
+    std::optional<c10::cuda::CUDAStream> stream;
+  };
+  std::vector<Lane> lanes_;  // set by init(); lane 0 carries the collectives
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::shared_ptr<Work>> pending_;

@@ -22,6 +22,10 @@ namespace acerl::parallel {
 struct NcclOptions {
   std::string name = "nccl";  // the axis, for messages
   double timeout_s = 1800;    // run.collective_timeout_s; 0 = no timeout (errors still abort)
+  // Point-to-point lanes: tag t (clamped to [0, lanes)) gets its own NCCL communicator and
+  // stream, so that traffic in two directions (pipeline activations, tag 0, and gradients,
+  // tag 1) never queues behind itself. Collectives use lane 0.
+  int lanes = 1;
 };
 
 // Collective over `comm` at the first operation; takes ownership of `comm`. The current CUDA

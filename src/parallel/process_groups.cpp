@@ -96,7 +96,8 @@ std::unique_ptr<Communicator> make_axis(MPI_Comm comm, const char* name,
   if (size > 1) {
     MPI_Comm dup = MPI_COMM_NULL;
     check_mpi(MPI_Comm_dup(comm, &dup), "MPI_Comm_dup", comm);
-    nccl = make_nccl_communicator(dup, {name, device.timeout_s});
+    // The pipeline axis sends activations forward and gradients back: one lane each.
+    nccl = make_nccl_communicator(dup, {name, device.timeout_s, std::string(name) == "pp" ? 2 : 1});
   }
 #else
   (void)name;
