@@ -11,13 +11,7 @@
 
 #include <cmath>
 
-#ifndef ACERL_HD
-#if defined(__CUDACC__)
-#define ACERL_HD __host__ __device__ __forceinline__
-#else
-#define ACERL_HD inline
-#endif
-#endif
+#include "hd.h"
 
 namespace acerl::kernels {
 

@@ -7,36 +7,37 @@
 
 namespace acerl::train {
 
-PackedRows PackedRows::narrow(int64_t start, int64_t count) const {
-  auto cut = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(0, start, count) : t; };
+namespace {
+
+// `f` applied to every tensor field of `rows` (undefined ones included).
+template <typename F>
+PackedRows map_fields(const PackedRows& rows, F f) {
   PackedRows out;
-  out.ids = cut(ids);
-  out.positions = cut(positions);
-  out.doc_ids = cut(doc_ids);
-  out.targets = cut(targets);
-  out.weights = cut(weights);
-  out.advantages = cut(advantages);
-  out.rollout_logprobs = cut(rollout_logprobs);
-  out.ref_logprobs = cut(ref_logprobs);
+  out.ids = f(rows.ids);
+  out.positions = f(rows.positions);
+  out.doc_ids = f(rows.doc_ids);
+  out.targets = f(rows.targets);
+  out.weights = f(rows.weights);
+  out.advantages = f(rows.advantages);
+  out.rollout_logprobs = f(rows.rollout_logprobs);
+  out.ref_logprobs = f(rows.ref_logprobs);
   return out;
 }
 
+}  // namespace
+
+PackedRows PackedRows::narrow(int64_t start, int64_t count) const {
+  return map_fields(*this, [&](const torch::Tensor& t) {
+    return t.defined() ? t.narrow(0, start, count) : t;
+  });
+}
+
 PackedRows PackedRows::to(const torch::Device& device) const {
-  auto move = [&](const torch::Tensor& t) {
+  return map_fields(*this, [&](const torch::Tensor& t) {
     if (!t.defined() || t.device() == device) return t;
     if (device.is_cuda() && t.is_cpu()) return t.pin_memory().to(device, /*non_blocking=*/true);
     return t.to(device);
-  };
-  PackedRows out;
-  out.ids = move(ids);
-  out.positions = move(positions);
-  out.doc_ids = move(doc_ids);
-  out.targets = move(targets);
-  out.weights = move(weights);
-  out.advantages = move(advantages);
-  out.rollout_logprobs = move(rollout_logprobs);
-  out.ref_logprobs = move(ref_logprobs);
-  return out;
+  });
 }
 
 StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
