@@ -80,13 +80,16 @@ auto AxisCommunicator::counted(Communicator& comm, Op op) {
 }
 
 // Each operation: host tensors over MPI; device tensors over the device communicator, or
-// copied to the host, moved over MPI and copied back.
+// copied to the host, moved over MPI and copied back; on an axis of one rank a device tensor's
+// collective is the identity, done in place on the device (no host copy, nothing that would
+// synchronise: such steps can be captured in a CUDA graph).
 
 void AxisCommunicator::all_reduce(torch::Tensor& tensor, ReduceOp op) {
   if (tensor.device().type() != device_type_)
     return counted(*host_, [&] { host_->all_reduce(tensor, op); });
   if (Communicator* d = device_.get())
     return counted(*d, [&] { d->all_reduce(tensor, op); });
+  if (host_->size() == 1) return;
   torch::Tensor staged = to_host(tensor);
   counted(*host_, [&] { host_->all_reduce(staged, op); });
   tensor.copy_(staged);
@@ -97,6 +100,7 @@ std::unique_ptr<CommRequest> AxisCommunicator::all_reduce_async(torch::Tensor& t
     return counted(*host_, [&] { return host_->all_reduce_async(tensor); });
   if (Communicator* d = device_.get())
     return counted(*d, [&] { return d->all_reduce_async(tensor); });
+  if (host_->size() == 1) return std::make_unique<Done>();
   all_reduce(tensor, ReduceOp::sum);
   return std::make_unique<Done>();
 }
@@ -106,6 +110,7 @@ torch::Tensor AxisCommunicator::all_gather(const torch::Tensor& tensor, int64_t 
     return counted(*host_, [&] { return host_->all_gather(tensor, dim); });
   if (Communicator* d = device_.get())
     return counted(*d, [&] { return d->all_gather(tensor, dim); });
+  if (host_->size() == 1) return tensor.clone();
   torch::Tensor staged = to_host(tensor);
   return counted(*host_, [&] { return host_->all_gather(staged, dim); }).to(tensor.device());
 }
@@ -115,6 +120,7 @@ torch::Tensor AxisCommunicator::reduce_scatter(const torch::Tensor& tensor, int6
     return counted(*host_, [&] { return host_->reduce_scatter(tensor, dim); });
   if (Communicator* d = device_.get())
     return counted(*d, [&] { return d->reduce_scatter(tensor, dim); });
+  if (host_->size() == 1) return tensor.clone();
   torch::Tensor staged = to_host(tensor);
   return counted(*host_, [&] { return host_->reduce_scatter(staged, dim); }).to(tensor.device());
 }
@@ -124,6 +130,7 @@ void AxisCommunicator::broadcast(torch::Tensor& tensor, int root) {
     return counted(*host_, [&] { host_->broadcast(tensor, root); });
   if (Communicator* d = device_.get())
     return counted(*d, [&] { d->broadcast(tensor, root); });
+  if (host_->size() == 1) return;
   torch::Tensor staged = to_host(tensor);
   counted(*host_, [&] { host_->broadcast(staged, root); });
   tensor.copy_(staged);

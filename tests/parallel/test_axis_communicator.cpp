@@ -82,3 +82,23 @@ TEST_CASE("an axis routes device tensors to NCCL's place and host tensors to MPI
     CHECK(host_ptr->stats().calls > 0);
   }
 }
+
+TEST_CASE("on an axis of one rank a device tensor's collectives stay on the device", "[parallel]") {
+  auto host = make_local_communicator();
+  Communicator* host_ptr = host.get();
+  AxisCommunicator axis(std::move(host), nullptr, torch::kCPU);  // the CPU plays the device
+  torch::Tensor t = contribution(0);
+  axis.all_reduce(t, ReduceOp::max);
+  CHECK(torch::equal(t, contribution(0)));
+  torch::Tensor a = contribution(0);
+  axis.all_reduce_async(a)->wait();
+  CHECK(torch::equal(a, contribution(0)));
+  torch::Tensor g = axis.all_gather(t, 1);
+  CHECK(torch::equal(g, t));
+  g.fill_(0);  // a new tensor, as with more ranks: the input is untouched
+  CHECK(torch::equal(t, contribution(0)));
+  CHECK(torch::equal(axis.reduce_scatter(t, 0), t));
+  axis.broadcast(t, 0);
+  CHECK(torch::equal(t, contribution(0)));
+  CHECK(host_ptr->stats().calls == 0);  // nothing was staged through MPI
+}
