@@ -16,6 +16,12 @@ void describe_rollout(Schema& s, RolloutConfig& c) {
   s.add("stop", &c.stop,
         "comma-separated stop tokens (token strings or ids); the stop token ends the completion");
   s.add("max_batch", &c.max_batch, "sequences decoded together per data-parallel replica").min(1);
+  s.add("decode", &c.decode,
+        "how decode steps hold the batch: compact (finished sequences leave it every step), "
+        "slots (fixed slots, steps of power-of-two buckets, no read-back inside a step) or "
+        "graphs (slots with each bucket's step replayed as a CUDA graph: a CUDA model with "
+        "tp = pp = 1 and top_p = 1; elsewhere it runs as slots); all give the same tokens")
+      .choices({"compact", "slots", "graphs"});
   s.add("entropy_temperatures", &c.entropy_temperatures,
         "extra temperatures at which every generated token's entropy is also measured (the H(T) "
         "curve)")

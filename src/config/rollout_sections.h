@@ -19,6 +19,7 @@ struct RolloutConfig {
   std::string stop = "<|im_end|>,<|endoftext|>";
   int64_t max_batch = 64;
   DoubleList entropy_temperatures;  // extra temperatures of the per-token entropy curve
+  std::string decode = "compact";   // compact | slots | graphs (rollout::DecodeMode)
 };
 
 struct GenerateConfig {

@@ -36,6 +36,18 @@ AttentionInputs cached_inputs(const torch::Tensor& position_ids, KvCache& cache,
   return in;
 }
 
+AttentionInputs slot_inputs(const torch::Tensor& position_ids, KvCache& cache,
+                            const Qwen2Config& config) {
+  AttentionInputs in;
+  in.position_ids = position_ids;
+  in.rope = rope_tables(position_ids, config.head_dim(), config.rope_theta);
+  in.cache = &cache;
+  in.cache_len = cache.max_len();
+  torch::Tensor slots = torch::arange(in.cache_len, position_ids.options());
+  in.mask = (slots.view({1, 1, 1, -1}) <= position_ids.unsqueeze(1).unsqueeze(-1));
+  return in;
+}
+
 AttentionImpl::AttentionImpl(const Qwen2Config& c, parallel::Communicator& tp, int64_t local_layer)
     : tp_(&tp),
       n_head_local_(c.n_head / tp.size()),

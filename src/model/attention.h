@@ -31,6 +31,11 @@ AttentionInputs training_inputs(const torch::Tensor& position_ids, const torch::
 // slot at or before their own position. cache_len = max position + 1.
 AttentionInputs cached_inputs(const torch::Tensor& position_ids, KvCache& cache,
                               const Qwen2Config& config);
+// A decode step over fixed slots: as cached_inputs, but every row attends over the cache's whole
+// capacity (masked past its position), so shapes do not depend on the positions and nothing is
+// read back to the host: the step can be captured in a CUDA graph.
+AttentionInputs slot_inputs(const torch::Tensor& position_ids, KvCache& cache,
+                            const Qwen2Config& config);
 
 class AttentionImpl : public torch::nn::Module {
  public:

@@ -120,9 +120,10 @@ torch::Tensor entropies_cuda(const torch::Tensor& logits, Communicator& tp,
                              const std::vector<double>& temperatures) {
   torch::Tensor x = logits.to(torch::kFloat32).contiguous();  // (N, V/tp)
   const int64_t N = x.size(0), K = static_cast<int64_t>(temperatures.size());
-  std::vector<float> inverse;
-  for (double t : temperatures) inverse.push_back(static_cast<float>(1.0 / t));
-  torch::Tensor inv = torch::tensor(inverse).to(x.device());
+  // Filled on the device (no host-to-device copy): the decode step can be captured in a graph.
+  torch::Tensor inv = torch::empty({K}, x.options());
+  for (int64_t k = 0; k < K; ++k)
+    inv.narrow(0, k, 1).fill_(static_cast<float>(1.0 / temperatures[static_cast<size_t>(k)]));
   torch::Tensor stats = torch::empty({3, N, K}, x.options());  // max, sum, weighted sum
   constexpr int64_t kChunk = 16;                              // temperatures per launch
   for (int64_t k0 = 0; k0 < K; k0 += kChunk) {

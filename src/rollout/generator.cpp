@@ -1,12 +1,15 @@
-// Batched generation with KV cache, refill and compaction, through TP and PP; see generator.h.
+// Batched generation with KV cache: compacting or fixed-slot decode (with CUDA graphs), refill,
+// through TP and PP; see generator.h.
 #include "rollout/generator.h"
 
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <optional>
 
 #include "parallel/pipeline_schedule.h"
 #include "parallel/vocab_parallel.h"
+#include "rollout/decode_graphs.h"
 #include "runtime/error.h"
 
 namespace acerl::rollout {
@@ -17,6 +20,22 @@ double Completion::mean_entropy() const {
          static_cast<double>(entropies.size());
 }
 
+DecodeMode parse_decode_mode(const std::string& name) {
+  if (name == "compact") return DecodeMode::compact;
+  if (name == "slots") return DecodeMode::slots;
+  if (name == "graphs") return DecodeMode::graphs;
+  throw UsageError(str("decode mode '", name, "' is not one of compact, slots, graphs"));
+}
+
+const char* decode_mode_name(DecodeMode mode) {
+  switch (mode) {
+    case DecodeMode::compact: return "compact";
+    case DecodeMode::slots: return "slots";
+    case DecodeMode::graphs: return "graphs";
+  }
+  return "?";
+}
+
 Generator::Generator(model::Qwen2ForCausalLMImpl& model, const parallel::ProcessGroups& groups,
                      GeneratorOptions options)
     : model_(model), groups_(groups), options_(std::move(options)) {
@@ -25,17 +44,32 @@ Generator::Generator(model::Qwen2ForCausalLMImpl& model, const parallel::Process
                     "the generation batch must hold at least one sequence");
 }
 
-Generator::StepSamples Generator::forward_and_sample(
-    const torch::Tensor& host_ids, const torch::Tensor& host_positions,
-    const torch::Tensor& host_pick, model::KvCache& cache, const std::vector<Row>& rows,
-    const std::vector<Completion>& out) {
+void Generator::sample_into(const torch::Tensor& logits, const torch::Tensor& uniforms,
+                            torch::Tensor packed) {
+  Sampled s = sample_vocab_parallel(logits, model_.vocab_start(), groups_.tp(), options_.sampling,
+                                    uniforms);
+  std::vector<torch::Tensor> columns = {s.tokens.to(torch::kFloat64).unsqueeze(1),
+                                        s.logprob.to(torch::kFloat64).unsqueeze(1),
+                                        s.entropy.to(torch::kFloat64).unsqueeze(1)};
+  if (!options_.entropy_temperatures.empty())
+    columns.push_back(
+        parallel::vocab_parallel_entropies(logits, groups_.tp(), options_.entropy_temperatures)
+            .to(torch::kFloat64));
+  packed.copy_(torch::cat(columns, 1));
+}
+
+Generator::StepSamples Generator::forward_and_sample(const torch::Tensor& host_ids,
+                                                     const torch::Tensor& host_positions,
+                                                     const torch::Tensor& host_pick,
+                                                     const torch::Tensor& uniforms,
+                                                     model::KvCache& cache) {
   const auto& config = model_.config();
   const torch::Device device = model_.device();
   const int64_t B = host_ids.size(0), T = host_ids.size(1);
-  const size_t n_curve = options_.entropy_temperatures.size();
   torch::Tensor ids = host_ids.to(device), positions = host_positions.to(device),
                 pick = host_pick.to(device);
-  torch::Tensor packed = torch::empty({B, 3 + static_cast<int64_t>(n_curve)}, torch::kFloat64);
+  torch::Tensor packed = torch::empty(
+      {B, 3 + static_cast<int64_t>(options_.entropy_temperatures.size())}, torch::kFloat64);
   torch::Tensor logits = parallel::pipeline_forward(
       groups_, ids, {B, T, config.hidden_size}, torch::kFloat32, [&](const torch::Tensor& input) {
         model::AutocastScope autocast(options_.precision, device.type());
@@ -47,31 +81,29 @@ Generator::StepSamples Generator::forward_and_sample(
             hidden.gather(1, pick.view({B, 1, 1}).expand({B, 1, hidden.size(2)})).squeeze(1);
         return model_.head(last);  // (B, V/tp)
       });
-  if (model_.stage().head) {
-    std::vector<double> u;
-    for (const Row& row : rows)
-      u.push_back(
-          stream_uniform(row.stream, static_cast<int64_t>(out[row.completion].tokens.size())));
-    torch::Tensor uniforms = torch::tensor(u, torch::kFloat64);
-    Sampled s = sample_vocab_parallel(logits, model_.vocab_start(), groups_.tp(), options_.sampling,
-                                      uniforms);
-    // One (B, 3 + curve) block where the logits are, then one copy to the host.
-    std::vector<torch::Tensor> columns = {s.tokens.to(torch::kFloat64).unsqueeze(1),
-                                          s.logprob.to(torch::kFloat64).unsqueeze(1),
-                                          s.entropy.to(torch::kFloat64).unsqueeze(1)};
-    if (n_curve)
-      columns.push_back(parallel::vocab_parallel_entropies(logits, groups_.tp(),
-                                                           options_.entropy_temperatures)
-                            .to(torch::kFloat64));
-    packed.copy_(torch::cat(columns, 1));
-  }
+  // One (B, 3 + curve) block where the logits are, then one copy to the host.
+  if (model_.stage().head) sample_into(logits, uniforms, packed);
   groups_.pp().broadcast(packed, groups_.pp().size() - 1);
+  return unpack(packed);
+}
+
+Generator::StepSamples Generator::unpack(const torch::Tensor& packed) const {
+  const auto n_curve = static_cast<int64_t>(options_.entropy_temperatures.size());
   StepSamples samples;
   samples.tokens = packed.select(1, 0).to(torch::kInt64);
   samples.logprob = packed.select(1, 1).to(torch::kFloat32);
   samples.entropy = packed.select(1, 2).to(torch::kFloat32);
   if (n_curve) samples.curve = packed.narrow(1, 3, n_curve).to(torch::kFloat32).contiguous();
   return samples;
+}
+
+torch::Tensor Generator::uniforms(const std::vector<Row>& rows,
+                                  const std::vector<Completion>& out) const {
+  std::vector<double> u;
+  for (const Row& row : rows)
+    u.push_back(
+        stream_uniform(row.stream, static_cast<int64_t>(out[row.completion].tokens.size())));
+  return torch::tensor(u, torch::kFloat64);
 }
 
 void Generator::record(const StepSamples& s, std::vector<Row>& rows, std::vector<Completion>& out) {
@@ -93,6 +125,39 @@ void Generator::record(const StepSamples& s, std::vector<Row>& rows, std::vector
     rows[b].position += 1;
   }
   stats_.generated_tokens += static_cast<int64_t>(rows.size());
+}
+
+bool Generator::finished(const Row& row, std::vector<Completion>& out) const {
+  Completion& c = out[row.completion];
+  if (c.tokens.empty()) return false;
+  const bool stopped = std::find(options_.stop_tokens.begin(), options_.stop_tokens.end(),
+                                 c.tokens.back()) != options_.stop_tokens.end();
+  if (!stopped && static_cast<int64_t>(c.tokens.size()) < options_.max_new_tokens) return false;
+  c.truncated = !stopped;
+  return true;
+}
+
+model::KvCache Generator::prefill(const std::vector<GenerationRequest>& requests,
+                                  std::vector<Row>& fresh, int64_t capacity,
+                                  std::vector<Completion>& out) {
+  const int64_t B = static_cast<int64_t>(fresh.size());
+  int64_t width = 1;
+  for (const Row& row : fresh) width = std::max(width, row.position);
+  torch::Tensor ids = torch::zeros({B, width}, torch::kInt64);
+  torch::Tensor positions = torch::arange(width).repeat({B, 1});
+  torch::Tensor pick = torch::empty({B}, torch::kInt64);
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& prompt = requests[out[fresh[static_cast<size_t>(b)].completion].request].prompt;
+    ids[b].narrow(0, 0, static_cast<int64_t>(prompt.size()))
+        .copy_(torch::tensor(prompt, torch::kInt64));
+    pick[b] = static_cast<int64_t>(prompt.size()) - 1;
+  }
+  model::KvCache cache = model_.new_cache(B, capacity, model::compute_dtype(options_.precision));
+  StepSamples s = forward_and_sample(ids, positions, pick, uniforms(fresh, out), cache);
+  for (auto& row : fresh) row.position -= 1;  // record() advances past the last prompt token
+  record(s, fresh, out);
+  stats_.prefill_tokens += B * width;
+  return cache;
 }
 
 std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>& requests) {
@@ -119,52 +184,39 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
       capacity <= model_.config().max_position_embeddings, "prompt (", longest_prompt,
       " tokens) + max_new_tokens (", options_.max_new_tokens,
       ") exceeds max_position_embeddings = ", model_.config().max_position_embeddings);
-  const auto cache_dtype = model::compute_dtype(options_.precision);
-  auto finished = [&](const Row& row) {
-    const Completion& c = out[row.completion];
-    if (c.tokens.empty()) return false;
-    if (std::find(options_.stop_tokens.begin(), options_.stop_tokens.end(), c.tokens.back()) !=
-        options_.stop_tokens.end())
-      return true;
-    return static_cast<int64_t>(c.tokens.size()) >= options_.max_new_tokens;
-  };
+  if (options_.decode == DecodeMode::compact)
+    decode_compact(requests, capacity, out);
+  else
+    decode_slots(requests, capacity, out);
+  stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
 
+std::vector<Generator::Row> Generator::waiting_rows(const std::vector<GenerationRequest>& requests,
+                                                    const std::vector<Completion>& out,
+                                                    size_t next, size_t room) const {
+  std::vector<Row> fresh;
+  for (size_t i = next; i < std::min(out.size(), next + room); ++i) {
+    const auto& request = requests[out[i].request];
+    fresh.push_back({i, sequence_stream(options_.seed, request.id, out[i].sample),
+                     static_cast<int64_t>(request.prompt.size()), 0});
+  }
+  return fresh;
+}
+
+void Generator::decode_compact(const std::vector<GenerationRequest>& requests, int64_t capacity,
+                               std::vector<Completion>& out) {
   std::vector<Row> rows;
   model::KvCache cache;
   size_t next = 0;
   while (next < out.size() || !rows.empty()) {
     if (next < out.size() && static_cast<int64_t>(rows.size()) * 2 <= options_.max_batch) {
       // Refill: prefill the next waiting sequences as a right-padded block, join the batch.
-      const size_t take =
-          std::min(out.size() - next, static_cast<size_t>(options_.max_batch) - rows.size());
-      std::vector<Row> fresh;
-      int64_t width = 1;
-      for (size_t i = 0; i < take; ++i) {
-        const Completion& c = out[next + i];
-        const auto& request = requests[c.request];
-        fresh.push_back({next + i, sequence_stream(options_.seed, request.id, c.sample),
-                         static_cast<int64_t>(request.prompt.size()), 0});
-        width = std::max<int64_t>(width, static_cast<int64_t>(request.prompt.size()));
-      }
-      const int64_t B = static_cast<int64_t>(take);
-      torch::Tensor ids = torch::zeros({B, width}, torch::kInt64);
-      torch::Tensor positions = torch::arange(width).repeat({B, 1});
-      torch::Tensor pick = torch::empty({B}, torch::kInt64);
-      for (int64_t b = 0; b < B; ++b) {
-        const auto& prompt = requests[out[fresh[static_cast<size_t>(b)].completion].request].prompt;
-        ids[b]
-            .narrow(0, 0, static_cast<int64_t>(prompt.size()))
-            .copy_(torch::tensor(prompt, torch::kInt64));
-        pick[b] = static_cast<int64_t>(prompt.size()) - 1;
-      }
-      model::KvCache fresh_cache = model_.new_cache(B, capacity, cache_dtype);
-      StepSamples s = forward_and_sample(ids, positions, pick, fresh_cache, fresh, out);
-      for (auto& row : fresh) row.position -= 1;  // record() advances past the last prompt token
-      record(s, fresh, out);
-      stats_.prefill_tokens += B * width;
-      cache.append_rows(fresh_cache);
+      std::vector<Row> fresh =
+          waiting_rows(requests, out, next, static_cast<size_t>(options_.max_batch) - rows.size());
+      cache.append_rows(prefill(requests, fresh, capacity, out));
       rows.insert(rows.end(), fresh.begin(), fresh.end());
-      next += take;
+      next += fresh.size();
     } else {
       const int64_t B = static_cast<int64_t>(rows.size());
       std::vector<int64_t> last, where;
@@ -174,8 +226,8 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
       }
       torch::Tensor ids = torch::tensor(last, torch::kInt64).view({B, 1});
       torch::Tensor positions = torch::tensor(where, torch::kInt64).view({B, 1});
-      StepSamples s =
-          forward_and_sample(ids, positions, torch::zeros({B}, torch::kInt64), cache, rows, out);
+      StepSamples s = forward_and_sample(ids, positions, torch::zeros({B}, torch::kInt64),
+                                         uniforms(rows, out), cache);
       record(s, rows, out);
       stats_.decode_steps += 1;
     }
@@ -183,26 +235,127 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
     std::vector<int64_t> keep;
     std::vector<Row> live;
     for (size_t b = 0; b < rows.size(); ++b) {
-      if (finished(rows[b])) {
-        Completion& c = out[rows[b].completion];
-        c.truncated = std::find(options_.stop_tokens.begin(), options_.stop_tokens.end(),
-                                c.tokens.back()) == options_.stop_tokens.end();
-      } else {
-        keep.push_back(static_cast<int64_t>(b));
-        live.push_back(rows[b]);
-      }
+      if (finished(rows[b], out)) continue;
+      keep.push_back(static_cast<int64_t>(b));
+      live.push_back(rows[b]);
     }
     if (live.size() != rows.size()) {
-      if (live.empty()) {
+      if (live.empty())
         cache = model::KvCache();
-      } else {
+      else
         cache.select_rows(torch::tensor(keep, torch::kInt64).to(model_.device()));
-      }
       rows = std::move(live);
     }
   }
-  stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return out;
+}
+
+void Generator::decode_slots(const std::vector<GenerationRequest>& requests, int64_t capacity,
+                             std::vector<Completion>& out) {
+  const auto& config = model_.config();
+  const torch::Device device = model_.device();
+  const int64_t S = options_.max_batch;
+  const auto n_out = 3 + static_cast<int64_t>(options_.entropy_temperatures.size());
+  const bool last_stage = model_.stage().head;
+  const bool graphs = options_.decode == DecodeMode::graphs && DecodeGraphs::available() &&
+                      device.is_cuda() && groups_.tp().size() == 1 && groups_.pp().size() == 1 &&
+                      options_.sampling.top_p >= 1.0;  // the nucleus search reads back
+  // The step's inputs and outputs stay at these addresses for the whole call (a graph's replay
+  // reads and writes them); a step of bucket n uses their first n rows.
+  auto on_device = [&](torch::ScalarType t) { return torch::TensorOptions().dtype(t).device(device); };
+  torch::Tensor step_ids = torch::zeros({S, 1}, on_device(torch::kInt64));
+  torch::Tensor step_positions = torch::zeros({S, 1}, on_device(torch::kInt64));
+  torch::Tensor step_uniforms = torch::full({S}, 0.5, on_device(torch::kFloat64));
+  torch::Tensor step_out = torch::zeros({S, n_out}, on_device(torch::kFloat64));
+  model::KvCache cache = model_.new_cache(S, capacity, model::compute_dtype(options_.precision));
+  std::optional<DecodeGraphs> graph_set;
+  if (graphs) graph_set.emplace(device);
+
+  auto step = [&](int64_t n) {
+    torch::Tensor ids = step_ids.narrow(0, 0, n), positions = step_positions.narrow(0, 0, n);
+    model::KvCache view{cache.k.narrow(1, 0, n), cache.v.narrow(1, 0, n)};
+    torch::Tensor logits = parallel::pipeline_forward(
+        groups_, ids, {n, 1, config.hidden_size}, torch::kFloat32,
+        [&](const torch::Tensor& input) {
+          model::AutocastScope autocast(options_.precision, device.type());
+          auto inputs = model::slot_inputs(positions, view, config);
+          torch::Tensor hidden = model_.forward_hidden(input, inputs);
+          if (!last_stage) return hidden.to(torch::kFloat32);
+          return model_.head(hidden.squeeze(1));  // (n, V/tp)
+        });
+    if (last_stage) sample_into(logits, step_uniforms.narrow(0, 0, n), step_out.narrow(0, 0, n));
+  };
+
+  std::vector<std::optional<Row>> slots(static_cast<size_t>(S));
+  int64_t busy = 0;
+  size_t next = 0;
+  while (next < out.size() || busy > 0) {
+    if (next < out.size() && busy * 2 <= S) {
+      // Refill the lowest free slots: prefill as the compacting decode does, then move each new
+      // sequence's cache row into its slot.
+      std::vector<Row> fresh = waiting_rows(requests, out, next, static_cast<size_t>(S - busy));
+      model::KvCache block = prefill(requests, fresh, capacity, out);
+      std::vector<int64_t> free_slots;
+      for (int64_t s = 0; s < S && free_slots.size() < fresh.size(); ++s)
+        if (!slots[static_cast<size_t>(s)]) free_slots.push_back(s);
+      torch::Tensor where = torch::tensor(free_slots, torch::kInt64).to(device);
+      cache.k.index_copy_(1, where, block.k);
+      cache.v.index_copy_(1, where, block.v);
+      for (size_t i = 0; i < fresh.size(); ++i) slots[static_cast<size_t>(free_slots[i])] = fresh[i];
+      busy += static_cast<int64_t>(fresh.size());
+      next += fresh.size();
+    } else {
+      int64_t top = 0;
+      for (int64_t s = 0; s < S; ++s)
+        if (slots[static_cast<size_t>(s)]) top = s + 1;
+      int64_t n = 1;
+      while (n < top) n *= 2;
+      n = std::min(n, S);
+      // Host values of the step; a free slot feeds token 0 at position 0 and is not recorded.
+      torch::Tensor ids = torch::zeros({n, 1}, torch::kInt64);
+      torch::Tensor positions = torch::zeros({n, 1}, torch::kInt64);
+      torch::Tensor u = torch::full({n}, 0.5, torch::kFloat64);
+      std::vector<Row> live;
+      std::vector<int64_t> live_slots;
+      for (int64_t s = 0; s < n; ++s) {
+        const auto& slot = slots[static_cast<size_t>(s)];
+        if (!slot) continue;
+        ids[s][0] = slot->last_token;
+        positions[s][0] = slot->position;
+        live.push_back(*slot);
+        live_slots.push_back(s);
+      }
+      u.index_copy_(0, torch::tensor(live_slots, torch::kInt64), uniforms(live, out));
+      step_ids.narrow(0, 0, n).copy_(ids);
+      step_positions.narrow(0, 0, n).copy_(positions);
+      step_uniforms.narrow(0, 0, n).copy_(u);
+      if (graph_set) {
+        if (graph_set->run(n, [&] { step(n); }))
+          stats_.graph_replays += 1;
+        else
+          stats_.graph_captures += 1;
+      } else {
+        step(n);
+      }
+      torch::Tensor packed = last_stage ? step_out.narrow(0, 0, n).to(torch::kCPU)
+                                        : torch::empty({n, n_out}, torch::kFloat64);
+      groups_.pp().broadcast(packed, groups_.pp().size() - 1);
+      StepSamples all = unpack(packed);
+      torch::Tensor index = torch::tensor(live_slots, torch::kInt64);
+      StepSamples mine{all.tokens.index_select(0, index), all.logprob.index_select(0, index),
+                       all.entropy.index_select(0, index),
+                       all.curve.defined() ? all.curve.index_select(0, index).contiguous()
+                                           : torch::Tensor()};
+      record(mine, live, out);
+      for (size_t i = 0; i < live.size(); ++i) slots[static_cast<size_t>(live_slots[i])] = live[i];
+      stats_.decode_steps += 1;
+    }
+    // Finished sequences free their slots.
+    for (auto& slot : slots)
+      if (slot && finished(*slot, out)) {
+        slot.reset();
+        busy -= 1;
+      }
+  }
 }
 
 }  // namespace acerl::rollout

@@ -36,6 +36,21 @@ struct Completion {
   double mean_entropy() const;
 };
 
+// How decode steps hold the batch (rollout.decode):
+//   compact  finished sequences leave the batch and the KV cache after every step, so compute
+//            follows the live sequences (the default)
+//   slots    max_batch fixed slots, one KV-cache row each: a finished sequence frees its slot and a
+//            refill prefills into free slots; a step runs slots [0, n), n = the highest busy slot
+//            + 1 rounded up to a power of two (the bucket), attending over the whole capacity, with
+//            no read-back to the host inside the step
+//   graphs   slots, each bucket's step captured once per generate() call as a CUDA graph and
+//            replayed (a CUDA model with tp = pp = 1 and top_p = 1, whose step has no host
+//            synchronisation; anywhere else it runs as slots)
+// The three give the same tokens (tested).
+enum class DecodeMode { compact, slots, graphs };
+DecodeMode parse_decode_mode(const std::string& name);  // UsageError naming the valid ones
+const char* decode_mode_name(DecodeMode mode);
+
 struct GeneratorOptions {
   SamplingParams sampling;
   int64_t max_new_tokens = 256;
@@ -44,12 +59,15 @@ struct GeneratorOptions {
   std::vector<double> entropy_temperatures;  // extra temperatures for the entropy curve
   uint64_t seed = 0;
   model::Precision precision = model::Precision::bf16;
+  DecodeMode decode = DecodeMode::compact;
 };
 
 struct GenerationStats {
   int64_t generated_tokens = 0;
   int64_t prefill_tokens = 0;
   int64_t decode_steps = 0;
+  int64_t graph_captures = 0;  // decode steps captured as CUDA graphs (one per bucket and call)
+  int64_t graph_replays = 0;   // decode steps run as a replay
   double seconds = 0;
 };
 
@@ -69,16 +87,36 @@ class Generator {
     int64_t position;  // of the next token to feed
     int64_t last_token;
   };
-  // Runs the model over `ids` at `positions` (host tensors, moved to the model's device) through
-  // the pipeline stages, and on the last stage samples one token per row from the logits at
-  // `pick` (the position within each row); every rank of the replica receives the samples.
   struct StepSamples {
     torch::Tensor tokens, logprob, entropy, curve;
   };
+  // Runs the model over `ids` at `positions` (host tensors, moved to the model's device) through
+  // the pipeline stages, and on the last stage samples one token per row from the logits at
+  // `pick` (the position within each row) with `uniforms`; every rank of the replica receives
+  // the samples.
   StepSamples forward_and_sample(const torch::Tensor& ids, const torch::Tensor& positions,
-                                 const torch::Tensor& pick, model::KvCache& cache,
-                                 const std::vector<Row>& rows, const std::vector<Completion>& out);
+                                 const torch::Tensor& pick, const torch::Tensor& uniforms,
+                                 model::KvCache& cache);
+  // The host block (B, 3 + curve) of a step as tokens, log-probs, entropies and the curve.
+  StepSamples unpack(const torch::Tensor& packed) const;
+  // Samples one token per row of `logits` (B, V/tp) and writes the (B, 3 + curve) block of
+  // tokens, log-probs, entropies and curve into `packed`, on the logits' device.
+  void sample_into(const torch::Tensor& logits, const torch::Tensor& uniforms,
+                   torch::Tensor packed);
+  // The uniform of each row's next token.
+  torch::Tensor uniforms(const std::vector<Row>& rows, const std::vector<Completion>& out) const;
+  // The rows of the waiting sequences out[next, next + room) (fewer at the end), not yet prefilled.
+  std::vector<Row> waiting_rows(const std::vector<GenerationRequest>& requests,
+                                const std::vector<Completion>& out, size_t next, size_t room) const;
+  // Prefills `fresh` (their prompts right-padded into one block) into a new cache of their own.
+  model::KvCache prefill(const std::vector<GenerationRequest>& requests, std::vector<Row>& fresh,
+                         int64_t capacity, std::vector<Completion>& out);
   void record(const StepSamples& s, std::vector<Row>& rows, std::vector<Completion>& out);
+  void decode_compact(const std::vector<GenerationRequest>& requests, int64_t capacity,
+                      std::vector<Completion>& out);
+  void decode_slots(const std::vector<GenerationRequest>& requests, int64_t capacity,
+                    std::vector<Completion>& out);
+  bool finished(const Row& row, std::vector<Completion>& out) const;
 
   model::Qwen2ForCausalLMImpl& model_;
   const parallel::ProcessGroups& groups_;

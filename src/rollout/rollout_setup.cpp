@@ -79,6 +79,7 @@ GeneratorOptions generator_options(const config::Config& config, const tokenizer
   o.entropy_temperatures = config.rollout.entropy_temperatures.values;
   o.seed = static_cast<uint64_t>(config.run.seed);
   o.precision = precision;
+  o.decode = parse_decode_mode(config.rollout.decode);
   return o;
 }
 

@@ -198,3 +198,45 @@ TEST_CASE("greedy generation on the GPU equals transformers' on the GPU and acer
     CHECK(on_gpu[i].tokens == on_cpu[i].tokens);
   }
 }
+
+TEST_CASE("decode steps replayed as CUDA graphs give the eager slot and compact decode's tokens",
+          "[.gpu]") {
+  std::string dir = scratch_dir("gpu_graphs");
+  write_tiny_checkpoint(dir, tiny_config(), 35);
+  auto groups = parallel::ProcessGroups::single(kGpu);
+  auto m = model::load_pretrained(dir, *groups);
+  m->to(kGpu);
+  std::vector<rollout::GenerationRequest> reqs;
+  for (int i = 0; i < 5; ++i)
+    reqs.push_back({"g" + std::to_string(i), random_ids(2 + 4 * i, 256, 60 + i), 3});
+  for (auto precision : {model::Precision::fp32, model::Precision::bf16}) {
+    for (double temperature : {0.0, 0.9}) {
+      rollout::GeneratorOptions options;
+      options.sampling = {temperature, 1.0, 0};
+      options.max_new_tokens = 10;
+      options.max_batch = 8;  // 15 sequences: refills, buckets 1 to 8
+      options.precision = precision;
+      options.seed = 4;
+      options.entropy_temperatures = {0.6, 1.2};
+      options.decode = rollout::DecodeMode::compact;
+      auto compact = rollout::Generator(*m, *groups, options).generate(reqs);
+      options.stop_tokens = {compact[0].tokens[2], compact[7].tokens[4]};
+      auto expected = rollout::Generator(*m, *groups, options).generate(reqs);
+      options.decode = rollout::DecodeMode::slots;
+      auto slots = rollout::Generator(*m, *groups, options).generate(reqs);
+      options.decode = rollout::DecodeMode::graphs;
+      rollout::Generator graphed(*m, *groups, options);
+      auto got = graphed.generate(reqs);
+      INFO(model::precision_name(precision) << ", T = " << temperature);
+      CHECK(graphed.stats().graph_captures > 0);
+      CHECK(graphed.stats().graph_replays > graphed.stats().graph_captures);
+      for (size_t i = 0; i < got.size(); ++i) {
+        INFO("sequence " << i);
+        CHECK(got[i].tokens == slots[i].tokens);  // the replay is the eager step
+        CHECK(got[i].logprobs == slots[i].logprobs);
+        CHECK(got[i].entropy_curve == slots[i].entropy_curve);
+        if (precision == model::Precision::fp32) CHECK(got[i].tokens == expected[i].tokens);
+      }
+    }
+  }
+}

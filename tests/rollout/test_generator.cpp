@@ -159,3 +159,53 @@ TEST_CASE("rollout log-probs and entropies agree with the learner's recomputatio
     }
   }
 }
+
+TEST_CASE("fixed-slot decode gives the compacting decode's tokens, log-probs and entropies",
+          "[rollout]") {
+  auto groups = parallel::ProcessGroups::single();
+  auto m = tiny_model("generate_slots", *groups);
+  rollout::GeneratorOptions options;
+  options.max_new_tokens = 9;
+  options.precision = model::Precision::fp32;
+  options.seed = 21;
+  options.max_batch = 4;  // 15 sequences: refills into freed slots, buckets 1, 2 and 4
+  options.entropy_temperatures = {0.5, 1.5};
+  for (rollout::SamplingParams sampling :
+       {rollout::SamplingParams{0.0, 1.0, 0}, rollout::SamplingParams{0.9, 1.0, 0},
+        rollout::SamplingParams{1.2, 0.8, 0}, rollout::SamplingParams{0.7, 1.0, 20}}) {
+    options.sampling = sampling;
+    options.decode = rollout::DecodeMode::compact;
+    options.stop_tokens = {};
+    auto free_run = rollout::Generator(*m, *groups, options).generate(requests(3));
+    // Stop tokens from this run's own tokens: sequences end at different steps.
+    options.stop_tokens = {free_run[0].tokens[1], free_run[4].tokens[3]};
+    rollout::Generator compact(*m, *groups, options);
+    auto expected = compact.generate(requests(3));
+    size_t stopped_early = 0;
+    for (const auto& c : expected) stopped_early += c.truncated ? 0 : 1;
+    CHECK(stopped_early >= 2);
+    for (auto mode : {rollout::DecodeMode::slots, rollout::DecodeMode::graphs}) {
+      INFO("T=" << sampling.temperature << " top_p=" << sampling.top_p << " top_k="
+                << sampling.top_k << ", decode " << rollout::decode_mode_name(mode));
+      options.decode = mode;
+      rollout::Generator slots(*m, *groups, options);
+      auto got = slots.generate(requests(3));
+      REQUIRE(got.size() == expected.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].tokens == expected[i].tokens);
+        CHECK(got[i].truncated == expected[i].truncated);
+        REQUIRE(got[i].logprobs.size() == expected[i].logprobs.size());
+        REQUIRE(got[i].entropy_curve.size() == expected[i].entropy_curve.size());
+        for (size_t t = 0; t < got[i].tokens.size(); ++t) {
+          CHECK(got[i].logprobs[t] == Approx(expected[i].logprobs[t]).margin(1e-5));
+          CHECK(got[i].entropies[t] == Approx(expected[i].entropies[t]).margin(1e-5));
+        }
+        for (size_t k = 0; k < got[i].entropy_curve.size(); ++k)
+          CHECK(got[i].entropy_curve[k] == Approx(expected[i].entropy_curve[k]).margin(1e-5));
+      }
+      CHECK(slots.stats().generated_tokens == compact.stats().generated_tokens);
+      CHECK(slots.stats().prefill_tokens == compact.stats().prefill_tokens);
+      CHECK(slots.stats().graph_captures == 0);  // no CUDA here: graphs run as slots
+    }
+  }
+}

@@ -1,6 +1,6 @@
 // Generation through tensor and pipeline parallelism (under mpiexec): with a fixed seed, the
-// sampled and the greedy tokens are those of the single-process generator, which every rank
-// also runs as the reference.
+// sampled and the greedy tokens, compacting or fixed-slot decode, are those of the
+// single-process generator, which every rank also runs as the reference.
 #include "support/catch.h"
 
 #include <filesystem>
@@ -45,13 +45,17 @@ void check_layouts(const std::vector<parallel::Layout>& layouts, const std::stri
     auto single = parallel::ProcessGroups::single();
     auto reference_model = model::load_pretrained(checkpoint, *single);
     auto expected = rollout::Generator(*reference_model, *single, options).generate(requests());
-    for (parallel::Layout layout : layouts) {
+    for (parallel::Layout layout : layouts)
+    for (auto decode : {rollout::DecodeMode::compact, rollout::DecodeMode::slots}) {
       INFO("layout tp=" << layout.tp << " pp=" << layout.pp << " dp=" << layout.dp
                         << ", T=" << sampling.temperature << " top_p=" << sampling.top_p
-                        << " top_k=" << sampling.top_k);
+                        << " top_k=" << sampling.top_k << ", decode "
+                        << rollout::decode_mode_name(decode));
       parallel::ProcessGroups groups(MPI_COMM_WORLD, layout);
       auto m = model::load_pretrained(checkpoint, groups);
-      auto got = rollout::Generator(*m, groups, options).generate(requests());
+      rollout::GeneratorOptions layout_options = options;
+      layout_options.decode = decode;
+      auto got = rollout::Generator(*m, groups, layout_options).generate(requests());
       REQUIRE(got.size() == expected.size());
       for (size_t i = 0; i < got.size(); ++i) {
         CHECK(got[i].tokens == expected[i].tokens);
