@@ -88,6 +88,12 @@ JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config) {
                         "AVX512-BF16 or AMX; emulated bf16 would be ~40x slower)");
     }
   }
+  if (config.rollout.decode == "graphs") {
+    const char* why = !out.device.is_cuda()                              ? "the device is not a GPU"
+                      : out.groups->tp().size() * out.groups->pp().size() > 1 ? "tp or pp > 1"
+                                                                         : nullptr;
+    if (why) log0(str("rollout.decode = graphs: decode steps run as slots (", why, ")"));
+  }
   out.tokenizer = std::make_unique<tokenizer::Tokenizer>(
       tokenizer::Tokenizer::from_file(config.tokenizer.path));
   ACERL_USAGE_CHECK(out.tokenizer->vocab_size() <= out.architecture.vocab_size,
