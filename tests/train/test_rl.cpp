@@ -313,6 +313,50 @@ TEST_CASE("rl: two stages on 2 data-parallel ranks run end to end", "[rl-e2e]") 
   CHECK_THAT(r.out, Contains("rl done after 6 steps"));
 }
 
+TEST_CASE("rl on 2 data-parallel ranks with dynamic sampling: equal seeds give identical traces, "
+          "a stopped run resumes identically",
+          "[rl-e2e]") {
+  // Refill rounds (rl.drop_zero_variance_groups), the easy-prompt filter and the temperature
+  // controller all reduce over the replicas: the parts of a step that split across ranks.
+  const RlFixture& f = rl_fixture();
+  const std::string args =
+      " --parallel.dp=2 --rl.temperature=auto --rl.drop_zero_variance_groups=true"
+      " --rl.max_refill_rounds=2 --rl.easy_filter=true --rl.steps=5";
+  const std::string fields =
+      " loss entropy temperature reward/math grad_norm entropy_curve groups_kept groups_dropped"
+      " prompts_drawn response_length_mean";
+  auto a = run_process(mpiexec(2) + " " + rl_cmd(f, "dp2_a", args), 600);
+  INFO(a.out << a.err);
+  REQUIRE(a.exit_code == 0);
+  auto b = run_process(mpiexec(2) + " " + rl_cmd(f, "dp2_b", args), 600);
+  REQUIRE(b.exit_code == 0);
+  auto equal = [&](const std::string& x, const std::string& y) {
+    return run_python(quote(source_path("tests/train/trace_tool.py")) + " equal " + quote(x) + " " +
+                      quote(y) + " rl" + fields)
+        .out;
+  };
+  CHECK(equal(f.sft.dir + "/dp2_a/trace.h5", f.sft.dir + "/dp2_b/trace.h5") == "equal 5\n");
+  // Something was dropped and refilled, and there was something to learn from.
+  const std::vector<double> dropped = column(f.sft.dir + "/dp2_a/trace.h5", "groups_dropped");
+  CHECK(std::any_of(dropped.begin(), dropped.end(), [](double d) { return d > 0; }));
+  const std::vector<double> losses = column(f.sft.dir + "/dp2_a/trace.h5", "loss");
+  CHECK(std::any_of(losses.begin(), losses.end(), [](double l) { return l != 0.0; }));
+
+  // Stop after step 2 (SIGUSR1, which mpiexec forwards to the ranks), resume on 2 ranks: the
+  // same five steps.
+  std::string log = f.sft.dir + "/dp2_c.log";
+  std::string script = mpiexec(2) + " " + rl_cmd(f, "dp2_c", args) + " > " + quote(log) +
+                       " 2>&1 & pid=$!\n" + "for i in $(seq 1200); do grep -q 'rl step 2 ' " +
+                       quote(log) + " && break; sleep 0.05; done\n" +
+                       "kill -USR1 $pid\nwait $pid\necho exit=$?\n";
+  auto stopped = run_process(script, 600);
+  CHECK_THAT(stopped.out, Contains("exit=75"));
+  auto resumed = run_process(mpiexec(2) + " " + rl_cmd(f, "dp2_c", args + " --resume"), 600);
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(equal(f.sft.dir + "/dp2_a/trace.h5", f.sft.dir + "/dp2_c/trace.h5") == "equal 5\n");
+}
+
 TEST_CASE("rl: the update raises the reward on the training prompts, compared with lr = 0",
           "[rl-e2e]") {
   const RlFixture& f = rl_fixture();
