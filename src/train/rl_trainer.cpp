@@ -19,6 +19,7 @@
 #include "rl/filters.h"
 #include "rl/grpo.h"
 #include "rl/prompt_sampler.h"
+#include "rl/rl_state.h"
 #include "rl/rollout_batch.h"
 #include "rl/temperature.h"
 #include "rollout/rollout_setup.h"
@@ -115,9 +116,10 @@ class StepTotals {
     dp.all_reduce(t);
     values_.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
   }
-  std::vector<double> curve_means() {
+  std::vector<double> curve_means() const {
     std::vector<double> out;
-    for (size_t k = 0; k < grid_; ++k) out.push_back(curve(k) / std::max(1.0, tokens()));
+    const size_t first = size() - kHistogramBins - grid_;
+    for (size_t k = 0; k < grid_; ++k) out.push_back(values_[first + k] / std::max(1.0, values_[1]));
     return out;
   }
 
@@ -125,6 +127,16 @@ class StepTotals {
   size_t grid_;
   std::vector<double> values_;
   double unknown_ = 0;
+};
+
+// One step's work as the producer hands it to the consumer: this replica's kept rollouts (whole
+// groups, in drawing order) and the step's totals over every replica.
+struct StepBatch {
+  explicit StepBatch(size_t grid) : totals(grid) {}
+  std::vector<rl::Rollout> kept;
+  StepTotals totals;
+  int64_t max_length = 0;  // longest response kept by any replica
+  double t_generate = 0, t_score = 0;
 };
 
 class RlTrainer {
@@ -135,22 +147,38 @@ class RlTrainer {
   int run(bool resume);
 
  private:
-  // ---- the pieces of a step (prompt drawing is the PromptSampler) ----
-  std::vector<rl::Rollout> generate(const Stage& stage, const std::vector<size_t>& prompts,
-                                    double temperature, int64_t step, int64_t round);
-  void score(const Stage& stage, std::vector<rl::Rollout>& rollouts);
   struct LearnResult {
     double loss = 0, grad_norm = 0, clip_fraction = 0, kl = 0, mismatch = 0;
     int64_t skipped_updates = 0;  // updates whose loss or gradient norm was not finite
   };
-  LearnResult learn(std::vector<rl::Rollout>& rollouts, const Stage& stage, double temperature,
-                    int64_t step);
-  void save(int64_t global_step, size_t stage_index, int64_t stage_step,
-            const rl::PromptSampler& sampler, const rl::EasyPromptFilter& easy, double temperature,
-            bool controller_started);
 
+  // ---- setup ----
+  void build(std::vector<Stage>& stages);  // job, model, optimizer, rewards, checkpoints
+  rl::RlState resume(bool resume_flag, const std::vector<Stage>& stages);
   std::vector<Stage> load_stages();
   size_t stop_after_stage_index(const std::vector<Stage>& stages) const;
+  void begin_stage(const Stage& stage, const rl::RlState& state, size_t stage_count);
+
+  // ---- the producer: prompts -> rollouts -> scored groups (dynamic sampling refills) ----
+  StepBatch produce(const Stage& stage, rl::PromptSampler& sampler, rl::EasyPromptFilter& easy,
+                    const rl::RlState& state);
+  std::vector<rl::Rollout> generate(const Stage& stage, const std::vector<size_t>& prompts,
+                                    double temperature, int64_t step, int64_t round);
+  void score(const Stage& stage, std::vector<rl::Rollout>& rollouts);
+
+  // ---- the consumer: groups -> advantages -> learner rows -> GRPO update(s) ----
+  LearnResult consume(StepBatch& batch, const Stage& stage, const rl::RlState& state);
+  LearnResult learn(std::vector<rl::Rollout>& rollouts, const Stage& stage, double temperature,
+                    int64_t step);
+
+  // ---- after the update: temperature control, trace and log, checkpoints ----
+  void control_temperature(const Stage& stage, const StepTotals& totals, rl::RlState& state) const;
+  void record(const Stage& stage, const rl::RlState& state, double used_temperature,
+              StepBatch& batch, const LearnResult& learned, double t_learn,
+              Clock::time_point step_start);
+  // Saves the run at `state`, the position a resume continues from, with the stage's prompt
+  // order and easy-prompt lists as they are now.
+  void save(rl::RlState state, const rl::PromptSampler& sampler, const rl::EasyPromptFilter& easy);
 
   MpiRuntime& runtime_;
   const config::Config& cfg_;
@@ -359,37 +387,22 @@ RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, cons
   return out;
 }
 
-void RlTrainer::save(int64_t global_step, size_t stage_index, int64_t stage_step,
-                     const rl::PromptSampler& sampler, const rl::EasyPromptFilter& easy,
-                     double temperature, bool controller_started) {
-  // At a stage boundary (stage_step 0) the next stage starts fresh: the finished stage's
-  // prompt cursor and easy-prompt lists are not its state.
-  const bool mid_stage = stage_step > 0;
-  json::Value state;
-  state.set("phase", "rl");
-  state.set("stage", static_cast<int64_t>(stage_index));
-  state.set("stage_step", stage_step);
-  state.set("epoch", mid_stage ? sampler.epoch() : int64_t(0));
-  state.set("cursor", mid_stage ? static_cast<int64_t>(sampler.cursor()) : int64_t(0));
-  state.set("stage_prompts", mid_stage ? static_cast<int64_t>(sampler.prompts()) : int64_t(0));
-  state.set("temperature", temperature);
-  state.set("controller_started", controller_started);
-  json::Value easy_list = json::Array{}, solved = json::Array{};
-  if (mid_stage) {
-    for (const auto& id : easy.easy_prompts()) easy_list.push_back(id);
-    for (const auto& id : easy.solved_this_epoch()) solved.push_back(id);
-  }
-  state.set("easy", easy_list);
-  state.set("solved", solved);
+void RlTrainer::save(rl::RlState state, const rl::PromptSampler& sampler,
+                     const rl::EasyPromptFilter& easy) {
+  state.epoch = sampler.epoch();
+  state.cursor = static_cast<int64_t>(sampler.cursor());
+  state.stage_prompts = static_cast<int64_t>(sampler.prompts());
+  state.easy = easy.easy_prompts();
+  state.solved = easy.solved_this_epoch();
   const auto t0 = Clock::now();
-  last_checkpoint_ = checkpoints_->save(
-      *model_, adamw_.get(), {global_step, state, resolved_, json::dump(architecture_.to_json())});
+  last_checkpoint_ = checkpoints_->save(*model_, adamw_.get(),
+                                        {state.global_step, state.to_json(), resolved_,
+                                         json::dump(architecture_.to_json())});
   control_->record_checkpoint_seconds(seconds_since(t0));
-  log0(str("rl step ", global_step, ": wrote ", last_checkpoint_));
+  log0(str("rl step ", state.global_step, ": wrote ", last_checkpoint_));
 }
 
-int RlTrainer::run(bool resume_flag) {
-  std::vector<Stage> stages;
+void RlTrainer::build(std::vector<Stage>& stages) {
   runtime_.agree([&] {
     auto basics = job_basics(runtime_, cfg_);
     architecture_ = basics.architecture;
@@ -424,17 +437,14 @@ int RlTrainer::run(bool resume_flag) {
       cfg_.checkpoint.dir.empty() ? (fs::path(cfg_.run.dir) / "checkpoints").string()
                                   : cfg_.checkpoint.dir,
       cfg_.checkpoint.keep, g);
+}
 
-  // Resume: the whole RL state comes from the checkpoint.
-  int64_t global_step = 0, stage_step = 0;
-  size_t stage_index = 0;
-  double temperature = 0;
-  bool controller_started = false;
-  int64_t resume_epoch = 0, resume_cursor = 0;
-  std::set<std::string> easy_ids, solved_ids;
-  const bool resume = resume_flag || cfg_.checkpoint.resume != "never";
+// The whole RL state comes from the checkpoint (weights and AdamW moments are loaded into the
+// model); a checkpoint of another phase (SFT) gives only the weights.
+rl::RlState RlTrainer::resume(bool resume_flag, const std::vector<Stage>& stages) {
+  rl::RlState state;
+  if (!resume_flag && cfg_.checkpoint.resume == "never") return state;
   runtime_.agree([&] {
-    if (!resume) return;
     std::string path = cfg_.checkpoint.resume == "never" || cfg_.checkpoint.resume == "auto"
                            ? checkpoints_->latest()
                            : cfg_.checkpoint.resume;
@@ -444,296 +454,320 @@ int RlTrainer::run(bool resume_flag) {
            "beginning");
       return;
     }
-    io::CheckpointInfo info = io::load_checkpoint(path, *model_, adamw_.get(), g);
+    io::CheckpointInfo info = io::load_checkpoint(path, *model_, adamw_.get(), *groups_);
     const json::Value& s = info.state;
     if (!(s.find("phase") && s.at("phase").as_string() == "rl")) {
       log0(str("starting RL from the weights of ", path, " (an ",
                s.find("phase") ? s.at("phase").as_string() : "", " checkpoint)"));
       return;
     }
-    global_step = info.step;
+    state = rl::RlState::from_json(s, info.step, path);
     last_checkpoint_ = path;
-    stage_index = static_cast<size_t>(s.at("stage").as_int());
-    stage_step = s.at("stage_step").as_int();
-    ACERL_USAGE_CHECK(stage_index <= stages.size(), "checkpoint ", path, " is at stage ",
-                      stage_index + 1, " of a curriculum with more stages than the ", stages.size(),
-                      " this config defines");
-    if (stage_step > 0) {
-      const Stage& stage = stages[stage_index];
-      resume_epoch = s.at("epoch").as_int();
-      resume_cursor = s.at("cursor").as_int();
-      const int64_t written_with = s.find("stage_prompts") ? s.at("stage_prompts").as_int() : 0;
+    ACERL_USAGE_CHECK(state.stage <= stages.size(), "checkpoint ", path, " is at stage ",
+                      state.stage + 1, " of a curriculum with more stages than the ",
+                      stages.size(), " this config defines");
+    if (state.stage_step > 0) {
+      const Stage& stage = stages[state.stage];
+      const int64_t written_with = state.stage_prompts;
       const auto now = static_cast<int64_t>(stage.prompts.size());
-      ACERL_USAGE_CHECK(resume_cursor >= 0 && resume_cursor <= now && resume_epoch >= 0 &&
+      ACERL_USAGE_CHECK(state.cursor >= 0 && state.cursor <= now && state.epoch >= 0 &&
                             (written_with == 0 || written_with == now),
                         "checkpoint ", path, " continues stage ", stage.cfg.name, " at prompt ",
-                        resume_cursor, " of ", written_with > 0 ? written_with : resume_cursor,
+                        state.cursor, " of ", written_with > 0 ? written_with : state.cursor,
                         ", but its prompt file ", stage.cfg.data, " now holds ", now,
                         " prompts: restore the file, or start the stage afresh from the "
                         "checkpoint of its start");
-      for (const auto& id : s.at("easy").as_array()) easy_ids.insert(id.as_string());
-      for (const auto& id : s.at("solved").as_array()) solved_ids.insert(id.as_string());
     }
-    temperature = s.at("temperature").as_number();
-    controller_started = s.at("controller_started").as_bool();
-    log0(str("resumed from ", path, " at rl step ", global_step, " (stage ", stage_index, ", step ",
-             stage_step, ")"));
+    log0(str("resumed from ", path, " at rl step ", state.global_step, " (stage ", state.stage,
+             ", step ", state.stage_step, ")"));
   });
-  checkpoints_->prepare(global_step);
+  return state;
+}
+
+void RlTrainer::begin_stage(const Stage& stage, const rl::RlState& state, size_t stage_count) {
+  if (trace_ && cfg_.rl.trace_rollouts) {
+    json::Value ids = json::Array{};
+    for (const auto& p : stage.prompts) ids.push_back(p.id);
+    trace_->set_text("rl_rollouts", "prompt_ids_stage_" + std::to_string(state.stage),
+                     json::dump(ids));
+  }
+  log0(str("rl stage ", stage.cfg.name, " (", state.stage + 1, "/", stage_count, "): ",
+           stage.prompts.size(), " prompts, ", stage.steps, " steps of ", stage.prompts_per_step,
+           " prompts x ", stage.group_size, " rollouts, responses up to ", stage.max_response,
+           " tokens, temperature ",
+           stage.auto_temperature ? "auto" : str(stage.fixed_temperature)));
+}
+
+StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
+                             rl::EasyPromptFilter& easy, const rl::RlState& state) {
+  const parallel::ProcessGroups& g = *groups_;
+  StepBatch batch(cfg_.rl.entropy_grid.values.size());
+  StepTotals& totals = batch.totals;
+  auto skip = [&](size_t p) { return stage.cfg.easy_filter && easy.easy(stage.prompts[p].id); };
+  auto epoch_end = [&] { easy.end_epoch(); };
+  std::vector<std::pair<size_t, std::vector<double>>> group_rewards;  // this replica's groups
+  size_t needed = static_cast<size_t>(stage.prompts_per_step);
+  for (int64_t round = 0; needed > 0; ++round) {
+    std::vector<size_t> drawn = sampler.next(needed, skip, epoch_end);
+    if (drawn.empty()) break;
+    auto [first, count] = rollout::replica_share(drawn.size(), g);
+    std::vector<size_t> mine(drawn.begin() + static_cast<std::ptrdiff_t>(first),
+                             drawn.begin() + static_cast<std::ptrdiff_t>(first + count));
+    auto t0 = Clock::now();
+    std::vector<rl::Rollout> rollouts =
+        generate(stage, mine, state.temperature, state.global_step, round);
+    batch.t_generate += seconds_since(t0);
+    t0 = Clock::now();
+    score(stage, rollouts);
+    batch.t_score += seconds_since(t0);
+    totals.drawn() += static_cast<double>(mine.size());
+    const auto G = static_cast<size_t>(stage.group_size);
+    for (size_t k = 0; k < mine.size(); ++k) {
+      std::vector<double> r;
+      for (size_t i = 0; i < G; ++i) {
+        const rl::Rollout& x = rollouts[k * G + i];
+        r.push_back(x.reward);
+        totals.add_rollout(x, stage.prompts[x.prompt].type);
+      }
+      const bool flat = rl::zero_variance_groups({r})[0];
+      group_rewards.emplace_back(mine[k], r);
+      if (cfg_.rl.drop_zero_variance_groups && flat) {
+        totals.dropped() += 1;
+        continue;
+      }
+      totals.kept() += 1;
+      for (size_t i = 0; i < G; ++i) batch.kept.push_back(rollouts[k * G + i]);
+    }
+    if (!cfg_.rl.drop_zero_variance_groups || round >= cfg_.rl.max_refill_rounds) break;
+    torch::Tensor kept_total = torch::tensor({totals.kept()}, torch::kFloat64);
+    g.dp().all_reduce(kept_total);
+    needed = static_cast<size_t>(
+        std::max(0.0, static_cast<double>(stage.prompts_per_step) - kept_total.item<double>()));
+  }
+  // Every rank learns which prompts every rollout solved (the easy filter must agree).
+  std::vector<double> solved;
+  for (const auto& [p, r] : group_rewards) {
+    bool all = std::all_of(r.begin(), r.end(), [](double x) { return x > 0; });
+    solved.push_back(all ? static_cast<double>(p) : -1.0);
+  }
+  for (double p : parallel::all_gather_concat(solved, g.dp().mpi_comm()))
+    if (p >= 0) easy.observe(stage.prompts[static_cast<size_t>(p)].id, {1.0});
+  int64_t longest = 0;
+  for (const auto& r : batch.kept)
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(r.tokens.size()));
+  torch::Tensor t = torch::tensor({longest}, torch::kInt64);
+  g.dp().all_reduce(t, parallel::ReduceOp::max);
+  batch.max_length = t.item<int64_t>();
+  totals.all_reduce(g.dp());
+  return batch;
+}
+
+RlTrainer::LearnResult RlTrainer::consume(StepBatch& batch, const Stage& stage,
+                                          const rl::RlState& state) {
+  LearnResult learned;
+  if (batch.totals.kept() > 0) {  // (totals are over all replicas: every rank takes this branch)
+    rl::assign_advantages(batch.kept, stage.group_size, cfg_.rl.adv_eps);
+    return learn(batch.kept, stage, state.temperature, state.global_step + 1);
+  }
+  // Nothing to learn from: no optimizer step (momentum and decay would move the weights).
+  log0(str("rl step ", state.global_step + 1, ": every group was dropped; no optimizer step"));
+  learned.loss = learned.grad_norm = std::numeric_limits<double>::quiet_NaN();
+  learned.skipped_updates = cfg_.rl.updates_per_batch;
+  return learned;
+}
+
+// The next step's temperature from this step's entropy curve.
+void RlTrainer::control_temperature(const Stage& stage, const StepTotals& totals,
+                                    rl::RlState& state) const {
+  if (!stage.auto_temperature) return;
+  const rl::TemperatureControl control{cfg_.rl.target_entropy, cfg_.rl.temperature_min,
+                                       cfg_.rl.temperature_max, cfg_.rl.temperature_max_step};
+  const std::vector<double> curve = totals.curve_means();
+  if (!state.controller_started) {
+    state.temperature = std::clamp(
+        rl::temperature_for_entropy(cfg_.rl.entropy_grid.values, curve, control.target_entropy),
+        control.t_min, control.t_max);
+    state.controller_started = true;
+  } else {
+    state.temperature =
+        rl::next_temperature(state.temperature, cfg_.rl.entropy_grid.values, curve, control);
+  }
+}
+
+void RlTrainer::record(const Stage& stage, const rl::RlState& state, double used_temperature,
+                       StepBatch& batch, const LearnResult& learned, double t_learn,
+                       Clock::time_point step_start) {
+  const parallel::ProcessGroups& g = *groups_;
+  StepTotals& totals = batch.totals;
+  const int64_t global_step = state.global_step;
+  const double entropy = totals.entropy() / std::max(1.0, totals.tokens());
+  if (trace_) {
+    const std::vector<double> curve = totals.curve_means();
+    io::Trace::Scalars row = {
+        {"stage", double(state.stage)},
+        {"temperature", used_temperature},
+        {"entropy", entropy},
+        {"loss", learned.loss},
+        {"grad_norm", learned.grad_norm},
+        {"lr", stage.lr},
+        {"clip_fraction", learned.clip_fraction},
+        {"kl", learned.kl},
+        {"logprob_mismatch", learned.mismatch},
+        {"groups_dropped", totals.dropped()},
+        {"groups_kept", totals.kept()},
+        {"prompts_drawn", totals.drawn()},
+        {"response_length_mean", totals.length() / std::max(1.0, totals.rollouts())},
+        {"response_length_max", double(batch.max_length)},
+        {"truncation_rate", totals.truncated() / std::max(1.0, totals.rollouts())},
+        {"time_generate", batch.t_generate},
+        {"time_score", batch.t_score},
+        {"time_learn", t_learn},
+        {"skipped", double(learned.skipped_updates)},
+        {"step_time", seconds_since(step_start)}};
+    for (size_t t = 0; t < kTypes.size(); ++t) {
+      if (totals.type_count(t) == 0) continue;
+      row.emplace_back("reward/" + kTypes[t], totals.type_reward(t) / totals.type_count(t));
+      row.emplace_back("accuracy/" + kTypes[t], totals.type_correct(t) / totals.type_count(t));
+      for (const auto& reason : kReasons.at(kTypes[t]))
+        row.emplace_back("reasons/" + kTypes[t] + "/" + reason, totals.reason(kTypes[t], reason));
+    }
+    std::vector<float> curve_row(curve.begin(), curve.end()), histogram, grid_row;
+    for (int k = 0; k < kHistogramBins; ++k)
+      histogram.push_back(static_cast<float>(totals.bin(static_cast<size_t>(k))));
+    for (double t : cfg_.rl.entropy_grid.values) grid_row.push_back(static_cast<float>(t));
+    trace_->add("rl", global_step, row,
+                {{"entropy_curve", curve_row},
+                 {"entropy_grid", grid_row},
+                 {"entropy_histogram", histogram}});
+  }
+  if (cfg_.rl.trace_rollouts) {
+    // This replica's rollouts; replicas other than the first send theirs to rank 0.
+    std::vector<double> flat;
+    for (const auto& x : batch.kept)
+      flat.insert(flat.end(),
+                  {double(x.prompt), double(x.sample), x.reward, double(x.tokens.size()),
+                   x.entropies.empty()
+                       ? 0.0
+                       : std::accumulate(x.entropies.begin(), x.entropies.end(), 0.0) /
+                             double(x.entropies.size())});
+    const std::vector<double> all = parallel::all_gather_concat(flat, g.dp().mpi_comm());
+    if (trace_) {
+      std::vector<int64_t> steps(all.size() / 5, global_step);
+      std::vector<std::pair<std::string, std::vector<double>>> columns(5);
+      const char* names[] = {"prompt_index", "sample", "reward", "length", "entropy"};
+      for (size_t c = 0; c < 5; ++c) {
+        columns[c].first = names[c];
+        for (size_t i = c; i < all.size(); i += 5) columns[c].second.push_back(all[i]);
+      }
+      trace_->add_rows("rl_rollouts", steps, columns);
+    }
+  }
+  if (global_step % cfg_.log.interval == 0) {
+    std::string rewards;
+    for (size_t t = 0; t < kTypes.size(); ++t)
+      if (totals.type_count(t) > 0)
+        rewards += str(" | ", kTypes[t], " acc ", totals.type_correct(t) / totals.type_count(t));
+    char line[320];
+    std::snprintf(line, sizeof line,
+                  "rl step %lld (%s %lld/%lld) | T %.3f | H %.3f%s | len %.0f | trunc %.2f | "
+                  "loss %.4f | gen %.1fs "
+                  "learn %.1fs",
+                  static_cast<long long>(global_step), stage.cfg.name.c_str(),
+                  static_cast<long long>(state.stage_step + 1),
+                  static_cast<long long>(stage.steps), used_temperature, entropy, rewards.c_str(),
+                  totals.length() / std::max(1.0, totals.rollouts()),
+                  totals.truncated() / std::max(1.0, totals.rollouts()), learned.loss,
+                  batch.t_generate, t_learn);
+    log0(line);
+  }
+}
+
+int RlTrainer::run(bool resume_flag) {
+  std::vector<Stage> stages;
+  build(stages);
+  const parallel::ProcessGroups& g = *groups_;
+  const bool resuming = resume_flag || cfg_.checkpoint.resume != "never";
+  rl::RlState state = resume(resume_flag, stages);
+  checkpoints_->prepare(state.global_step);
   if (g.rank() == 0)
     trace_ = std::make_unique<io::Trace>(
         cfg_.trace.path.empty() ? (fs::path(cfg_.run.dir) / "trace.h5").string() : cfg_.trace.path,
-        resolved_, resume, global_step);
+        resolved_, resuming, state.global_step);
   control_ = std::make_unique<RunControl>(cfg_, g.world(), "rl");
   Watchdog watchdog(cfg_.run.collective_timeout_s, g.rank());
-  const size_t grid = cfg_.rl.entropy_grid.values.size();
-  const rl::TemperatureControl control{cfg_.rl.target_entropy, cfg_.rl.temperature_min,
-                                       cfg_.rl.temperature_max, cfg_.rl.temperature_max_step};
 
   const size_t stop_after = stop_after_stage_index(stages);
-  if (stage_index > stop_after) {
+  if (state.stage > stop_after) {
     log0(str("rl: stage ", stages[stop_after].cfg.name,
              " (rl.stop_after_stage) is already done in ", last_checkpoint_, "; nothing to do"));
     return kExitFinished;
   }
-  for (; stage_index < stages.size(); ++stage_index, stage_step = 0) {
-    Stage& stage = stages[stage_index];
+  // The position a checkpoint written now would resume at.
+  auto at = [&](size_t stage, int64_t stage_step) {
+    rl::RlState s = state;
+    s.stage = stage;
+    s.stage_step = stage_step;
+    return s;
+  };
+  for (; state.stage < stages.size(); ++state.stage, state.stage_step = 0) {
+    Stage& stage = stages[state.stage];
     rl::PromptSampler sampler(stage.prompts.size(),
-                              static_cast<uint64_t>(cfg_.run.seed) + stage_index * 1000003ull);
+                              static_cast<uint64_t>(cfg_.run.seed) + state.stage * 1000003ull);
     rl::EasyPromptFilter easy;
-    if (stage_step > 0) {  // resumed inside this stage
-      sampler.restore(resume_epoch, static_cast<size_t>(resume_cursor));
-      easy.restore(easy_ids, solved_ids);
+    if (state.stage_step > 0) {  // resumed inside this stage
+      sampler.restore(state.epoch, static_cast<size_t>(state.cursor));
+      easy.restore(state.easy, state.solved);
     } else {
-      temperature =
-          stage.auto_temperature ? (temperature > 0 ? temperature : 1.0) : stage.fixed_temperature;
-      controller_started = controller_started && stage.auto_temperature;
+      state.temperature = stage.auto_temperature
+                              ? (state.temperature > 0 ? state.temperature : 1.0)
+                              : stage.fixed_temperature;
+      state.controller_started = state.controller_started && stage.auto_temperature;
     }
-    if (g.rank() == 0 && trace_) {
-      json::Value ids = json::Array{};
-      for (const auto& p : stage.prompts) ids.push_back(p.id);
-      if (cfg_.rl.trace_rollouts)
-        trace_->set_text("rl_rollouts", "prompt_ids_stage_" + std::to_string(stage_index),
-                         json::dump(ids));
-    }
-    log0(str("rl stage ", stage.cfg.name, " (", stage_index + 1, "/", stages.size(),
-             "): ", stage.prompts.size(), " prompts, ", stage.steps, " steps of ",
-             stage.prompts_per_step, " prompts x ", stage.group_size, " rollouts, responses up to ",
-             stage.max_response, " tokens, temperature ",
-             stage.auto_temperature ? "auto" : str(stage.fixed_temperature)));
-    auto skip = [&](size_t p) { return stage.cfg.easy_filter && easy.easy(stage.prompts[p].id); };
-    auto epoch_end = [&] { easy.end_epoch(); };
+    begin_stage(stage, state, stages.size());
 
-    for (; stage_step < stage.steps; ++stage_step) {
-      Watchdog::set_step(global_step + 1);
+    for (; state.stage_step < stage.steps; ++state.stage_step) {
+      Watchdog::set_step(state.global_step + 1);
       const auto step_start = Clock::now();
-      double t_generate = 0, t_score = 0;
-      StepTotals totals(grid);
-      std::vector<rl::Rollout> kept;
-      std::vector<std::pair<size_t, std::vector<double>>> group_rewards;  // this replica's groups
-      size_t needed = static_cast<size_t>(stage.prompts_per_step);
-      for (int64_t round = 0; needed > 0; ++round) {
-        std::vector<size_t> drawn = sampler.next(needed, skip, epoch_end);
-        if (drawn.empty()) break;
-        auto [first, count] = rollout::replica_share(drawn.size(), g);
-        std::vector<size_t> mine(drawn.begin() + static_cast<std::ptrdiff_t>(first),
-                                 drawn.begin() + static_cast<std::ptrdiff_t>(first + count));
-        auto t0 = Clock::now();
-        std::vector<rl::Rollout> rollouts = generate(stage, mine, temperature, global_step, round);
-        t_generate += seconds_since(t0);
-        t0 = Clock::now();
-        score(stage, rollouts);
-        t_score += seconds_since(t0);
-        totals.drawn() += static_cast<double>(mine.size());
-        for (size_t k = 0; k < mine.size(); ++k) {
-          std::vector<double> r;
-          for (int64_t i = 0; i < stage.group_size; ++i) {
-            const rl::Rollout& x =
-                rollouts[k * static_cast<size_t>(stage.group_size) + static_cast<size_t>(i)];
-            r.push_back(x.reward);
-            totals.add_rollout(x, stage.prompts[x.prompt].type);
-          }
-          const bool flat = rl::zero_variance_groups({r})[0];
-          group_rewards.emplace_back(mine[k], r);
-          if (cfg_.rl.drop_zero_variance_groups && flat) {
-            totals.dropped() += 1;
-            continue;
-          }
-          totals.kept() += 1;
-          for (int64_t i = 0; i < stage.group_size; ++i)
-            kept.push_back(
-                rollouts[k * static_cast<size_t>(stage.group_size) + static_cast<size_t>(i)]);
-        }
-        if (!cfg_.rl.drop_zero_variance_groups || round >= cfg_.rl.max_refill_rounds) break;
-        torch::Tensor kept_total = torch::tensor({totals.kept()}, torch::kFloat64);
-        g.dp().all_reduce(kept_total);
-        needed = static_cast<size_t>(
-            std::max(0.0, static_cast<double>(stage.prompts_per_step) - kept_total.item<double>()));
-      }
-      // Every rank learns which prompts every rollout solved (the easy filter must agree).
-      {
-        std::vector<double> solved;
-        for (const auto& [p, r] : group_rewards) {
-          bool all = std::all_of(r.begin(), r.end(), [](double x) { return x > 0; });
-          solved.push_back(all ? static_cast<double>(p) : -1.0);
-        }
-        for (double p : parallel::all_gather_concat(solved, g.dp().mpi_comm()))
-          if (p >= 0) easy.observe(stage.prompts[static_cast<size_t>(p)].id, {1.0});
-      }
-      const int64_t max_length = [&] {
-        int64_t m = 0;
-        for (const auto& r : kept) m = std::max<int64_t>(m, static_cast<int64_t>(r.tokens.size()));
-        torch::Tensor t = torch::tensor({m}, torch::kInt64);
-        g.dp().all_reduce(t, parallel::ReduceOp::max);
-        return t.item<int64_t>();
-      }();
-      totals.all_reduce(g.dp());
-
-      auto t0 = Clock::now();
-      LearnResult learned;
-      if (totals.kept() > 0) {  // (totals are over all replicas: every rank takes this branch)
-        rl::assign_advantages(kept, stage.group_size, cfg_.rl.adv_eps);
-        learned = learn(kept, stage, temperature, global_step + 1);
-      } else {  // nothing to learn from: no optimizer step (momentum and decay would move the
-                // weights)
-        log0(str("rl step ", global_step + 1, ": every group was dropped; no optimizer step"));
-        learned.loss = learned.grad_norm = std::numeric_limits<double>::quiet_NaN();
-        learned.skipped_updates = cfg_.rl.updates_per_batch;
-      }
+      StepBatch batch = produce(stage, sampler, easy, state);
+      const auto t0 = Clock::now();
+      const LearnResult learned = consume(batch, stage, state);
       const double t_learn = seconds_since(t0);
-      ++global_step;
+      ++state.global_step;
+      const double used_temperature = state.temperature;
+      control_temperature(stage, batch.totals, state);
+      record(stage, state, used_temperature, batch, learned, t_learn, step_start);
 
-      // Temperature control from this step's entropy curve.
-      const std::vector<double> curve = totals.curve_means();
-      const double used_temperature = temperature;
-      const double entropy = totals.entropy() / std::max(1.0, totals.tokens());
-      if (stage.auto_temperature) {
-        if (!controller_started) {
-          temperature = std::clamp(rl::temperature_for_entropy(cfg_.rl.entropy_grid.values, curve,
-                                                               control.target_entropy),
-                                   control.t_min, control.t_max);
-          controller_started = true;
-        } else {
-          temperature =
-              rl::next_temperature(temperature, cfg_.rl.entropy_grid.values, curve, control);
-        }
-      }
-
-      if (trace_) {
-        io::Trace::Scalars row = {
-            {"stage", double(stage_index)},
-            {"temperature", used_temperature},
-            {"entropy", entropy},
-            {"loss", learned.loss},
-            {"grad_norm", learned.grad_norm},
-            {"lr", stage.lr},
-            {"clip_fraction", learned.clip_fraction},
-            {"kl", learned.kl},
-            {"logprob_mismatch", learned.mismatch},
-            {"groups_dropped", totals.dropped()},
-            {"groups_kept", totals.kept()},
-            {"prompts_drawn", totals.drawn()},
-            {"response_length_mean", totals.length() / std::max(1.0, totals.rollouts())},
-            {"response_length_max", double(max_length)},
-            {"truncation_rate", totals.truncated() / std::max(1.0, totals.rollouts())},
-            {"time_generate", t_generate},
-            {"time_score", t_score},
-            {"time_learn", t_learn},
-            {"skipped", double(learned.skipped_updates)},
-            {"step_time", seconds_since(step_start)}};
-        for (size_t t = 0; t < kTypes.size(); ++t) {
-          if (totals.type_count(t) == 0) continue;
-          row.emplace_back("reward/" + kTypes[t], totals.type_reward(t) / totals.type_count(t));
-          row.emplace_back("accuracy/" + kTypes[t], totals.type_correct(t) / totals.type_count(t));
-          for (const auto& reason : kReasons.at(kTypes[t]))
-            row.emplace_back("reasons/" + kTypes[t] + "/" + reason,
-                             totals.reason(kTypes[t], reason));
-        }
-        std::vector<float> curve_row(curve.begin(), curve.end()), histogram, grid_row;
-        for (int k = 0; k < kHistogramBins; ++k)
-          histogram.push_back(static_cast<float>(totals.bin(static_cast<size_t>(k))));
-        for (double t : cfg_.rl.entropy_grid.values) grid_row.push_back(static_cast<float>(t));
-        trace_->add("rl", global_step, row,
-                    {{"entropy_curve", curve_row},
-                     {"entropy_grid", grid_row},
-                     {"entropy_histogram", histogram}});
-      }
-      if (cfg_.rl.trace_rollouts) {
-        // This replica's rollouts; replicas other than the first send theirs to rank 0.
-        std::vector<double> flat;
-        for (const auto& x : kept)
-          flat.insert(
-              flat.end(),
-              {double(x.prompt), double(x.sample), x.reward, double(x.tokens.size()),
-               x.entropies.empty() ? 0.0
-                                   : std::accumulate(x.entropies.begin(), x.entropies.end(), 0.0) /
-                                         double(x.entropies.size())});
-        const std::vector<double> all = parallel::all_gather_concat(flat, g.dp().mpi_comm());
-        if (trace_) {
-          std::vector<int64_t> steps(all.size() / 5, global_step);
-          std::vector<std::pair<std::string, std::vector<double>>> columns(5);
-          const char* names[] = {"prompt_index", "sample", "reward", "length", "entropy"};
-          for (size_t c = 0; c < 5; ++c) {
-            columns[c].first = names[c];
-            for (size_t i = c; i < all.size(); i += 5) columns[c].second.push_back(all[i]);
-          }
-          trace_->add_rows("rl_rollouts", steps, columns);
-        }
-      }
-      if (global_step % cfg_.log.interval == 0) {
-        std::string rewards;
-        for (size_t t = 0; t < kTypes.size(); ++t)
-          if (totals.type_count(t) > 0)
-            rewards +=
-                str(" | ", kTypes[t], " acc ", totals.type_correct(t) / totals.type_count(t));
-        char line[320];
-        std::snprintf(line, sizeof line,
-                      "rl step %lld (%s %lld/%lld) | T %.3f | H %.3f%s | len %.0f | trunc %.2f | "
-                      "loss %.4f | gen %.1fs "
-                      "learn %.1fs",
-                      static_cast<long long>(global_step), stage.cfg.name.c_str(),
-                      static_cast<long long>(stage_step + 1), static_cast<long long>(stage.steps),
-                      used_temperature, entropy, rewards.c_str(),
-                      totals.length() / std::max(1.0, totals.rollouts()),
-                      totals.truncated() / std::max(1.0, totals.rollouts()), learned.loss,
-                      t_generate, t_learn);
-        log0(line);
-      }
-      const bool last = stage_step + 1 == stage.steps;
+      const bool last = state.stage_step + 1 == stage.steps;
       const bool interval =
-          cfg_.checkpoint.interval > 0 && global_step % cfg_.checkpoint.interval == 0;
-      if (interval && !last)
-        save(global_step, stage_index, stage_step + 1, sampler, easy, temperature,
-             controller_started);
+          cfg_.checkpoint.interval > 0 && state.global_step % cfg_.checkpoint.interval == 0;
+      if (interval && !last) save(at(state.stage, state.stage_step + 1), sampler, easy);
       control_->record_step_seconds(seconds_since(step_start));
-      if (last && stage_index + 1 == stages.size()) break;  // the final save follows
+      if (last && state.stage + 1 == stages.size()) break;  // the final save follows
       const RunControl::Stop stop = control_->should_stop();
       if (stop != RunControl::Stop::none) {
-        if (last) {
-          save(global_step, stage_index + 1, 0, sampler, easy, temperature, controller_started);
-        } else if (!interval) {
-          save(global_step, stage_index, stage_step + 1, sampler, easy, temperature,
-               controller_started);
-        }
-        log0(str("rl: stopping at step ", global_step, " for ", control_->reason(stop),
+        if (last)
+          save(at(state.stage + 1, 0), sampler, easy);
+        else if (!interval)
+          save(at(state.stage, state.stage_step + 1), sampler, easy);
+        log0(str("rl: stopping at step ", state.global_step, " for ", control_->reason(stop),
                  "; checkpoint ", last_checkpoint_, "; exit ", kExitStopped,
                  ", resume with --resume"));
         return kExitStopped;
       }
     }
     // End of stage: the next stage starts fresh (a new sampler; the temperature carries over).
-    save(global_step, stage_index + 1, 0, sampler, easy, temperature, controller_started);
-    if (stage_index == stop_after && stage_index + 1 < stages.size()) {
-      log0(str("rl: stage ", stage.cfg.name, " done at step ", global_step,
+    save(at(state.stage + 1, 0), sampler, easy);
+    if (state.stage == stop_after && state.stage + 1 < stages.size()) {
+      log0(str("rl: stage ", stage.cfg.name, " done at step ", state.global_step,
                " (rl.stop_after_stage); checkpoint ", last_checkpoint_,
                "; the next stage continues with --resume"));
       return kExitFinished;
     }
-    resume_epoch = 0;
-    easy_ids.clear();
-    solved_ids.clear();
+    state.epoch = state.cursor = 0;
+    state.easy.clear();
+    state.solved.clear();
   }
-  log0(str("rl done after ", global_step, " steps"));
+  log0(str("rl done after ", state.global_step, " steps"));
   return kExitFinished;
 }
 

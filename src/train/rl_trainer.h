@@ -1,9 +1,12 @@
 // defines: run_rl, stage two of the recipe: GRPO with verifiable rewards over the stages of the
 // config ([stage.NAME], run in order; or one stage from [rl] and data.path), colocated (every
-// rank generates, then every rank learns). A step is made of separable pieces, so that a later
-// layout can overlap generation and learning on different ranks:
-//   draw prompts -> generate G rollouts each -> score -> (dynamic sampling: refill) ->
-//   advantages + learner rows -> GRPO update(s) -> temperature control -> trace / checkpoint.
+// rank generates, then every rank learns). A step is a producer and a consumer around the run's
+// state (rl/rl_state: stage, step, prompt order, temperature controller, easy prompts):
+//   producer: draw prompts -> generate G rollouts each -> score -> (dynamic sampling: refill)
+//             -> the step's kept groups and totals (StepBatch)
+//   consumer: advantages + learner rows -> GRPO update(s)
+// then temperature control, trace and log, checkpoint / stop. The producer/consumer seam is
+// where a split layout puts generation and learning on different ranks.
 #pragma once
 
 #include <string>
