@@ -6,10 +6,10 @@
 
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "job/setup.h"
 #include "model/qwen2_weights.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
-#include "train/model_setup.h"
 
 namespace po = boost::program_options;
 
@@ -48,8 +48,8 @@ int64_t parse_size(const std::string& text) {
 // weights only (no optimizer state) at step 0.
 int convert_checkpoint(const std::string& in, const std::string& out, torch::ScalarType dtype,
                        int64_t shard_bytes, const parallel::ProcessGroups& single) {
-  if (train::is_acerl_checkpoint(in)) {
-    ACERL_USAGE_CHECK(!train::is_acerl_checkpoint(out),
+  if (job::is_acerl_checkpoint(in)) {
+    ACERL_USAGE_CHECK(!job::is_acerl_checkpoint(out),
                       "--input and --output are both .h5: nothing to convert");
     io::CheckpointInfo info = io::read_checkpoint_info(in);
     auto config =
@@ -103,7 +103,7 @@ int run_convert(MpiRuntime& runtime, Invocation& inv) {
   }
   const std::string in = flags["input"].as<std::string>();
   const bool to_h5 = out.size() > 3 && out.compare(out.size() - 3, 3, ".h5") == 0;
-  if (train::is_acerl_checkpoint(in) || to_h5)
+  if (job::is_acerl_checkpoint(in) || to_h5)
     return convert_checkpoint(in, out, dtype, shard_bytes, *groups);
   io::SafetensorsReader reader(in);
   io::NamedTensors tensors;

@@ -7,10 +7,10 @@
 #include <iostream>
 
 #include "data/prompt_dataset.h"
+#include "job/setup.h"
 #include "rollout/rollout_setup.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
-#include "train/model_setup.h"
 
 namespace po = boost::program_options;
 
@@ -34,7 +34,7 @@ int run_generate(MpiRuntime& runtime, Invocation& inv) {
   runtime.agree([&] {
     ACERL_USAGE_CHECK(single || !cfg.data.path.empty(),
                       "give prompts: data.path = a JSONL, or --prompt TEXT");
-    auto basics = train::job_basics(runtime, cfg);
+    auto basics = job::job_basics(runtime, cfg);
     architecture = basics.architecture;
     groups = std::move(basics.groups);
     tok = std::move(basics.tokenizer);
@@ -51,7 +51,7 @@ int run_generate(MpiRuntime& runtime, Invocation& inv) {
     }
   });
   const parallel::ProcessGroups& g = *groups;
-  auto model = train::build_model(cfg, architecture, g);
+  auto model = job::build_model(cfg, architecture, g);
   auto [first, count] = rollout::replica_share(prompts.size(), g);
   std::vector<rollout::GenerationRequest> requests;
   for (size_t i = first; i < first + count; ++i)

@@ -6,11 +6,11 @@
 #include <fstream>
 
 #include "data/prompt_dataset.h"
+#include "job/setup.h"
 #include "rl/temperature.h"
 #include "rollout/rollout_setup.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
-#include "train/model_setup.h"
 
 namespace acerl::cli {
 
@@ -25,7 +25,7 @@ int run_tune_temperature(MpiRuntime& runtime, Invocation& inv) {
   runtime.agree([&] {
     ACERL_USAGE_CHECK(!cfg.data.path.empty(),
                       "missing required key 'data.path' (the prompts to measure on)");
-    auto basics = train::job_basics(runtime, cfg);
+    auto basics = job::job_basics(runtime, cfg);
     architecture = basics.architecture;
     groups = std::move(basics.groups);
     tok = std::move(basics.tokenizer);
@@ -37,7 +37,7 @@ int run_tune_temperature(MpiRuntime& runtime, Invocation& inv) {
     options.entropy_temperatures = cfg.rl.entropy_grid.values;
   });
   const parallel::ProcessGroups& g = *groups;
-  auto model = train::build_model(cfg, architecture, g);
+  auto model = job::build_model(cfg, architecture, g);
   auto [first, count] = rollout::replica_share(prompts.size(), g);
   std::vector<rollout::GenerationRequest> requests;
   for (size_t i = first; i < first + count; ++i)

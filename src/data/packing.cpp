@@ -42,9 +42,9 @@ std::vector<RowPlan> pack_in_order(const std::vector<Document>& docs, int64_t se
   return pack(docs, order, seq_len);
 }
 
-train::PackedRows materialize(const std::vector<RowPlan>& plans, int64_t first, int64_t count,
+PackedRows materialize(const std::vector<RowPlan>& plans, int64_t first, int64_t count,
                               const std::vector<Document>& docs, int64_t seq_len) {
-  train::PackedRows r;
+  PackedRows r;
   r.ids = torch::zeros({count, seq_len}, torch::kInt64);
   r.positions = torch::zeros({count, seq_len}, torch::kInt64);
   r.doc_ids = torch::full({count, seq_len}, -1, torch::kInt64);

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "data/packed_rows.h"
 #include "data/sft_dataset.h"
-#include "train/train_step.h"
 
 namespace acerl::data {
 
@@ -23,7 +23,7 @@ std::vector<RowPlan> pack_in_order(const std::vector<Document>& docs, int64_t se
 
 // Rows [first, first + count) of `plans` as tensors; indices past the end give empty rows
 // (padding, zero loss weight), so every step has global_batch rows.
-train::PackedRows materialize(const std::vector<RowPlan>& plans, int64_t first, int64_t count,
+PackedRows materialize(const std::vector<RowPlan>& plans, int64_t first, int64_t count,
                               const std::vector<Document>& docs, int64_t seq_len);
 
 // Optimizer steps per epoch: ceil(rows / global_batch).

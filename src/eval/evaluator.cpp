@@ -9,11 +9,11 @@
 #include "data/prompt_dataset.h"
 #include "eval/metrics.h"
 #include "io/trace.h"
+#include "job/setup.h"
 #include "reward/registry.h"
 #include "rollout/rollout_setup.h"
 #include "runtime/error.h"
 #include "runtime/log.h"
-#include "train/model_setup.h"
 
 namespace acerl::eval {
 namespace {
@@ -44,7 +44,7 @@ int run_eval(MpiRuntime& runtime, const config::Config& cfg, const std::string& 
   runtime.agree([&] {
     ACERL_USAGE_CHECK(!files.empty(),
                       "missing required key 'eval.files' (benchmark JSONL files, comma-separated)");
-    auto basics = train::job_basics(runtime, cfg);
+    auto basics = job::job_basics(runtime, cfg);
     architecture = basics.architecture;
     groups = std::move(basics.groups);
     tok = std::move(basics.tokenizer);
@@ -55,7 +55,7 @@ int run_eval(MpiRuntime& runtime, const config::Config& cfg, const std::string& 
     options.max_new_tokens = cfg.eval.max_new_tokens;
   });
   const parallel::ProcessGroups& g = *groups;
-  auto model = train::build_model(cfg, architecture, g);
+  auto model = job::build_model(cfg, architecture, g);
   std::unique_ptr<reward::RewardRegistry> rewards;
   if (g.rank() == 0)
     rewards = std::make_unique<reward::RewardRegistry>(cfg.math_reward, cfg.code_reward);

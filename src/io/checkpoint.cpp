@@ -151,7 +151,7 @@ CheckpointManager::CheckpointManager(std::string dir, int64_t keep,
     : dir_(std::move(dir)), keep_(keep), groups_(groups) {}
 
 void write_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model,
-                      train::AdamW* optimizer, const CheckpointInfo& info,
+                      optim::AdamW* optimizer, const CheckpointInfo& info,
                       const parallel::ProcessGroups& groups) {
   const bool root = groups.rank() == 0;
   std::vector<Spec> specs = all_specs(model, groups);
@@ -197,7 +197,7 @@ void write_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& mode
 namespace {
 
 // The first parameter or AdamW moment of this rank holding a NaN or an infinity, or "".
-std::string first_non_finite(model::Qwen2ForCausalLMImpl& model, train::AdamW* optimizer) {
+std::string first_non_finite(model::Qwen2ForCausalLMImpl& model, optim::AdamW* optimizer) {
   torch::NoGradGuard no_grad;
   auto shards = model.param_shards();
   for (size_t i = 0; i < shards.size(); ++i) {
@@ -249,7 +249,7 @@ std::string read_pointer(const fs::path& pointer) {
 
 }  // namespace
 
-std::string CheckpointManager::save(model::Qwen2ForCausalLMImpl& model, train::AdamW* optimizer,
+std::string CheckpointManager::save(model::Qwen2ForCausalLMImpl& model, optim::AdamW* optimizer,
                                     const CheckpointInfo& info) {
   const bool root = groups_.rank() == 0;
   // No checkpoint with non-finite numbers: it would rotate the good ones out.
@@ -350,7 +350,7 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 }
 
 CheckpointInfo load_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model,
-                               train::AdamW* optimizer, const parallel::ProcessGroups& groups) {
+                               optim::AdamW* optimizer, const parallel::ProcessGroups& groups) {
   CheckpointInfo info;
   std::string problem;  // the first bad tensor this rank found; the file is closed regardless
   {

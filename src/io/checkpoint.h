@@ -15,8 +15,8 @@
 
 #include "io/json.h"
 #include "model/qwen2.h"
+#include "optim/adamw.h"
 #include "parallel/process_groups.h"
-#include "train/adamw.h"
 
 namespace acerl::io {
 
@@ -36,7 +36,7 @@ class CheckpointManager {
   // Collective over the world. `optimizer` may be null (weights only). Returns the file path.
   // Fails on every rank (CollectiveFailure, exit 1, one message) when a weight or moment is not
   // finite; throws Error naming the path when a write, close, fsync or rename fails.
-  std::string save(model::Qwen2ForCausalLMImpl& model, train::AdamW* optimizer,
+  std::string save(model::Qwen2ForCausalLMImpl& model, optim::AdamW* optimizer,
                    const CheckpointInfo& info);
   // Collective; call once before the first save of a run that starts (or resumes) at
   // `start_step`: removes temporary files of dead runs, and moves checkpoints of steps after
@@ -57,12 +57,12 @@ class CheckpointManager {
 
 // Collective over the world: writes one checkpoint file at `path` (no rename, no pointer).
 void write_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model,
-                      train::AdamW* optimizer, const CheckpointInfo& info,
+                      optim::AdamW* optimizer, const CheckpointInfo& info,
                       const parallel::ProcessGroups& groups);
 // Collective over `groups`: reads this rank's slices (any layout wrote the file); restores the
 // optimizer moments when `optimizer` is given and the file has them.
 CheckpointInfo load_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model,
-                               train::AdamW* optimizer, const parallel::ProcessGroups& groups);
+                               optim::AdamW* optimizer, const parallel::ProcessGroups& groups);
 // Attributes only (no tensors), any rank, serial open.
 CheckpointInfo read_checkpoint_info(const std::string& path);
 

@@ -23,7 +23,7 @@ void assign_advantages(std::vector<Rollout>& rollouts, int64_t group_size, doubl
       rollouts[static_cast<size_t>(g * group_size + i)].advantage = adv[g][i];
 }
 
-train::PackedRows learner_rows(const std::vector<Rollout>& rollouts, int64_t seq_len,
+data::PackedRows learner_rows(const std::vector<Rollout>& rollouts, int64_t seq_len,
                                bool overlong_filter, int64_t multiple) {
   // Next-fit packing of (prompt + response) documents.
   std::vector<std::vector<size_t>> plan;
@@ -42,7 +42,7 @@ train::PackedRows learner_rows(const std::vector<Rollout>& rollouts, int64_t seq
   const int64_t rows =
       std::max<int64_t>(1, (static_cast<int64_t>(plan.size()) + multiple - 1) / multiple) *
       multiple;
-  train::PackedRows out;
+  data::PackedRows out;
   out.ids = torch::zeros({rows, seq_len}, torch::kInt64);
   out.positions = torch::zeros({rows, seq_len}, torch::kInt64);
   out.doc_ids = torch::full({rows, seq_len}, -1, torch::kInt64);

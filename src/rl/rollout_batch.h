@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "train/train_step.h"
+#include "data/packed_rows.h"
 
 namespace acerl::rl {
 
@@ -28,7 +28,7 @@ void assign_advantages(std::vector<Rollout>& rollouts, int64_t group_size, doubl
 
 // Rows of `seq_len` tokens (seq_len >= the longest prompt + response); the row count is padded
 // with empty rows to a positive multiple of `multiple`.
-train::PackedRows learner_rows(const std::vector<Rollout>& rollouts, int64_t seq_len,
+data::PackedRows learner_rows(const std::vector<Rollout>& rollouts, int64_t seq_len,
                                bool overlong_filter, int64_t multiple);
 
 }  // namespace acerl::rl

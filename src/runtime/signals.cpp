@@ -20,10 +20,4 @@ void install_stop_signal_handlers() {
 
 bool stop_signal_received() { return g_stop != 0; }
 
-bool stop_requested(parallel::Communicator& world) {
-  torch::Tensor flag = torch::tensor({static_cast<int64_t>(g_stop)}, torch::kInt64);
-  world.all_reduce(flag, parallel::ReduceOp::max);
-  return flag.item<int64_t>() != 0;
-}
-
 }  // namespace acerl

@@ -13,6 +13,8 @@
 #include "data/prompt_dataset.h"
 #include "io/checkpoint.h"
 #include "io/trace.h"
+#include "job/setup.h"
+#include "optim/adamw.h"
 #include "parallel/gather.h"
 #include "parallel/grad_sync.h"
 #include "reward/registry.h"
@@ -27,9 +29,8 @@
 #include "runtime/exit_codes.h"
 #include "runtime/log.h"
 #include "runtime/watchdog.h"
-#include "train/adamw.h"
-#include "train/model_setup.h"
 #include "train/run_control.h"
+#include "train/train_step.h"
 
 namespace acerl::train {
 namespace {
@@ -188,7 +189,7 @@ class RlTrainer {
   model::Qwen2Config architecture_;
   std::unique_ptr<parallel::ProcessGroups> groups_;
   model::Qwen2ForCausalLM model_{nullptr}, reference_{nullptr};
-  std::unique_ptr<AdamW> adamw_;
+  std::unique_ptr<optim::AdamW> adamw_;
   std::unique_ptr<parallel::GradSync> sync_;
   std::vector<torch::Tensor> params_, split_, replicated_;
   std::unique_ptr<reward::RewardRegistry> rewards_;
@@ -404,7 +405,7 @@ void RlTrainer::save(rl::RlState state, const rl::PromptSampler& sampler,
 
 void RlTrainer::build(std::vector<Stage>& stages) {
   runtime_.agree([&] {
-    auto basics = job_basics(runtime_, cfg_);
+    auto basics = job::job_basics(runtime_, cfg_);
     architecture_ = basics.architecture;
     groups_ = std::move(basics.groups);
     tok_ = std::move(basics.tokenizer);
@@ -415,10 +416,10 @@ void RlTrainer::build(std::vector<Stage>& stages) {
     stop_after_stage_index(stages);  // a wrong name fails here, before any work
   });
   const parallel::ProcessGroups& g = *groups_;
-  model_ = build_model(cfg_, architecture_, g);
+  model_ = job::build_model(cfg_, architecture_, g);
   model_->set_activation_checkpointing(cfg_.model.activation_checkpointing);
   if (cfg_.rl.kl_coef > 0) {
-    reference_ = build_model(cfg_, architecture_, g);
+    reference_ = job::build_model(cfg_, architecture_, g);
     for (auto& p : reference_->parameters()) p.requires_grad_(false);
   }
   std::vector<bool> decay;
@@ -427,9 +428,9 @@ void RlTrainer::build(std::vector<Stage>& stages) {
     (s.split_dim >= 0 ? split_ : replicated_).push_back(s.tensor);
     decay.push_back(s.tensor.dim() >= 2);
   }
-  adamw_ = std::make_unique<AdamW>(
+  adamw_ = std::make_unique<optim::AdamW>(
       params_, decay,
-      AdamWOptions{cfg_.rl.beta1, cfg_.rl.beta2, cfg_.rl.eps, cfg_.rl.weight_decay});
+      optim::AdamWOptions{cfg_.rl.beta1, cfg_.rl.beta2, cfg_.rl.eps, cfg_.rl.weight_decay});
   sync_ = std::make_unique<parallel::GradSync>(params_, g.dp());
   if (g.replica().rank() == 0)
     rewards_ = std::make_unique<reward::RewardRegistry>(cfg_.math_reward, cfg_.code_reward);

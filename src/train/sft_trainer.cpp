@@ -10,14 +10,14 @@
 #include "data/sft_dataset.h"
 #include "io/checkpoint.h"
 #include "io/trace.h"
+#include "job/setup.h"
+#include "optim/adamw.h"
 #include "parallel/grad_sync.h"
 #include "runtime/error.h"
 #include "runtime/exit_codes.h"
 #include "runtime/log.h"
 #include "runtime/watchdog.h"
 #include "tokenizer/chat_template.h"
-#include "train/adamw.h"
-#include "train/model_setup.h"
 #include "train/run_control.h"
 #include "train/throughput.h"
 #include "train/train_step.h"
@@ -88,7 +88,7 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
   SftData data;
   runtime.agree([&] {
     ACERL_USAGE_CHECK(!cfg.data.path.empty(), "missing required key 'data.path' (the SFT JSONL)");
-    auto basics = job_basics(runtime, cfg);
+    auto basics = job::job_basics(runtime, cfg);
     architecture = basics.architecture;
     groups = std::move(basics.groups);
     tok = std::move(basics.tokenizer);
@@ -101,7 +101,7 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
     data = prepare_data(cfg, *tok, chat);
   });
   const parallel::ProcessGroups& g = *groups;
-  auto model = build_model(cfg, architecture, g);
+  auto model = job::build_model(cfg, architecture, g);
   model->set_activation_checkpointing(cfg.model.activation_checkpointing);
 
   std::vector<torch::Tensor> params, split, replicated;
@@ -111,7 +111,7 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
     (s.split_dim >= 0 ? split : replicated).push_back(s.tensor);
     decay.push_back(s.tensor.dim() >= 2);  // matrices decay; biases and norm weights do not
   }
-  AdamW adamw(params, decay, {cfg.sft.beta1, cfg.sft.beta2, cfg.sft.eps, cfg.sft.weight_decay});
+  optim::AdamW adamw(params, decay, {cfg.sft.beta1, cfg.sft.beta2, cfg.sft.eps, cfg.sft.weight_decay});
   parallel::GradSync sync(params, g.dp());
 
   const std::string run_dir = cfg.run.dir;
@@ -193,7 +193,7 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
                                   in_epoch * cfg.sft.global_batch + g.dp_rank() * rows_per_rank,
                                   rows_per_rank, data.train, cfg.sft.seq_len);
     const double lr =
-        lr_at(step, cfg.sft.warmup_steps, data.total_steps, cfg.sft.lr, cfg.sft.min_lr);
+        optim::lr_at(step, cfg.sft.warmup_steps, data.total_steps, cfg.sft.lr, cfg.sft.min_lr);
     auto t0 = std::chrono::steady_clock::now();
     sync.zero_grad();
     StepResult result = forward_backward(*model, g, rows, cfg.sft.micro_batch, precision, &sync);

@@ -1,5 +1,4 @@
-// defines: PackedRows (one step's training rows of this data-parallel rank) and
-// forward_backward, the parallel forward+backward of a language-model loss: micro-batches go
+// defines: forward_backward, the parallel forward+backward of a language-model loss: micro-batches go
 // through the 1F1B pipeline, logits stay vocab-parallel, and the loss is the mean over every
 // loss token of the global batch (all DP ranks), so any layout computes the same step.
 #pragma once
@@ -8,6 +7,7 @@
 
 #include <functional>
 
+#include "data/packed_rows.h"
 #include "model/precision.h"
 #include "model/qwen2.h"
 #include "parallel/grad_sync.h"
@@ -15,22 +15,8 @@
 
 namespace acerl::train {
 
-struct PackedRows {
-  torch::Tensor ids;        // (n, T) int64
-  torch::Tensor positions;  // (n, T) int64, restarting at every document
-  torch::Tensor doc_ids;    // (n, T) int64, -1 = padding; undefined = one document per row
-  torch::Tensor targets;    // (n, T) int64, the next token
-  torch::Tensor weights;    // (n, T) float32 per-token loss weight (0 = no loss)
-  // RL only (undefined otherwise), aligned with targets: the advantage of the rollout a target
-  // token belongs to, the log-prob the rollout sampled it with, and a frozen reference's.
-  torch::Tensor advantages, rollout_logprobs, ref_logprobs;
-  int64_t rows() const { return ids.size(0); }
-  // Rows [start, start + count) of every defined tensor (views, no copy).
-  PackedRows narrow(int64_t start, int64_t count) const;
-  // Every defined tensor on `device`: to a GPU through pinned host memory with non-blocking
-  // copies (ordered on the compute stream); tensors already there are shared, not copied.
-  PackedRows to(const torch::Device& device) const;
-};
+// The rows live in data/ (built by data/packing and rl/rollout_batch); the step consumes them.
+using data::PackedRows;
 
 // The loss of one micro-batch on the last stage, from per-token log-probs (b*T) of the targets
 // and the micro-batch's rows. Default (nullptr): token-level cross-entropy,

@@ -12,10 +12,10 @@
 
 #include "bench_util.h"
 #include "model/qwen2.h"
+#include "optim/adamw.h"
 #include "parallel/grad_sync.h"
 #include "parallel/process_groups.h"
 #include "runtime/mpi_runtime.h"
-#include "train/adamw.h"
 #include "train/train_step.h"
 
 using namespace acerl;
@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
       params.push_back(s.tensor);
       (s.split_dim >= 0 ? split : replicated).push_back(s.tensor);
     }
-    train::AdamW adamw(params, std::vector<bool>(params.size(), true), {});
+    optim::AdamW adamw(params, std::vector<bool>(params.size(), true), {});
     parallel::GradSync sync(params, groups.dp());
     const int64_t rows = 4 / layout.dp, T = 512;
     train::PackedRows batch;

@@ -11,10 +11,10 @@
 #include "io/json.h"
 #include "model/precision.h"
 #include "model/qwen2.h"
+#include "optim/adamw.h"
 #include "parallel/grad_sync.h"
 #include "parallel/process_groups.h"
 #include "runtime/error.h"
-#include "train/adamw.h"
 #include "train/throughput.h"
 #include "train/train_step.h"
 
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     params.push_back(s.tensor);
     (s.split_dim >= 0 ? split : replicated).push_back(s.tensor);
   }
-  train::AdamW adamw(params, std::vector<bool>(params.size(), true), {0.9, 0.95, 1e-8, 0.0});
+  optim::AdamW adamw(params, std::vector<bool>(params.size(), true), {0.9, 0.95, 1e-8, 0.0});
   parallel::GradSync sync(params, groups->dp());
   const int64_t B = 4, T = 512;
   train::PackedRows rows;

@@ -25,7 +25,7 @@ TEST_CASE("a checkpoint written at tp=2 loads at pp=2 and at tp=1 with identical
   model::init_parameters(*writer, 21);
   std::vector<torch::Tensor> params;
   for (const auto& s : writer->param_shards()) params.push_back(s.tensor);
-  train::AdamW adamw(params, std::vector<bool>(params.size(), true), {});
+  optim::AdamW adamw(params, std::vector<bool>(params.size(), true), {});
   for (size_t i = 0; i < params.size(); ++i) {  // distinct moments per element
     adamw.exp_avg(i).copy_(params[i].detach() * 3);
     adamw.exp_avg_sq(i).copy_(params[i].detach().abs());
@@ -58,7 +58,7 @@ TEST_CASE("a checkpoint written at tp=2 loads at pp=2 and at tp=1 with identical
   model::Qwen2ForCausalLM whole(config, *single);
   std::vector<torch::Tensor> whole_params;
   for (const auto& s : whole->param_shards()) whole_params.push_back(s.tensor);
-  train::AdamW whole_adamw(whole_params, std::vector<bool>(whole_params.size(), true), {});
+  optim::AdamW whole_adamw(whole_params, std::vector<bool>(whole_params.size(), true), {});
   io::load_checkpoint(path, *whole, &whole_adamw, *single);
   CHECK(whole_adamw.steps() == 7);
   auto shards = whole->param_shards();

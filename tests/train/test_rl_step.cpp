@@ -5,12 +5,13 @@
 #include <torch/torch.h>
 
 #include "model/qwen2.h"
+#include "optim/adamw.h"
 #include "parallel/grad_sync.h"
 #include "rl/grpo.h"
 #include "rl/rollout_batch.h"
 #include "rollout/recompute.h"
 #include "support/tiny_model.h"
-#include "train/adamw.h"
+#include "train/train_step.h"
 
 using namespace acerl;
 
@@ -38,7 +39,7 @@ TEST_CASE("a GRPO step raises the rewarded rollout's log-probability and lowers 
   for (size_t i = 0; i < 4; ++i) before.push_back(total_logprob(i));
   std::vector<torch::Tensor> params;
   for (const auto& s : m->param_shards()) params.push_back(s.tensor);
-  train::AdamW adamw(params, std::vector<bool>(params.size(), false), {});
+  optim::AdamW adamw(params, std::vector<bool>(params.size(), false), {});
   parallel::GradSync sync(params, groups->dp());
   train::PackedRows rows = rl::learner_rows(rollouts, 32, true, 1);
   train::TokenLoss loss = [](const torch::Tensor& logp, const torch::Tensor&, const train::PackedRows& r, double n) {

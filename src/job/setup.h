@@ -1,4 +1,6 @@
-// defines: how a job gets its process grid and model from [parallel] and [model]: the
+// defines: the job layer: how every command (sft, rl, eval, generate, tune-temperature, convert)
+// gets its device, process grid, precision, tokenizer and model from [run], [parallel], [model]
+// and [tokenizer]: the
 // architecture from a Hugging Face directory, an acerl HDF5 checkpoint or a config.json to
 // initialise; the layout checked against it (one message on every rank, no hang); the weights
 // loaded as this rank's slices.
@@ -14,7 +16,7 @@
 #include "runtime/mpi_runtime.h"
 #include "tokenizer/tokenizer.h"
 
-namespace acerl::train {
+namespace acerl::job {
 
 // The architecture named by [model]: path (HF directory or acerl .h5 checkpoint) or init.
 model::Qwen2Config model_architecture(const config::ModelConfig& model);
@@ -44,4 +46,4 @@ JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config);
 std::vector<int64_t> parse_layers_per_stage(const std::string& text);
 bool is_acerl_checkpoint(const std::string& path);
 
-}  // namespace acerl::train
+}  // namespace acerl::job

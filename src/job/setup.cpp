@@ -1,5 +1,5 @@
-// Process grid and model construction for jobs; see model_setup.h.
-#include "train/model_setup.h"
+// Device, process grid, precision, tokenizer and model of a job; see setup.h.
+#include "job/setup.h"
 
 #include <filesystem>
 #include <sstream>
@@ -11,7 +11,7 @@
 #include "runtime/log.h"
 #include "runtime/mpi_check.h"
 
-namespace acerl::train {
+namespace acerl::job {
 
 bool is_acerl_checkpoint(const std::string& path) {
   return path.size() > 3 && path.compare(path.size() - 3, 3, ".h5") == 0;
@@ -120,4 +120,4 @@ model::Qwen2ForCausalLM build_model(const config::Config& config,
   return m;
 }
 
-}  // namespace acerl::train
+}  // namespace acerl::job

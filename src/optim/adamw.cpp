@@ -1,11 +1,11 @@
 // AdamW and the learning-rate schedule; see adamw.h.
-#include "train/adamw.h"
+#include "optim/adamw.h"
 
 #include <cmath>
 
 #include "runtime/error.h"
 
-namespace acerl::train {
+namespace acerl::optim {
 
 AdamW::AdamW(std::vector<torch::Tensor> params, std::vector<bool> decay, AdamWOptions options)
     : params_(std::move(params)), decay_(std::move(decay)), options_(options) {
@@ -43,4 +43,4 @@ double lr_at(int64_t step, int64_t warmup, int64_t total, double lr, double min_
   return min_lr + 0.5 * (lr - min_lr) * (1 + std::cos(M_PI * progress));
 }
 
-}  // namespace acerl::train
+}  // namespace acerl::optim

@@ -8,7 +8,7 @@
 
 #include <vector>
 
-namespace acerl::train {
+namespace acerl::optim {
 
 struct AdamWOptions {
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.0;
@@ -35,4 +35,4 @@ class AdamW {
 // Linear warm-up from 0 to `lr` over `warmup` steps, then cosine decay to `min_lr` at `total`.
 double lr_at(int64_t step, int64_t warmup, int64_t total, double lr, double min_lr);
 
-}  // namespace acerl::train
+}  // namespace acerl::optim
