@@ -37,6 +37,11 @@ void describe_parallel(Schema& s, ParallelConfig& c) {
   s.add("tp", &c.tp, "tensor-parallel ranks (split heads, MLP and vocab)").min(1);
   s.add("pp", &c.pp, "pipeline-parallel stages (split layers)").min(1);
   s.add("dp", &c.dp, "data-parallel replicas; 0 = world size / (tp * pp)").min(0);
+  s.add("rollout_ranks", &c.rollout_ranks,
+        "acerl rl: the last this many ranks only generate and score (rollout replicas in the "
+        "learner's tp x pp layout, one per learner replica), the others only learn; 0 = every "
+        "rank does both (colocated). Other commands run colocated on every rank")
+      .min(0);
 }
 
 void describe_log(Schema& s, LogConfig& c) {

@@ -27,6 +27,7 @@ struct ParallelConfig {
   int tp = 1;
   int pp = 1;
   int dp = 0;  // 0: whatever is left of the world size after tp * pp
+  int rollout_ranks = 0;  // acerl rl: ranks that only generate (0 = colocated)
 };
 
 struct LogConfig {

@@ -53,18 +53,22 @@ model::Qwen2Config model_architecture(const config::ModelConfig& model) {
 std::unique_ptr<parallel::ProcessGroups> make_process_groups(const MpiRuntime& runtime,
                                                              const config::Config& config,
                                                              const model::Qwen2Config& a,
-                                                             const torch::Device& device) {
+                                                             const torch::Device& device,
+                                                             MPI_Comm grid) {
+  if (grid == MPI_COMM_NULL) grid = runtime.world();
+  int ranks = 0;
+  check_mpi(MPI_Comm_size(grid, &ranks), "MPI_Comm_size", grid);
   parallel::Layout layout{config.parallel.tp, config.parallel.pp, config.parallel.dp};
   parallel::ModelShape shape{a.n_head, a.n_head_kv, a.vocab_size, a.n_layer, a.intermediate_size};
   if (!config.model.layers_per_stage.empty())
     shape.n_layer = layout.pp;  // an explicit partition decides
-  std::string problem = parallel::layout_problem(runtime.size(), layout, shape);
+  std::string problem = parallel::layout_problem(ranks, layout, shape);
   ACERL_USAGE_CHECK(problem.empty(), problem);
   return std::make_unique<parallel::ProcessGroups>(
-      runtime.world(), layout, parallel::DeviceOptions{device, config.run.collective_timeout_s});
+      grid, layout, parallel::DeviceOptions{device, config.run.collective_timeout_s});
 }
 
-JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config) {
+JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config, MPI_Comm grid) {
   ACERL_USAGE_CHECK(!config.tokenizer.path.empty(),
                     "missing required key 'tokenizer.path' (a tokenizer.json)");
   JobBasics out;
@@ -72,7 +76,7 @@ JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config) {
   DeviceChoice device = choose_device(runtime, config.run.device);
   out.device = device.device;
   log0(device.reason);
-  out.groups = make_process_groups(runtime, config, out.architecture, out.device);
+  out.groups = make_process_groups(runtime, config, out.architecture, out.device, grid);
   out.precision = model::parse_precision(config.model.precision, out.device);
   if (config.model.precision == "auto") {
     int native = out.precision == model::Precision::bf16 ? 1 : 0, everywhere = 0;
@@ -101,6 +105,33 @@ JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config) {
                     out.tokenizer->vocab_size(), " tokens but the model's vocab_size is ",
                     out.architecture.vocab_size);
   return out;
+}
+
+SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config) {
+  SplitRoles roles;
+  const int rollout_ranks = config.parallel.rollout_ranks, world = runtime.size();
+  if (rollout_ranks == 0) return roles;
+  const int learners = world - rollout_ranks;
+  ACERL_USAGE_CHECK(
+      learners == rollout_ranks, "parallel.rollout_ranks = ", rollout_ranks, " does not fit ",
+      world, " ranks: the split layout has one rollout replica per learner replica, in the "
+      "learner's tp x pp layout, so rollout_ranks = world size / 2",
+      world % 2 == 0 ? str(" (here ", world / 2, ", with tp x pp x dp = ", world / 2,
+                           " learner ranks)")
+                     : str(" (an even world size is needed; with ", world + 1,
+                           " ranks: rollout_ranks = ", (world + 1) / 2, ")"),
+      ", or 0 for every rank to generate and learn");
+  roles.split = true;
+  roles.rollout = runtime.rank() >= learners;
+  const int index = runtime.rank() % learners;  // this rank's place in its side's grid
+  check_mpi(MPI_Comm_split(runtime.world(), roles.rollout ? 1 : 0, index, &roles.side),
+            "MPI_Comm_split (rl sides)", runtime.world());
+  check_mpi(MPI_Comm_split(runtime.world(), index, roles.rollout ? 1 : 0, &roles.pair),
+            "MPI_Comm_split (weight-sync pairs)", runtime.world());
+  check_mpi(MPI_Comm_set_name(roles.side, roles.rollout ? "rollout" : "learner"),
+            "MPI_Comm_set_name", roles.side);
+  check_mpi(MPI_Comm_set_name(roles.pair, "weights"), "MPI_Comm_set_name", roles.pair);
+  return roles;
 }
 
 model::Qwen2ForCausalLM build_model(const config::Config& config,

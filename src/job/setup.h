@@ -20,11 +20,13 @@ namespace acerl::job {
 
 // The architecture named by [model]: path (HF directory or acerl .h5 checkpoint) or init.
 model::Qwen2Config model_architecture(const config::ModelConfig& model);
-// Collective (inside MpiRuntime::agree): validates the layout against the model and the world,
-// then builds the process grid for `device` (NCCL axes on a GPU).
+// Collective (inside MpiRuntime::agree): validates the layout against the model and the ranks
+// of `grid` (MPI_COMM_NULL: the world), then builds the process grid over them for `device`
+// (NCCL axes on a GPU).
 std::unique_ptr<parallel::ProcessGroups> make_process_groups(
     const MpiRuntime& runtime, const config::Config& config,
-    const model::Qwen2Config& architecture, const torch::Device& device = torch::kCPU);
+    const model::Qwen2Config& architecture, const torch::Device& device = torch::kCPU,
+    MPI_Comm grid = MPI_COMM_NULL);
 // The model with its weights: loaded from model.path or initialised from (model.init, run.seed),
 // on the job's device (groups.device()).
 model::Qwen2ForCausalLM build_model(const config::Config& config,
@@ -42,7 +44,20 @@ struct JobBasics {
   model::Precision precision = model::Precision::fp32;
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
 };
-JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config);
+JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config,
+                     MPI_Comm grid = MPI_COMM_NULL);
+
+// acerl rl's split layout (parallel.rollout_ranks = R > 0): the first world - R ranks learn, the
+// last R generate and score. Each rollout rank mirrors the learner rank of the same index in its
+// side's grid (equal tp x pp x dp layouts), so R = world / 2. Collective over the world: `side`
+// is this rank's side, `pair` the two ranks (learner first) of its weight sync. UsageError, the
+// same on every rank, when R does not fit the world.
+struct SplitRoles {
+  bool split = false;    // rollout_ranks > 0
+  bool rollout = false;  // this rank generates (else it learns)
+  MPI_Comm side = MPI_COMM_NULL, pair = MPI_COMM_NULL;
+};
+SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config);
 std::vector<int64_t> parse_layers_per_stage(const std::string& text);
 bool is_acerl_checkpoint(const std::string& path);
 

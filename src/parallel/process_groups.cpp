@@ -82,10 +82,6 @@ std::string layout_problem(int world_size, Layout requested, const ModelShape& s
   return "";
 }
 
-namespace {
-
-// One axis over `comm`: MPI alone for a CPU job; for a GPU job MPI for host tensors plus NCCL
-// (on its own duplicate of the communicator) for device tensors when the axis has peers.
 std::unique_ptr<Communicator> make_axis(MPI_Comm comm, const char* name,
                                         const DeviceOptions& device) {
   if (!device.device.is_cuda()) return make_mpi_communicator(comm);
@@ -105,8 +101,6 @@ std::unique_ptr<Communicator> make_axis(MPI_Comm comm, const char* name,
   return std::make_unique<AxisCommunicator>(make_mpi_communicator(comm), std::move(nccl),
                                             device.device.type());
 }
-
-}  // namespace
 
 ProcessGroups::ProcessGroups(MPI_Comm world, Layout layout, DeviceOptions device)
     : device_(device) {

@@ -51,6 +51,12 @@ struct DeviceOptions {
   double timeout_s = 1800;
 };
 
+// One axis over `comm` (which it owns): MPI alone for a CPU job; for a GPU job MPI for host
+// tensors plus NCCL (on its own duplicate of the communicator) for device tensors when the axis
+// has peers. ProcessGroups builds its axes with it; acerl rl's weight sync uses it too.
+std::unique_ptr<Communicator> make_axis(MPI_Comm comm, const char* name,
+                                        const DeviceOptions& device);
+
 class ProcessGroups {
  public:
   // Collective over `world`: splits it into the three axes. Throws UsageError when the layout

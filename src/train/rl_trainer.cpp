@@ -11,6 +11,7 @@
 #include <set>
 
 #include "data/prompt_dataset.h"
+#include "io/bytes.h"
 #include "io/checkpoint.h"
 #include "io/trace.h"
 #include "job/setup.h"
@@ -28,6 +29,7 @@
 #include "runtime/error.h"
 #include "runtime/exit_codes.h"
 #include "runtime/log.h"
+#include "runtime/mpi_check.h"
 #include "runtime/watchdog.h"
 #include "train/run_control.h"
 #include "train/train_step.h"
@@ -45,6 +47,7 @@ const std::map<std::string, std::vector<std::string>> kReasons = {
      {"correct", "wrong_answer", "runtime_error", "timeout", "memory", "output_limit", "no_code",
       "bad_tests"}}};
 constexpr int kHistogramBins = 20;
+constexpr int kBatchTag = 41;  // split layout: rollout rank -> learner messages
 constexpr double kHistogramMax = 4.0;  // nats; the last bin also holds everything above
 
 double seconds_since(Clock::time_point t) {
@@ -117,6 +120,12 @@ class StepTotals {
     dp.all_reduce(t);
     values_.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
   }
+  const std::vector<double>& values() const { return values_; }
+  void assign(std::vector<double> values) {
+    ACERL_CHECK(values.size() == values_.size(), "step totals of ", values.size(),
+                " values, expected ", values_.size());
+    values_ = std::move(values);
+  }
   std::vector<double> curve_means() const {
     std::vector<double> out;
     const size_t first = size() - kHistogramBins - grid_;
@@ -138,6 +147,7 @@ struct StepBatch {
   StepTotals totals;
   int64_t max_length = 0;  // longest response kept by any replica
   double t_generate = 0, t_score = 0;
+  double t_wait = 0, t_weight_sync = 0;  // split layout: the learner's wait for it; the sync after
 };
 
 class RlTrainer {
@@ -166,6 +176,16 @@ class RlTrainer {
   std::vector<rl::Rollout> generate(const Stage& stage, const std::vector<size_t>& prompts,
                                     double temperature, int64_t step, int64_t round);
   void score(const Stage& stage, std::vector<rl::Rollout>& rollouts);
+
+  // ---- the split layout: a rollout rank produces, its learner consumes (lag 0) ----
+  bool learner() const { return !roles_.rollout; }
+  RunControl& stopper() { return stop_control_ ? *stop_control_ : *control_; }
+  // Rollout rank -> its learner: the batch and the stage's prompt order and easy lists after it.
+  void send_batch(const StepBatch& batch, const rl::PromptSampler& sampler,
+                  const rl::EasyPromptFilter& easy);
+  StepBatch receive_batch(rl::PromptSampler& sampler, rl::EasyPromptFilter& easy);
+  // Learner rank -> its rollout rank: every parameter after the update (fp32, exact).
+  void sync_weights();
 
   // ---- the consumer: groups -> advantages -> learner rows -> GRPO update(s) ----
   LearnResult consume(StepBatch& batch, const Stage& stage, const rl::RlState& state);
@@ -196,6 +216,10 @@ class RlTrainer {
   std::unique_ptr<io::CheckpointManager> checkpoints_;
   std::unique_ptr<io::Trace> trace_;
   std::unique_ptr<RunControl> control_;
+  job::SplitRoles roles_;
+  std::unique_ptr<parallel::Communicator> pair_;        // split: learner (0) and rollout (1) rank
+  std::unique_ptr<parallel::Communicator> all_ranks_;   // split: both sides, for stop decisions
+  std::unique_ptr<RunControl> stop_control_;           // split: stop decisions over both sides
   std::string last_checkpoint_;  // the newest checkpoint this run can go back to
   rollout::GeneratorOptions generation_;
   model::Precision precision_ = model::Precision::bf16;
@@ -399,13 +423,14 @@ void RlTrainer::save(rl::RlState state, const rl::PromptSampler& sampler,
   last_checkpoint_ = checkpoints_->save(*model_, adamw_.get(),
                                         {state.global_step, state.to_json(), resolved_,
                                          json::dump(architecture_.to_json())});
-  control_->record_checkpoint_seconds(seconds_since(t0));
+  stopper().record_checkpoint_seconds(seconds_since(t0));
   log0(str("rl step ", state.global_step, ": wrote ", last_checkpoint_));
 }
 
 void RlTrainer::build(std::vector<Stage>& stages) {
   runtime_.agree([&] {
-    auto basics = job::job_basics(runtime_, cfg_);
+    roles_ = job::split_roles(runtime_, cfg_);
+    auto basics = job::job_basics(runtime_, cfg_, roles_.side);
     architecture_ = basics.architecture;
     groups_ = std::move(basics.groups);
     tok_ = std::move(basics.tokenizer);
@@ -418,6 +443,27 @@ void RlTrainer::build(std::vector<Stage>& stages) {
   const parallel::ProcessGroups& g = *groups_;
   model_ = job::build_model(cfg_, architecture_, g);
   model_->set_activation_checkpointing(cfg_.model.activation_checkpointing);
+  if (roles_.split) {
+    pair_ = parallel::make_axis(roles_.pair, "weights",
+                                {g.device(), cfg_.run.collective_timeout_s});
+    MPI_Comm all = MPI_COMM_NULL;
+    check_mpi(MPI_Comm_dup(runtime_.world(), &all), "MPI_Comm_dup", runtime_.world());
+    all_ranks_ = parallel::make_mpi_communicator(all);
+    log0(str("parallel.rollout_ranks = ", cfg_.parallel.rollout_ranks, ": ranks 0-",
+             runtime_.size() - cfg_.parallel.rollout_ranks - 1, " learn, ranks ",
+             runtime_.size() - cfg_.parallel.rollout_ranks, "-", runtime_.size() - 1,
+             " generate and score (", g.layout().dp, " rollout replicas of tp ", g.layout().tp,
+             " x pp ", g.layout().pp, "), weights synced after every update (lag 0)"));
+  }
+  if (!learner()) {  // a rollout rank keeps the model for generation only
+    if (g.replica().rank() == 0)
+      rewards_ = std::make_unique<reward::RewardRegistry>(cfg_.math_reward, cfg_.code_reward);
+    checkpoints_ = std::make_unique<io::CheckpointManager>(
+        cfg_.checkpoint.dir.empty() ? (fs::path(cfg_.run.dir) / "checkpoints").string()
+                                    : cfg_.checkpoint.dir,
+        cfg_.checkpoint.keep, g);
+    return;
+  }
   if (cfg_.rl.kl_coef > 0) {
     reference_ = job::build_model(cfg_, architecture_, g);
     for (auto& p : reference_->parameters()) p.requires_grad_(false);
@@ -432,7 +478,7 @@ void RlTrainer::build(std::vector<Stage>& stages) {
       params_, decay,
       optim::AdamWOptions{cfg_.rl.beta1, cfg_.rl.beta2, cfg_.rl.eps, cfg_.rl.weight_decay});
   sync_ = std::make_unique<parallel::GradSync>(params_, g.dp());
-  if (g.replica().rank() == 0)
+  if (g.replica().rank() == 0 && !roles_.split)
     rewards_ = std::make_unique<reward::RewardRegistry>(cfg_.math_reward, cfg_.code_reward);
   checkpoints_ = std::make_unique<io::CheckpointManager>(
       cfg_.checkpoint.dir.empty() ? (fs::path(cfg_.run.dir) / "checkpoints").string()
@@ -563,6 +609,90 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
   return batch;
 }
 
+void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& sampler,
+                           const rl::EasyPromptFilter& easy) {
+  io::ByteWriter w;
+  w.put<uint64_t>(batch.kept.size());
+  for (const rl::Rollout& r : batch.kept) {
+    w.put<uint64_t>(r.prompt);
+    w.put(r.sample);
+    w.put(r.prompt_ids);
+    w.put(r.tokens);
+    w.put(r.logprobs);
+    w.put(r.entropies);
+    w.put(r.curve);
+    w.put<uint8_t>(r.truncated ? 1 : 0);
+    w.put(r.reward);
+    w.put(r.reason);
+  }
+  w.put(batch.totals.values());
+  w.put(batch.max_length);
+  w.put(batch.t_generate);
+  w.put(batch.t_score);
+  w.put(sampler.epoch());
+  w.put<uint64_t>(sampler.cursor());
+  for (const auto* ids : {&easy.easy_prompts(), &easy.solved_this_epoch()}) {
+    w.put<uint64_t>(ids->size());
+    for (const auto& id : *ids) w.put(id);
+  }
+  std::vector<uint8_t>& bytes = w.bytes();
+  torch::Tensor size = torch::tensor({static_cast<int64_t>(bytes.size())}, torch::kInt64);
+  pair_->send(size, 0, kBatchTag);
+  torch::Tensor payload = torch::from_blob(bytes.data(), {static_cast<int64_t>(bytes.size())},
+                                           torch::kUInt8);
+  pair_->send(payload, 0, kBatchTag);
+}
+
+StepBatch RlTrainer::receive_batch(rl::PromptSampler& sampler, rl::EasyPromptFilter& easy) {
+  const auto t0 = Clock::now();
+  torch::Tensor size = torch::empty({1}, torch::kInt64);
+  pair_->recv(size, 1, kBatchTag);
+  torch::Tensor payload = torch::empty({size.item<int64_t>()}, torch::kUInt8);
+  pair_->recv(payload, 1, kBatchTag);
+  StepBatch batch(cfg_.rl.entropy_grid.values.size());
+  batch.t_wait = seconds_since(t0);
+  io::ByteReader r(payload.data_ptr<uint8_t>(), static_cast<size_t>(payload.numel()));
+  const auto n = r.get<uint64_t>();
+  for (uint64_t i = 0; i < n; ++i) {
+    rl::Rollout x;
+    x.prompt = r.get<uint64_t>();
+    x.sample = r.get<int64_t>();
+    x.prompt_ids = r.get_vector<int64_t>();
+    x.tokens = r.get_vector<int64_t>();
+    x.logprobs = r.get_vector<float>();
+    x.entropies = r.get_vector<float>();
+    x.curve = r.get_vector<float>();
+    x.truncated = r.get<uint8_t>() != 0;
+    x.reward = r.get<double>();
+    x.reason = r.get_string();
+    batch.kept.push_back(std::move(x));
+  }
+  batch.totals.assign(r.get_vector<double>());
+  batch.max_length = r.get<int64_t>();
+  batch.t_generate = r.get<double>();
+  batch.t_score = r.get<double>();
+  // The producer's prompt order and easy lists, mirrored so that a checkpoint holds them.
+  const auto epoch = r.get<int64_t>();
+  const auto cursor = r.get<uint64_t>();
+  std::set<std::string> lists[2];
+  for (auto& ids : lists) {
+    const auto count = r.get<uint64_t>();
+    for (uint64_t i = 0; i < count; ++i) ids.insert(r.get_string());
+  }
+  ACERL_CHECK(r.done(), "a rollout batch message has trailing bytes");
+  sampler.restore(epoch, cursor);
+  easy.restore(lists[0], lists[1]);
+  return batch;
+}
+
+void RlTrainer::sync_weights() {
+  torch::NoGradGuard no_grad;
+  for (const auto& shard : model_->param_shards()) {
+    torch::Tensor t = shard.tensor;
+    pair_->broadcast(t, 0);
+  }
+}
+
 RlTrainer::LearnResult RlTrainer::consume(StepBatch& batch, const Stage& stage,
                                           const rl::RlState& state) {
   LearnResult learned;
@@ -625,6 +755,10 @@ void RlTrainer::record(const Stage& stage, const rl::RlState& state, double used
         {"time_learn", t_learn},
         {"skipped", double(learned.skipped_updates)},
         {"step_time", seconds_since(step_start)}};
+    if (roles_.split) {
+      row.emplace_back("time_wait_rollouts", batch.t_wait);
+      row.emplace_back("time_weight_sync", batch.t_weight_sync);
+    }
     for (size_t t = 0; t < kTypes.size(); ++t) {
       if (totals.type_count(t) == 0) continue;
       row.emplace_back("reward/" + kTypes[t], totals.type_reward(t) / totals.type_count(t));
@@ -689,12 +823,13 @@ int RlTrainer::run(bool resume_flag) {
   const parallel::ProcessGroups& g = *groups_;
   const bool resuming = resume_flag || cfg_.checkpoint.resume != "never";
   rl::RlState state = resume(resume_flag, stages);
-  checkpoints_->prepare(state.global_step);
-  if (g.rank() == 0)
+  if (learner()) checkpoints_->prepare(state.global_step);
+  if (g.rank() == 0 && learner())
     trace_ = std::make_unique<io::Trace>(
         cfg_.trace.path.empty() ? (fs::path(cfg_.run.dir) / "trace.h5").string() : cfg_.trace.path,
         resolved_, resuming, state.global_step);
   control_ = std::make_unique<RunControl>(cfg_, g.world(), "rl");
+  if (roles_.split) stop_control_ = std::make_unique<RunControl>(cfg_, *all_ranks_, "rl");
   Watchdog watchdog(cfg_.run.collective_timeout_s, g.rank());
 
   const size_t stop_after = stop_after_stage_index(stages);
@@ -729,23 +864,34 @@ int RlTrainer::run(bool resume_flag) {
     for (; state.stage_step < stage.steps; ++state.stage_step) {
       Watchdog::set_step(state.global_step + 1);
       const auto step_start = Clock::now();
-      StepBatch batch = produce(stage, sampler, easy, state);
-      const auto t0 = Clock::now();
-      const LearnResult learned = consume(batch, stage, state);
+      // Colocated, every rank produces and consumes. Split, a rollout rank produces and sends;
+      // its learner receives and consumes, then sends the new weights back.
+      StepBatch batch = roles_.split && learner() ? receive_batch(sampler, easy)
+                                                  : produce(stage, sampler, easy, state);
+      if (roles_.split && !learner()) send_batch(batch, sampler, easy);
+      auto t0 = Clock::now();
+      LearnResult learned;
+      if (learner()) learned = consume(batch, stage, state);
       const double t_learn = seconds_since(t0);
+      if (roles_.split) {
+        t0 = Clock::now();
+        sync_weights();
+        batch.t_weight_sync = seconds_since(t0);
+      }
       ++state.global_step;
       const double used_temperature = state.temperature;
-      control_temperature(stage, batch.totals, state);
-      record(stage, state, used_temperature, batch, learned, t_learn, step_start);
+      control_temperature(stage, batch.totals, state);  // both sides: the same totals
+      if (learner()) record(stage, state, used_temperature, batch, learned, t_learn, step_start);
 
       const bool last = state.stage_step + 1 == stage.steps;
       const bool interval =
           cfg_.checkpoint.interval > 0 && state.global_step % cfg_.checkpoint.interval == 0;
-      if (interval && !last) save(at(state.stage, state.stage_step + 1), sampler, easy);
-      control_->record_step_seconds(seconds_since(step_start));
+      if (interval && !last && learner()) save(at(state.stage, state.stage_step + 1), sampler, easy);
+      stopper().record_step_seconds(seconds_since(step_start));
       if (last && state.stage + 1 == stages.size()) break;  // the final save follows
-      const RunControl::Stop stop = control_->should_stop();
+      const RunControl::Stop stop = stopper().should_stop();
       if (stop != RunControl::Stop::none) {
+        if (!learner()) return kExitStopped;  // the learners write the checkpoint
         if (last)
           save(at(state.stage + 1, 0), sampler, easy);
         else if (!interval)
@@ -757,7 +903,7 @@ int RlTrainer::run(bool resume_flag) {
       }
     }
     // End of stage: the next stage starts fresh (a new sampler; the temperature carries over).
-    save(at(state.stage + 1, 0), sampler, easy);
+    if (learner()) save(at(state.stage + 1, 0), sampler, easy);
     if (state.stage == stop_after && state.stage + 1 < stages.size()) {
       log0(str("rl: stage ", stage.cfg.name, " done at step ", state.global_step,
                " (rl.stop_after_stage); checkpoint ", last_checkpoint_,

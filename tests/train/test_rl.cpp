@@ -357,6 +357,65 @@ TEST_CASE("rl on 2 data-parallel ranks with dynamic sampling: equal seeds give i
   CHECK(equal(f.sft.dir + "/dp2_a/trace.h5", f.sft.dir + "/dp2_c/trace.h5") == "equal 5\n");
 }
 
+TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated run bit for bit; "
+          "a stopped split run resumes identically",
+          "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  const std::string args =
+      " --parallel.dp=2 --rl.temperature=auto --rl.drop_zero_variance_groups=true"
+      " --rl.max_refill_rounds=2 --rl.easy_filter=true --rl.steps=5 --rl.trace_rollouts=true";
+  auto colocated = run_process(mpiexec(2) + " " + rl_cmd(f, "split_colocated", args), 600);
+  INFO(colocated.out << colocated.err);
+  REQUIRE(colocated.exit_code == 0);
+  auto split = run_process(
+      mpiexec(4) + " " + rl_cmd(f, "split_lag0", args + " --parallel.rollout_ranks=2"), 600);
+  INFO(split.out << split.err);
+  REQUIRE(split.exit_code == 0);
+  CHECK_THAT(split.out, Contains("ranks 0-1 learn, ranks 2-3 generate and score"));
+  auto tool = [&](const std::string& mode, const std::string& a, const std::string& b,
+                  const std::string& rest) {
+    auto r = run_python(quote(source_path("tests/train/trace_tool.py")) + " " + mode + " " +
+                        quote(a) + " " + quote(b) + rest);
+    INFO(r.err);
+    return r.out;
+  };
+  const std::string dir = f.sft.dir + "/";
+  // Every trace column but the timings, every rollout row, and the final weights.
+  CHECK(tool("untimed", dir + "split_colocated/trace.h5", dir + "split_lag0/trace.h5",
+             " rl rl_rollouts") == "equal 32\n");
+  CHECK(tool("weights", dir + "split_colocated/checkpoints/step_00000005.h5",
+             dir + "split_lag0/checkpoints/step_00000005.h5", "") == "equal 51\n");
+  const std::vector<double> waits = column(dir + "split_lag0/trace.h5", "time_weight_sync");
+  CHECK(waits.size() == 5);
+
+  // Stop the split run after step 2 (SIGUSR1 reaches every rank), resume on 4 ranks.
+  std::string log = dir + "split_stop.log";
+  std::string script =
+      mpiexec(4) + " " + rl_cmd(f, "split_stop", args + " --parallel.rollout_ranks=2") + " > " +
+      quote(log) + " 2>&1 & pid=$!\n" + "for i in $(seq 1200); do grep -q 'rl step 2 ' " +
+      quote(log) + " && break; sleep 0.05; done\n" + "kill -USR1 $pid\nwait $pid\necho exit=$?\n";
+  auto stopped = run_process(script, 600);
+  CHECK_THAT(stopped.out, Contains("exit=75"));
+  auto resumed = run_process(
+      mpiexec(4) + " " + rl_cmd(f, "split_stop", args + " --parallel.rollout_ranks=2 --resume"),
+      600);
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.out, Contains("resumed from"));
+  CHECK(tool("untimed", dir + "split_colocated/trace.h5", dir + "split_stop/trace.h5", " rl") ==
+        "equal 26\n");
+}
+
+TEST_CASE("rl: a split layout that does not fit the world is an error before any model is built",
+          "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  auto r = run_process(mpiexec(4) + " " + rl_cmd(f, "split_bad", " --parallel.rollout_ranks=1"),
+                       300);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Contains("parallel.rollout_ranks = 1 does not fit 4 ranks"));
+  CHECK_THAT(r.err, Contains("rollout_ranks = world size / 2 (here 2"));
+}
+
 TEST_CASE("rl: the update raises the reward on the training prompts, compared with lr = 0",
           "[rl-e2e]") {
   const RlFixture& f = rl_fixture();

@@ -2,6 +2,10 @@
 
   equal A.h5 B.h5 PHASE NAMES...   prints "equal N" when every named dataset of PHASE is
                                    bit-identical in both traces (N rows), else the differences
+  untimed A.h5 B.h5 GROUP...       prints "equal N" when every dataset of each GROUP but the
+                                   timings (time_*, step_time) is bit-identical (N datasets)
+  weights A.h5 B.h5                prints "equal N" when the two checkpoints' /model tensors
+                                   are bit-identical (N tensors)
   column TRACE.h5 PHASE NAME       prints the dataset as space-separated values
   checkpoint FILE CONFIG.json      checks every tensor of the checkpoint against the parameter
                                    names and shapes transformers' Qwen2ForCausalLM has for the
@@ -24,6 +28,41 @@ def equal(a, b, phase, names):
                 return
             rows = len(x)
         print(f"equal {rows}")
+
+
+def untimed(a, b, groups):
+    n = 0
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        for group in groups:
+            names = []
+            fa[group].visititems(lambda name, obj: names.append(name)
+                                 if isinstance(obj, h5py.Dataset) else None)
+            for name in sorted(names):
+                leaf = name.rsplit("/", 1)[-1]
+                if leaf.startswith("time_") or leaf == "step_time":
+                    continue
+                if name not in fb[group]:
+                    print(f"{group}/{name}: missing")
+                    return
+                x, y = fa[group][name][...], fb[group][name][...]
+                if x.shape != y.shape or x.tobytes() != y.tobytes():
+                    print(f"{group}/{name}: {x.tolist()} != {y.tolist()}")
+                    return
+                n += 1
+    print(f"equal {n}")
+
+
+def weights(a, b):
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        names = sorted(fa["model"])
+        if names != sorted(fb["model"]):
+            print("different tensor names")
+            return
+        for name in names:
+            if fa["model"][name][...].tobytes() != fb["model"][name][...].tobytes():
+                print(f"{name} differs")
+                return
+        print(f"equal {len(names)}")
 
 
 def column(path, phase, name):
@@ -55,6 +94,10 @@ if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "equal":
         equal(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
+    elif mode == "untimed":
+        untimed(sys.argv[2], sys.argv[3], sys.argv[4:])
+    elif mode == "weights":
+        weights(sys.argv[2], sys.argv[3])
     elif mode == "column":
         column(*sys.argv[2:5])
     elif mode == "checkpoint":
