@@ -50,6 +50,12 @@ void describe_rl(Schema& s, RlConfig& c) {
         "optimizer updates per generated batch; 1 = strictly on-policy (ratio 1), > 1 enables PPO "
         "clipping")
       .min(1);
+  s.add("max_lag", &c.max_lag,
+        "split layout (parallel.rollout_ranks > 0): step s generates with the weights after "
+        "update max(start, s - 1 - max_lag), so generation runs up to max_lag steps ahead of "
+        "learning; the loss then takes the rollout's log-probs as the old policy (PPO clipping "
+        "against the behaviour policy). 0 = the weights of the previous update (on-policy)")
+      .min(0);
   s.add("clip_eps_low", &c.clip_eps_low, "PPO ratio clip below 1 (used when updates_per_batch > 1)")
       .min(0);
   s.add("clip_eps_high", &c.clip_eps_high,

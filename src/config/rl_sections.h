@@ -24,6 +24,7 @@ struct RlConfig {
   double grad_clip = 1.0;
   int64_t micro_batch = 4;
   int64_t updates_per_batch = 1;
+  int64_t max_lag = 0;  // split layout: a step's rollouts may use weights this many updates old
   double clip_eps_low = 0.2, clip_eps_high = 0.2;
   double kl_coef = 0.0;
   double entropy_coef = 0.0;

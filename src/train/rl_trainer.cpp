@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <deque>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -30,6 +32,7 @@
 #include "runtime/exit_codes.h"
 #include "runtime/log.h"
 #include "runtime/mpi_check.h"
+#include "runtime/signals.h"
 #include "runtime/watchdog.h"
 #include "train/run_control.h"
 #include "train/train_step.h"
@@ -47,7 +50,8 @@ const std::map<std::string, std::vector<std::string>> kReasons = {
      {"correct", "wrong_answer", "runtime_error", "timeout", "memory", "output_limit", "no_code",
       "bad_tests"}}};
 constexpr int kHistogramBins = 20;
-constexpr int kBatchTag = 41;  // split layout: rollout rank -> learner messages
+constexpr int kBatchTag = 41;    // split layout: rollout rank -> learner
+constexpr int kWeightsTag = 42;  // split layout: learner -> rollout rank
 constexpr double kHistogramMax = 4.0;  // nats; the last bin also holds everything above
 
 double seconds_since(Clock::time_point t) {
@@ -147,8 +151,15 @@ struct StepBatch {
   StepTotals totals;
   int64_t max_length = 0;  // longest response kept by any replica
   double t_generate = 0, t_score = 0;
-  double t_wait = 0, t_weight_sync = 0;  // split layout: the learner's wait for it; the sync after
+  // Split layout: the weights version the rollouts used (updates done), the rollout rank's wait
+  // for those weights, whether a stop signal reached it; the learner's wait for the batch.
+  int64_t weights_version = 0;
+  double t_rollout_wait = 0, t_wait = 0;
+  bool rollout_stop_signal = false;
 };
+
+// Split layout: what a weights message says besides the weights.
+enum WeightsFlag : int64_t { kContinue = 0, kStop = 1, kEnd = 2 };
 
 class RlTrainer {
  public:
@@ -179,18 +190,27 @@ class RlTrainer {
 
   // ---- the split layout: a rollout rank produces, its learner consumes (lag 0) ----
   bool learner() const { return !roles_.rollout; }
-  RunControl& stopper() { return stop_control_ ? *stop_control_ : *control_; }
-  // Rollout rank -> its learner: the batch and the stage's prompt order and easy lists after it.
+  // Rollout rank -> its learner (non-blocking, the buffer kept until sent): the batch and the
+  // stage's prompt order and easy lists after it. The learner mirrors those into `sampler` and
+  // `easy` (null: a drained batch, discarded).
   void send_batch(const StepBatch& batch, const rl::PromptSampler& sampler,
                   const rl::EasyPromptFilter& easy);
-  StepBatch receive_batch(rl::PromptSampler& sampler, rl::EasyPromptFilter& easy);
-  // Learner rank -> its rollout rank: every parameter after the update (fp32, exact).
-  void sync_weights();
+  StepBatch receive_batch(rl::PromptSampler* sampler, rl::EasyPromptFilter* easy);
+  // Learner rank -> its rollout rank after every update (non-blocking, the buffer kept until
+  // sent): every parameter, flat, fp32 (exact), its version (updates done) and a flag.
+  void send_weights(int64_t version, WeightsFlag flag);
+  // Rollout rank: the next weights message into the model; its flag.
+  WeightsFlag receive_weights();
+  // Waits for this rank's posted sends (the other side receives them all).
+  void finish_sends();
+  // Rollout rank at the end: reads the learner's remaining weights messages up to the one that
+  // ends the run (`flag`, if already seen, is kStop or kEnd), then waits for its own sends.
+  int finish_rollout(WeightsFlag flag = kContinue);
 
   // ---- the consumer: groups -> advantages -> learner rows -> GRPO update(s) ----
   LearnResult consume(StepBatch& batch, const Stage& stage, const rl::RlState& state);
   LearnResult learn(std::vector<rl::Rollout>& rollouts, const Stage& stage, double temperature,
-                    int64_t step);
+                    int64_t step, bool stale);
 
   // ---- after the update: temperature control, trace and log, checkpoints ----
   void control_temperature(const Stage& stage, const StepTotals& totals, rl::RlState& state) const;
@@ -217,9 +237,10 @@ class RlTrainer {
   std::unique_ptr<io::Trace> trace_;
   std::unique_ptr<RunControl> control_;
   job::SplitRoles roles_;
-  std::unique_ptr<parallel::Communicator> pair_;        // split: learner (0) and rollout (1) rank
-  std::unique_ptr<parallel::Communicator> all_ranks_;   // split: both sides, for stop decisions
-  std::unique_ptr<RunControl> stop_control_;           // split: stop decisions over both sides
+  std::unique_ptr<parallel::Communicator> pair_;  // split: learner (0) and rollout (1) rank
+  std::deque<std::pair<std::unique_ptr<parallel::CommRequest>, torch::Tensor>> sending_;
+  int64_t weights_version_ = 0;  // rollout rank: updates behind the weights it holds
+  double last_weight_sync_s_ = 0;  // learner: packing and posting the last weights
   std::string last_checkpoint_;  // the newest checkpoint this run can go back to
   rollout::GeneratorOptions generation_;
   model::Precision precision_ = model::Precision::bf16;
@@ -357,7 +378,7 @@ void RlTrainer::score(const Stage& stage, std::vector<rl::Rollout>& rollouts) {
 }
 
 RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, const Stage& stage,
-                                        double temperature, int64_t step) {
+                                        double temperature, int64_t step, bool stale) {
   const parallel::ProcessGroups& g = *groups_;
   PackedRows rows = rl::learner_rows(rollouts, stage.longest_prompt + stage.max_response,
                                      stage.cfg.overlong_filter, cfg_.rl.micro_batch);
@@ -366,7 +387,9 @@ RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, cons
         token_logprobs(*reference_, g, rows, cfg_.rl.micro_batch, precision_, temperature);
   rl::GrpoLossOptions options{cfg_.rl.clip_eps_low, cfg_.rl.clip_eps_high, cfg_.rl.kl_coef,
                               cfg_.rl.entropy_coef};
-  const bool on_policy = cfg_.rl.updates_per_batch == 1;
+  // Generated with older weights (split layout, rl.max_lag > 0), the rollout's policy is the
+  // behaviour policy: its log-probs are the old ones of the clipped surrogate.
+  const bool on_policy = cfg_.rl.updates_per_batch == 1 && !stale;
   LearnResult out;
   for (int64_t update = 0; update < cfg_.rl.updates_per_batch; ++update) {
     torch::Tensor sums =
@@ -423,7 +446,7 @@ void RlTrainer::save(rl::RlState state, const rl::PromptSampler& sampler,
   last_checkpoint_ = checkpoints_->save(*model_, adamw_.get(),
                                         {state.global_step, state.to_json(), resolved_,
                                          json::dump(architecture_.to_json())});
-  stopper().record_checkpoint_seconds(seconds_since(t0));
+  control_->record_checkpoint_seconds(seconds_since(t0));
   log0(str("rl step ", state.global_step, ": wrote ", last_checkpoint_));
 }
 
@@ -446,15 +469,16 @@ void RlTrainer::build(std::vector<Stage>& stages) {
   if (roles_.split) {
     pair_ = parallel::make_axis(roles_.pair, "weights",
                                 {g.device(), cfg_.run.collective_timeout_s});
-    MPI_Comm all = MPI_COMM_NULL;
-    check_mpi(MPI_Comm_dup(runtime_.world(), &all), "MPI_Comm_dup", runtime_.world());
-    all_ranks_ = parallel::make_mpi_communicator(all);
     log0(str("parallel.rollout_ranks = ", cfg_.parallel.rollout_ranks, ": ranks 0-",
              runtime_.size() - cfg_.parallel.rollout_ranks - 1, " learn, ranks ",
              runtime_.size() - cfg_.parallel.rollout_ranks, "-", runtime_.size() - 1,
              " generate and score (", g.layout().dp, " rollout replicas of tp ", g.layout().tp,
-             " x pp ", g.layout().pp, "), weights synced after every update (lag 0)"));
+             " x pp ", g.layout().pp, "), weights sent after every update; rl.max_lag = ",
+             cfg_.rl.max_lag));
   }
+  ACERL_USAGE_CHECK(roles_.split || cfg_.rl.max_lag == 0, "rl.max_lag = ", cfg_.rl.max_lag,
+                    " needs the split layout (parallel.rollout_ranks > 0): colocated ranks "
+                    "always generate with the latest weights");
   if (!learner()) {  // a rollout rank keeps the model for generation only
     if (g.replica().rank() == 0)
       rewards_ = std::make_unique<reward::RewardRegistry>(cfg_.math_reward, cfg_.code_reward);
@@ -549,6 +573,7 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
                              rl::EasyPromptFilter& easy, const rl::RlState& state) {
   const parallel::ProcessGroups& g = *groups_;
   StepBatch batch(cfg_.rl.entropy_grid.values.size());
+  batch.weights_version = state.global_step;  // this rank's weights: the latest (colocated)
   StepTotals& totals = batch.totals;
   auto skip = [&](size_t p) { return stage.cfg.easy_filter && easy.easy(stage.prompts[p].id); };
   auto epoch_end = [&] { easy.end_epoch(); };
@@ -629,6 +654,9 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
   w.put(batch.max_length);
   w.put(batch.t_generate);
   w.put(batch.t_score);
+  w.put(batch.weights_version);
+  w.put(batch.t_rollout_wait);
+  w.put<uint8_t>(batch.rollout_stop_signal ? 1 : 0);
   w.put(sampler.epoch());
   w.put<uint64_t>(sampler.cursor());
   for (const auto* ids : {&easy.easy_prompts(), &easy.solved_this_epoch()}) {
@@ -637,13 +665,13 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
   }
   std::vector<uint8_t>& bytes = w.bytes();
   torch::Tensor size = torch::tensor({static_cast<int64_t>(bytes.size())}, torch::kInt64);
-  pair_->send(size, 0, kBatchTag);
-  torch::Tensor payload = torch::from_blob(bytes.data(), {static_cast<int64_t>(bytes.size())},
-                                           torch::kUInt8);
-  pair_->send(payload, 0, kBatchTag);
+  torch::Tensor payload = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  std::memcpy(payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  sending_.emplace_back(pair_->isend(size, 0, kBatchTag), size);
+  sending_.emplace_back(pair_->isend(payload, 0, kBatchTag), payload);
 }
 
-StepBatch RlTrainer::receive_batch(rl::PromptSampler& sampler, rl::EasyPromptFilter& easy) {
+StepBatch RlTrainer::receive_batch(rl::PromptSampler* sampler, rl::EasyPromptFilter* easy) {
   const auto t0 = Clock::now();
   torch::Tensor size = torch::empty({1}, torch::kInt64);
   pair_->recv(size, 1, kBatchTag);
@@ -671,6 +699,9 @@ StepBatch RlTrainer::receive_batch(rl::PromptSampler& sampler, rl::EasyPromptFil
   batch.max_length = r.get<int64_t>();
   batch.t_generate = r.get<double>();
   batch.t_score = r.get<double>();
+  batch.weights_version = r.get<int64_t>();
+  batch.t_rollout_wait = r.get<double>();
+  batch.rollout_stop_signal = r.get<uint8_t>() != 0;
   // The producer's prompt order and easy lists, mirrored so that a checkpoint holds them.
   const auto epoch = r.get<int64_t>();
   const auto cursor = r.get<uint64_t>();
@@ -680,17 +711,53 @@ StepBatch RlTrainer::receive_batch(rl::PromptSampler& sampler, rl::EasyPromptFil
     for (uint64_t i = 0; i < count; ++i) ids.insert(r.get_string());
   }
   ACERL_CHECK(r.done(), "a rollout batch message has trailing bytes");
-  sampler.restore(epoch, cursor);
-  easy.restore(lists[0], lists[1]);
+  if (sampler) sampler->restore(epoch, cursor);
+  if (easy) easy->restore(lists[0], lists[1]);
   return batch;
 }
 
-void RlTrainer::sync_weights() {
+void RlTrainer::send_weights(int64_t version, WeightsFlag flag) {
+  const auto t0 = Clock::now();
   torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> flat;
+  for (const auto& shard : model_->param_shards()) flat.push_back(shard.tensor.reshape({-1}));
+  torch::Tensor payload = torch::cat(flat);  // a copy: the next update may not touch it
+  torch::Tensor header = torch::tensor({version, static_cast<int64_t>(flag)}, torch::kInt64);
+  sending_.emplace_back(pair_->isend(header, 1, kWeightsTag), header);
+  sending_.emplace_back(pair_->isend(payload, 1, kWeightsTag), payload);
+  // Sends the rollout rank has received need no buffer any more.
+  while (!sending_.empty() && sending_.front().first->test()) sending_.pop_front();
+  last_weight_sync_s_ = seconds_since(t0);
+}
+
+WeightsFlag RlTrainer::receive_weights() {
+  torch::NoGradGuard no_grad;
+  torch::Tensor header = torch::empty({2}, torch::kInt64);
+  pair_->recv(header, 0, kWeightsTag);
+  int64_t numel = 0;
+  for (const auto& shard : model_->param_shards()) numel += shard.tensor.numel();
+  torch::Tensor payload =
+      torch::empty({numel}, torch::TensorOptions().dtype(torch::kFloat32).device(groups_->device()));
+  pair_->recv(payload, 0, kWeightsTag);
+  int64_t offset = 0;
   for (const auto& shard : model_->param_shards()) {
-    torch::Tensor t = shard.tensor;
-    pair_->broadcast(t, 0);
+    torch::Tensor p = shard.tensor;
+    p.copy_(payload.narrow(0, offset, p.numel()).view_as(p));
+    offset += p.numel();
   }
+  weights_version_ = header[0].item<int64_t>();
+  return static_cast<WeightsFlag>(header[1].item<int64_t>());
+}
+
+void RlTrainer::finish_sends() {
+  for (auto& [request, buffer] : sending_) request->wait();
+  sending_.clear();
+}
+
+int RlTrainer::finish_rollout(WeightsFlag flag) {
+  while (flag == kContinue) flag = receive_weights();
+  finish_sends();
+  return flag == kStop ? kExitStopped : kExitFinished;
 }
 
 RlTrainer::LearnResult RlTrainer::consume(StepBatch& batch, const Stage& stage,
@@ -698,7 +765,8 @@ RlTrainer::LearnResult RlTrainer::consume(StepBatch& batch, const Stage& stage,
   LearnResult learned;
   if (batch.totals.kept() > 0) {  // (totals are over all replicas: every rank takes this branch)
     rl::assign_advantages(batch.kept, stage.group_size, cfg_.rl.adv_eps);
-    return learn(batch.kept, stage, state.temperature, state.global_step + 1);
+    return learn(batch.kept, stage, state.temperature, state.global_step + 1,
+                 batch.weights_version < state.global_step);
   }
   // Nothing to learn from: no optimizer step (momentum and decay would move the weights).
   log0(str("rl step ", state.global_step + 1, ": every group was dropped; no optimizer step"));
@@ -756,8 +824,10 @@ void RlTrainer::record(const Stage& stage, const rl::RlState& state, double used
         {"skipped", double(learned.skipped_updates)},
         {"step_time", seconds_since(step_start)}};
     if (roles_.split) {
+      row.emplace_back("lag", double(global_step - 1 - batch.weights_version));
       row.emplace_back("time_wait_rollouts", batch.t_wait);
-      row.emplace_back("time_weight_sync", batch.t_weight_sync);
+      row.emplace_back("time_rollout_wait_weights", batch.t_rollout_wait);
+      row.emplace_back("time_weight_sync", last_weight_sync_s_);  // the previous step's
     }
     for (size_t t = 0; t < kTypes.size(); ++t) {
       if (totals.type_count(t) == 0) continue;
@@ -828,8 +898,9 @@ int RlTrainer::run(bool resume_flag) {
     trace_ = std::make_unique<io::Trace>(
         cfg_.trace.path.empty() ? (fs::path(cfg_.run.dir) / "trace.h5").string() : cfg_.trace.path,
         resolved_, resuming, state.global_step);
+  // A rollout rank's RunControl only catches stop signals (reported with its batches): its
+  // learner decides, and says so with the next weights.
   control_ = std::make_unique<RunControl>(cfg_, g.world(), "rl");
-  if (roles_.split) stop_control_ = std::make_unique<RunControl>(cfg_, *all_ranks_, "rl");
   Watchdog watchdog(cfg_.run.collective_timeout_s, g.rank());
 
   const size_t stop_after = stop_after_stage_index(stages);
@@ -838,6 +909,12 @@ int RlTrainer::run(bool resume_flag) {
              " (rl.stop_after_stage) is already done in ", last_checkpoint_, "; nothing to do"));
     return kExitFinished;
   }
+  // Split layout: the weights everyone starts from (the checkpoint's, or the initial ones), and
+  // the last step of this invocation (a learner that stops drains the batches sent before).
+  const int64_t start_version = state.global_step;
+  weights_version_ = start_version;
+  int64_t run_end_step = state.global_step - state.stage_step;
+  for (size_t i = state.stage; i <= stop_after; ++i) run_end_step += stages[i].steps;
   // The position a checkpoint written now would resume at.
   auto at = [&](size_t stage, int64_t stage_step) {
     rl::RlState s = state;
@@ -864,47 +941,78 @@ int RlTrainer::run(bool resume_flag) {
     for (; state.stage_step < stage.steps; ++state.stage_step) {
       Watchdog::set_step(state.global_step + 1);
       const auto step_start = Clock::now();
-      // Colocated, every rank produces and consumes. Split, a rollout rank produces and sends;
-      // its learner receives and consumes, then sends the new weights back.
-      StepBatch batch = roles_.split && learner() ? receive_batch(sampler, easy)
-                                                  : produce(stage, sampler, easy, state);
-      if (roles_.split && !learner()) send_batch(batch, sampler, easy);
-      auto t0 = Clock::now();
-      LearnResult learned;
-      if (learner()) learned = consume(batch, stage, state);
-      const double t_learn = seconds_since(t0);
-      if (roles_.split) {
-        t0 = Clock::now();
-        sync_weights();
-        batch.t_weight_sync = seconds_since(t0);
+      if (roles_.split && !learner()) {
+        // A rollout rank: step s generates with the weights after update
+        // max(start, s - 1 - max_lag), then hands the batch to its learner and moves on.
+        const int64_t need =
+            std::max(start_version, state.global_step - cfg_.rl.max_lag);  // s - 1 - max_lag
+        auto t0 = Clock::now();
+        while (weights_version_ < need) {
+          const WeightsFlag flag = receive_weights();
+          if (flag != kContinue) return finish_rollout(flag);
+        }
+        const double waited = seconds_since(t0);
+        StepBatch batch = produce(stage, sampler, easy, state);
+        batch.weights_version = weights_version_;
+        batch.t_rollout_wait = waited;
+        batch.rollout_stop_signal = stop_signal_received();
+        send_batch(batch, sampler, easy);
+        ++state.global_step;
+        control_temperature(stage, batch.totals, state);  // the learner does the same
+        continue;
       }
+      // Colocated, every rank produces and consumes; split, the learner receives the batch.
+      StepBatch batch = roles_.split ? receive_batch(&sampler, &easy)
+                                     : produce(stage, sampler, easy, state);
+      auto t0 = Clock::now();
+      const LearnResult learned = consume(batch, stage, state);
+      const double t_learn = seconds_since(t0);
       ++state.global_step;
       const double used_temperature = state.temperature;
-      control_temperature(stage, batch.totals, state);  // both sides: the same totals
-      if (learner()) record(stage, state, used_temperature, batch, learned, t_learn, step_start);
+      control_temperature(stage, batch.totals, state);
 
       const bool last = state.stage_step + 1 == stage.steps;
+      const bool run_end = last && state.stage == stop_after;
       const bool interval =
           cfg_.checkpoint.interval > 0 && state.global_step % cfg_.checkpoint.interval == 0;
-      if (interval && !last && learner()) save(at(state.stage, state.stage_step + 1), sampler, easy);
-      stopper().record_step_seconds(seconds_since(step_start));
+      record(stage, state, used_temperature, batch, learned, t_learn, step_start);
+      if (interval && !last) save(at(state.stage, state.stage_step + 1), sampler, easy);
+      control_->record_step_seconds(seconds_since(step_start));
+      RunControl::Stop stop = RunControl::Stop::none;
+      if (!(last && state.stage + 1 == stages.size()))
+        stop = control_->should_stop(batch.rollout_stop_signal);
+      if (roles_.split)  // after the decision: the rollout rank learns it with the weights
+        send_weights(state.global_step, stop != RunControl::Stop::none ? kStop
+                                        : run_end                      ? kEnd
+                                                                       : kContinue);
       if (last && state.stage + 1 == stages.size()) break;  // the final save follows
-      const RunControl::Stop stop = stopper().should_stop();
       if (stop != RunControl::Stop::none) {
-        if (!learner()) return kExitStopped;  // the learners write the checkpoint
         if (last)
           save(at(state.stage + 1, 0), sampler, easy);
         else if (!interval)
           save(at(state.stage, state.stage_step + 1), sampler, easy);
+        if (roles_.split) {
+          // The batches its rollout rank generated ahead of this step are dropped.
+          for (int64_t s = state.global_step + 1;
+               s <= std::min(state.global_step + cfg_.rl.max_lag, run_end_step); ++s)
+            receive_batch(nullptr, nullptr);
+          finish_sends();
+        }
         log0(str("rl: stopping at step ", state.global_step, " for ", control_->reason(stop),
                  "; checkpoint ", last_checkpoint_, "; exit ", kExitStopped,
                  ", resume with --resume"));
         return kExitStopped;
       }
     }
+    if (roles_.split && !learner()) {
+      if (state.stage == stop_after) return finish_rollout();
+      state.epoch = state.cursor = 0;
+      continue;
+    }
     // End of stage: the next stage starts fresh (a new sampler; the temperature carries over).
-    if (learner()) save(at(state.stage + 1, 0), sampler, easy);
+    save(at(state.stage + 1, 0), sampler, easy);
     if (state.stage == stop_after && state.stage + 1 < stages.size()) {
+      finish_sends();
       log0(str("rl: stage ", stage.cfg.name, " done at step ", state.global_step,
                " (rl.stop_after_stage); checkpoint ", last_checkpoint_,
                "; the next stage continues with --resume"));
@@ -914,6 +1022,7 @@ int RlTrainer::run(bool resume_flag) {
     state.easy.clear();
     state.solved.clear();
   }
+  finish_sends();
   log0(str("rl done after ", state.global_step, " steps"));
   return kExitFinished;
 }

@@ -89,7 +89,7 @@ void RunControl::record_step_seconds(double seconds) {
   if (recent_steps_.size() > kRecentSteps) recent_steps_.pop_front();
 }
 
-RunControl::Stop RunControl::should_stop() {
+RunControl::Stop RunControl::should_stop(bool signalled_elsewhere) {
   int64_t deadline_hit = 0;
   if (deadline_ > 0) {
     const double next_step =
@@ -99,7 +99,8 @@ RunControl::Stop RunControl::should_stop() {
     deadline_hit = unix_now() + next_step + checkpoint + margin_s_ > deadline_ ? 1 : 0;
   }
   torch::Tensor flags =
-      torch::tensor({static_cast<int64_t>(stop_signal_received()), deadline_hit}, torch::kInt64);
+      torch::tensor({static_cast<int64_t>(stop_signal_received() || signalled_elsewhere), deadline_hit},
+                    torch::kInt64);
   world_.all_reduce(flags, parallel::ReduceOp::max);
   if (flags[0].item<int64_t>()) return Stop::signal;
   if (flags[1].item<int64_t>()) return Stop::deadline;

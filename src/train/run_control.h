@@ -34,7 +34,9 @@ class RunControl {
   void record_step_seconds(double seconds);
   void record_checkpoint_seconds(double seconds) { checkpoint_seconds_ = seconds; }
   // Collective: whether to checkpoint and stop now (before the next step).
-  Stop should_stop();
+  // `signalled_elsewhere`: a stop signal reached a rank outside this world (acerl rl's rollout
+  // ranks report theirs with their batches).
+  Stop should_stop(bool signalled_elsewhere = false);
   // "a stop signal (SIGTERM/SIGUSR1)" / "run.deadline (... s left)": for the log line.
   std::string reason(Stop stop) const;
   double deadline() const { return deadline_; }  // Unix seconds; 0 = none

@@ -406,6 +406,46 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
         "equal 26\n");
 }
 
+TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, deterministically; a "
+          "stop drains the batch generated ahead and the run resumes",
+          "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  const std::string args =
+      " --parallel.dp=2 --parallel.rollout_ranks=2 --rl.max_lag=1 --rl.temperature=auto"
+      " --rl.steps=5";
+  auto a = run_process(mpiexec(4) + " " + rl_cmd(f, "lag1_a", args), 600);
+  INFO(a.out << a.err);
+  REQUIRE(a.exit_code == 0);
+  auto b = run_process(mpiexec(4) + " " + rl_cmd(f, "lag1_b", args), 600);
+  REQUIRE(b.exit_code == 0);
+  const std::string dir = f.sft.dir + "/";
+  auto untimed = run_python(quote(source_path("tests/train/trace_tool.py")) + " untimed " +
+                            quote(dir + "lag1_a/trace.h5") + " " + quote(dir + "lag1_b/trace.h5") +
+                            " rl");
+  CHECK(untimed.out == "equal 27\n");
+  // Step s generates with the weights after update s - 2 (the first two with the start's).
+  CHECK(column(dir + "lag1_a/trace.h5", "lag") == std::vector<double>{0, 1, 1, 1, 1});
+  // Generated with older weights, the loss clips against the rollout's policy.
+  const std::vector<double> clipped = column(dir + "lag1_a/trace.h5", "clip_fraction");
+  CHECK(std::any_of(clipped.begin() + 1, clipped.end(), [](double c) { return c > 0; }));
+
+  std::string log = dir + "lag1_stop.log";
+  std::string script = mpiexec(4) + " " + rl_cmd(f, "lag1_stop", args) + " > " + quote(log) +
+                       " 2>&1 & pid=$!\n" + "for i in $(seq 1200); do grep -q 'rl step 2 ' " +
+                       quote(log) + " && break; sleep 0.05; done\n" +
+                       "kill -USR1 $pid\nwait $pid\necho exit=$?\n";
+  auto stopped = run_process(script, 600);
+  CHECK_THAT(stopped.out, Contains("exit=75"));
+  auto resumed = run_process(mpiexec(4) + " " + rl_cmd(f, "lag1_stop", args + " --resume"), 600);
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.out, Contains("rl done after 5 steps"));
+  // After a resume the pipeline restarts from the checkpoint's weights: lag 0 first.
+  const std::vector<double> lags = column(dir + "lag1_stop/trace.h5", "lag");
+  REQUIRE(lags.size() == 5);
+  CHECK(std::count(lags.begin(), lags.end(), 0.0) == 2);
+}
+
 TEST_CASE("rl: a split layout that does not fit the world is an error before any model is built",
           "[rl-e2e]") {
   const RlFixture& f = rl_fixture();
