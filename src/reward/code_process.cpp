@@ -250,8 +250,10 @@ pid_t parent_of(pid_t pid) {
 // The child and what is needed to end it and everything it started.
 class Child {
  public:
+  // `info_fd` stays the caller's: it is read here until end of file, never closed (a second
+  // close, after the caller's, could close a descriptor another thread has just opened).
   Child(pid_t pid, int info_fd) : pid_(pid), pidfd_(pidfd_open_or_minus_one(pid)), info_(info_fd) {
-    if (info_.open()) set_nonblocking(info_.get());
+    if (info_ >= 0) set_nonblocking(info_);
   }
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
@@ -263,7 +265,7 @@ class Child {
   }
 
   int pidfd() const { return pidfd_.get(); }
-  int info_fd() const { return info_.get(); }
+  int info_fd() const { return info_; }
 
   bool exited() const {
     siginfo_t si;
@@ -276,14 +278,14 @@ class Child {
   // its PID is known (a pidfd cannot be fooled by PID reuse later).
   void read_info() {
     char buf[512];
-    while (info_.open()) {
-      ssize_t n = ::read(info_.get(), buf, sizeof buf);
+    while (info_ >= 0) {
+      ssize_t n = ::read(info_, buf, sizeof buf);
       if (n > 0) {
         info_text_.append(buf, static_cast<size_t>(n));
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
-      info_.reset();
+      info_ = -1;  // end of file: done with it (the caller closes it)
     }
     if (!inner_.open()) {
       pid_t inner = parse_bwrap_child_pid(info_text_);
@@ -339,7 +341,8 @@ class Child {
 
  private:
   pid_t pid_;
-  UniqueFd pidfd_, info_, inner_;
+  UniqueFd pidfd_, inner_;
+  int info_ = -1;
   std::string info_text_;
   bool reaped_ = false;
 };

@@ -65,7 +65,8 @@ struct ChildSpec {
   std::vector<int> pass_fds;
   // Read end of a pipe whose write end was passed as bwrap's --info-fd, or -1. bwrap reports the
   // PID of the sandbox's PID 1 there; killing that process (rather than bwrap) takes down the
-  // sandbox's whole PID namespace while bwrap stays alive to reap it.
+  // sandbox's whole PID namespace while bwrap stays alive to reap it. It stays the caller's to
+  // close, like pass_fds.
   int bwrap_info_fd = -1;
 };
 

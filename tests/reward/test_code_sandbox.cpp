@@ -258,6 +258,26 @@ std::string write_outside_program(const std::string& dir, const std::string& hos
 
 }  // namespace
 
+TEST_CASE("run_child leaves the caller's descriptors open (no second close behind its back)",
+          "[code]") {
+  // The info pipe's read end is the caller's: closing it in run_child as well made the caller's
+  // own close hit whatever descriptor another thread had opened under that number meanwhile (a
+  // sandbox of the parallel pool then failed with "fcntl(F_DUPFD_CLOEXEC): Bad file descriptor").
+  int info[2];
+  REQUIRE(pipe2(info, O_CLOEXEC) == 0);
+  ChildSpec spec;
+  spec.argv = {"/bin/sh", "-c", "exit 0"};
+  spec.env = {"PATH=/usr/bin:/bin"};
+  spec.pass_fds = {info[1]};
+  spec.bwrap_info_fd = info[0];
+  ChildResult r = run_child(spec, ChildIo{});
+  CHECK(r.exit_code == 0);
+  CHECK(fcntl(info[0], F_GETFD) != -1);  // still open: the caller closes it
+  CHECK(fcntl(info[1], F_GETFD) != -1);
+  close(info[0]);
+  close(info[1]);
+}
+
 TEST_CASE("a trivial program runs in the sandbox", "[code]") {
   for (bool bwrap : {true, false}) {
     std::unique_ptr<Sandbox> sandbox =
