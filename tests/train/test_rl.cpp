@@ -446,6 +446,33 @@ TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, dete
   CHECK(std::count(lags.begin(), lags.end(), 0.0) == 2);
 }
 
+TEST_CASE("rl split: a rollout rank killed mid-run ends the whole job, naming the rank",
+          "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  const std::string log = f.sft.dir + "/split_kill.log";
+  // World rank 3 is a rollout rank; its learner (rank 1) waits for its batches.
+  std::string script =
+      mpiexec(4) + " " +
+      rl_cmd(f, "split_kill", " --parallel.dp=2 --parallel.rollout_ranks=2 --rl.steps=200") +
+      " > " + quote(log) + " 2>&1 & pid=$!\n" +
+      "for i in $(seq 1200); do grep -q 'rl step 1 ' " + quote(log) +
+      " && break; sleep 0.05; done\n"
+      "for p in $(pgrep -f 'acerl rl .*split_kill'); do\n"
+      "  tr '\\0' '\\n' < /proc/$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=3 && "
+      "kill -9 $p\n"
+      "done\n"
+      "start=$(date +%s); wait $pid; echo exit=$?; echo seconds=$(( $(date +%s) - start ))\n" +
+      "cat " + quote(log) + "\n";
+  auto r = run_process(script, 300);
+  INFO(r.out);
+  CHECK(r.out.find("exit=0") == std::string::npos);
+  CHECK_THAT(r.out, Contains("rank 3"));
+  const auto at = r.out.find("seconds=");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stoi(r.out.substr(at + 8)) < 30);
+  CHECK_THAT(r.out, !Contains("rl done"));
+}
+
 TEST_CASE("rl: a split layout that does not fit the world is an error before any model is built",
           "[rl-e2e]") {
   const RlFixture& f = rl_fixture();
