@@ -2,8 +2,9 @@
 quickstart task and model, one SFT run, then `acerl rl` colocated (every rank generates, then
 learns: dp = ranks), split at lag 0 and split at lag 1 (half the ranks learn, half generate),
 each for the same number of steps from the same SFT checkpoint. Reports per layout the median
-step time, the mean generate / learn seconds, both idle ratios, the weight-sync time, the overlap
-efficiency (t_generate + t_learn) / t_step, and math accuracy against step and wall-clock.
+step time, the mean generate / score / learn seconds, both idle ratios, the weight-sync time, the
+overlap efficiency (t_generate + t_score + t_learn) / t_step, and math accuracy against step and
+wall-clock.
 
   python tests/bench/rl_split.py [--build build] [--ranks 2] [--steps 24] [--out DIR]
 """
@@ -36,13 +37,16 @@ def summary(trace):
         rl = f["rl"]
         col = lambda name: rl[name][...] if name in rl else None
         step, gen, learn = col("step_time"), col("time_generate"), col("time_learn")
+        score = col("time_score")
         s = slice(2, None)  # the first steps warm up (and a lag-k pipeline fills)
         out = {
             "steps": len(step),
             "step_time_median": float(np.median(step[s])),
             "time_generate_mean": float(np.mean(gen[s])),
+            "time_score_mean": float(np.mean(score[s])),
             "time_learn_mean": float(np.mean(learn[s])),
-            "overlap_efficiency": float(np.median((gen[s] + learn[s]) / step[s])),
+            # generate + score is the producer's work, learn the consumer's
+            "overlap_efficiency": float(np.median((gen[s] + score[s] + learn[s]) / step[s])),
             "accuracy": [round(float(x), 4) for x in col("accuracy/math")],
             "wall_clock": [round(float(x), 2) for x in np.cumsum(step)],
         }
@@ -86,7 +90,8 @@ def main():
         results[name] = summary(os.path.join(run, "trace.h5"))
         r = results[name]
         print(f"{name:11s} step {r['step_time_median']:.3f} s | generate {r['time_generate_mean']:.3f}"
-              f" s | learn {r['time_learn_mean']:.3f} s | overlap {r['overlap_efficiency']:.2f}"
+              f" s | score {r['time_score_mean']:.3f} s | learn {r['time_learn_mean']:.3f} s"
+              f" | overlap {r['overlap_efficiency']:.2f}"
               + (f" | learner idle {r['learner_idle_ratio']:.2f} | rollout idle "
                  f"{r['rollout_idle_ratio']:.2f} | weight sync {r['time_weight_sync_mean'] * 1e3:.1f} ms"
                  if "lag" in r else ""), flush=True)
