@@ -167,6 +167,8 @@ class RlTrainer {
       : runtime_(runtime), cfg_(cfg), resolved_(resolved), chat_(cfg.chat) {}
 
   int run(bool resume);
+  // The split layout's steps have begun (from then on both sides must end together).
+  bool split_running() const { return roles_.split && running_; }
 
  private:
   struct LearnResult {
@@ -201,7 +203,9 @@ class RlTrainer {
   void send_weights(int64_t version, WeightsFlag flag);
   // Rollout rank: the next weights message into the model; its flag.
   WeightsFlag receive_weights();
-  // Waits for this rank's posted sends (the other side receives them all).
+  // Drops the buffers of completed sends; waits for all of this rank's posted sends (the other
+  // side receives them all).
+  void prune_sends();
   void finish_sends();
   // Rollout rank at the end: reads the learner's remaining weights messages up to the one that
   // ends the run (`flag`, if already seen, is kStop or kEnd), then waits for its own sends.
@@ -241,6 +245,7 @@ class RlTrainer {
   std::deque<std::pair<std::unique_ptr<parallel::CommRequest>, torch::Tensor>> sending_;
   int64_t weights_version_ = 0;  // rollout rank: updates behind the weights it holds
   double last_weight_sync_s_ = 0;  // learner: packing and posting the last weights
+  bool running_ = false;           // past setup: in the steps
   std::string last_checkpoint_;  // the newest checkpoint this run can go back to
   rollout::GeneratorOptions generation_;
   model::Precision precision_ = model::Precision::bf16;
@@ -452,6 +457,10 @@ void RlTrainer::save(rl::RlState state, const rl::PromptSampler& sampler,
 
 void RlTrainer::build(std::vector<Stage>& stages) {
   runtime_.agree([&] {
+    ACERL_USAGE_CHECK(cfg_.parallel.rollout_ranks > 0 || cfg_.rl.max_lag == 0, "rl.max_lag = ",
+                      cfg_.rl.max_lag,
+                      " needs the split layout (parallel.rollout_ranks > 0): colocated ranks "
+                      "always generate with the latest weights");
     roles_ = job::split_roles(runtime_, cfg_);
     auto basics = job::job_basics(runtime_, cfg_, roles_.side);
     architecture_ = basics.architecture;
@@ -469,6 +478,10 @@ void RlTrainer::build(std::vector<Stage>& stages) {
   if (roles_.split) {
     pair_ = parallel::make_axis(roles_.pair, "weights",
                                 {g.device(), cfg_.run.collective_timeout_s});
+    if (g.device().is_cuda()) {  // NCCL starts now, on both sides, not at the first weights
+      torch::Tensor probe = torch::zeros({1}, torch::TensorOptions().device(g.device()));
+      pair_->broadcast(probe, 0);
+    }
     log0(str("parallel.rollout_ranks = ", cfg_.parallel.rollout_ranks, ": ranks 0-",
              runtime_.size() - cfg_.parallel.rollout_ranks - 1, " learn, ranks ",
              runtime_.size() - cfg_.parallel.rollout_ranks, "-", runtime_.size() - 1,
@@ -476,9 +489,7 @@ void RlTrainer::build(std::vector<Stage>& stages) {
              " x pp ", g.layout().pp, "), weights sent after every update; rl.max_lag = ",
              cfg_.rl.max_lag));
   }
-  ACERL_USAGE_CHECK(roles_.split || cfg_.rl.max_lag == 0, "rl.max_lag = ", cfg_.rl.max_lag,
-                    " needs the split layout (parallel.rollout_ranks > 0): colocated ranks "
-                    "always generate with the latest weights");
+
   if (!learner()) {  // a rollout rank keeps the model for generation only
     if (g.replica().rank() == 0)
       rewards_ = std::make_unique<reward::RewardRegistry>(cfg_.math_reward, cfg_.code_reward);
@@ -669,6 +680,7 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
   std::memcpy(payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
   sending_.emplace_back(pair_->isend(size, 0, kBatchTag), size);
   sending_.emplace_back(pair_->isend(payload, 0, kBatchTag), payload);
+  prune_sends();
 }
 
 StepBatch RlTrainer::receive_batch(rl::PromptSampler* sampler, rl::EasyPromptFilter* easy) {
@@ -725,8 +737,7 @@ void RlTrainer::send_weights(int64_t version, WeightsFlag flag) {
   torch::Tensor header = torch::tensor({version, static_cast<int64_t>(flag)}, torch::kInt64);
   sending_.emplace_back(pair_->isend(header, 1, kWeightsTag), header);
   sending_.emplace_back(pair_->isend(payload, 1, kWeightsTag), payload);
-  // Sends the rollout rank has received need no buffer any more.
-  while (!sending_.empty() && sending_.front().first->test()) sending_.pop_front();
+  prune_sends();
   last_weight_sync_s_ = seconds_since(t0);
 }
 
@@ -747,6 +758,11 @@ WeightsFlag RlTrainer::receive_weights() {
   }
   weights_version_ = header[0].item<int64_t>();
   return static_cast<WeightsFlag>(header[1].item<int64_t>());
+}
+
+void RlTrainer::prune_sends() {
+  // Sends the other side has received need no buffer any more (testing also lets MPI progress).
+  while (!sending_.empty() && sending_.front().first->test()) sending_.pop_front();
 }
 
 void RlTrainer::finish_sends() {
@@ -901,7 +917,7 @@ int RlTrainer::run(bool resume_flag) {
   // A rollout rank's RunControl only catches stop signals (reported with its batches): its
   // learner decides, and says so with the next weights.
   control_ = std::make_unique<RunControl>(cfg_, g.world(), "rl");
-  Watchdog watchdog(cfg_.run.collective_timeout_s, g.rank());
+  Watchdog watchdog(cfg_.run.collective_timeout_s, runtime_.rank());
 
   const size_t stop_after = stop_after_stage_index(stages);
   if (state.stage > stop_after) {
@@ -909,6 +925,7 @@ int RlTrainer::run(bool resume_flag) {
              " (rl.stop_after_stage) is already done in ", last_checkpoint_, "; nothing to do"));
     return kExitFinished;
   }
+  running_ = true;
   // Split layout: the weights everyone starts from (the checkpoint's, or the initial ones), and
   // the last step of this invocation (a learner that stops drains the batches sent before).
   const int64_t start_version = state.global_step;
@@ -1032,7 +1049,15 @@ int RlTrainer::run(bool resume_flag) {
 int run_rl(MpiRuntime& runtime, const config::Config& config, const std::string& resolved_config,
            bool resume) {
   RlTrainer trainer(runtime, config, resolved_config);
-  return trainer.run(resume);
+  try {
+    return trainer.run(resume);
+  } catch (const CollectiveFailure& failure) {
+    // In the split layout a failure the learners decided among themselves (a non-finite step,
+    // a checkpoint that cannot be written) leaves the rollout ranks waiting for weights: the
+    // message is out, end every rank with its code.
+    if (trainer.split_running()) MPI_Abort(runtime.world(), failure.exit_code);
+    throw;
+  }
 }
 
 }  // namespace acerl::train

@@ -406,6 +406,29 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
         "equal 26\n");
 }
 
+TEST_CASE("rl split at tp = 2: tensor-parallel shards sync to the rollout replica; equal to "
+          "colocated tp = 2",
+          "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  const std::string args = " --parallel.tp=2 --rl.temperature=auto --rl.steps=3";
+  auto colocated = run_process(mpiexec(2) + " " + rl_cmd(f, "split_tp2_colocated", args), 600);
+  INFO(colocated.out << colocated.err);
+  REQUIRE(colocated.exit_code == 0);
+  auto split = run_process(
+      mpiexec(4) + " " + rl_cmd(f, "split_tp2", args + " --parallel.rollout_ranks=2"), 600);
+  INFO(split.out << split.err);
+  REQUIRE(split.exit_code == 0);
+  const std::string dir = f.sft.dir + "/";
+  auto tool = run_python(quote(source_path("tests/train/trace_tool.py")) + " untimed " +
+                         quote(dir + "split_tp2_colocated/trace.h5") + " " +
+                         quote(dir + "split_tp2/trace.h5") + " rl");
+  CHECK(tool.out == "equal 26\n");
+  auto weights = run_python(quote(source_path("tests/train/trace_tool.py")) + " weights " +
+                            quote(dir + "split_tp2_colocated/checkpoints/step_00000003.h5") + " " +
+                            quote(dir + "split_tp2/checkpoints/step_00000003.h5"));
+  CHECK(weights.out == "equal 51\n");
+}
+
 TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, deterministically; a "
           "stop drains the batch generated ahead and the run resumes",
           "[rl-e2e]") {
@@ -471,6 +494,21 @@ TEST_CASE("rl split: a rollout rank killed mid-run ends the whole job, naming th
   REQUIRE(at != std::string::npos);
   CHECK(std::stoi(r.out.substr(at + 8)) < 30);
   CHECK_THAT(r.out, !Contains("rl done"));
+}
+
+TEST_CASE("rl split: a failure the learners decide among themselves ends the rollout ranks too",
+          "[rl-e2e]") {
+  // Non-finite gradients from step 2 on, at most one such step: the learners fail together
+  // (exit 1); their rollout ranks, waiting for weights, must not hang until the watchdog.
+  const RlFixture& f = rl_fixture();
+  auto r = run_process("ACERL_FAULT_NAN_STEPS=2- " + mpiexec(4) + " " +
+                           rl_cmd(f, "split_nan",
+                                  " --parallel.dp=2 --parallel.rollout_ranks=2 --rl.steps=50"
+                                  " --train.max_bad_steps=1"),
+                       120);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err + r.out, Contains("more than train.max_bad_steps = 1"));
 }
 
 TEST_CASE("rl: a split layout that does not fit the world is an error before any model is built",
