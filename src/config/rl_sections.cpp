@@ -54,8 +54,15 @@ void describe_rl(Schema& s, RlConfig& c) {
         "split layout (parallel.rollout_ranks > 0): step s generates with the weights after "
         "update max(start, s - 1 - max_lag), so generation runs up to max_lag steps ahead of "
         "learning; the loss then takes the rollout's log-probs as the old policy (PPO clipping "
-        "against the behaviour policy). 0 = the weights of the previous update (on-policy)")
+        "against the behaviour policy, or see is_correction). 0 = the weights of the previous "
+        "update (on-policy)")
       .min(0);
+  s.add("is_correction", &c.is_correction,
+        "the loss of rollouts generated with older weights (rl.max_lag > 0): clip = PPO clipping "
+        "of the ratio to the rollout's (behaviour) log-probs; truncated = the on-policy gradient "
+        "times the truncated importance weight min(pi / mu, is_cap)")
+      .choices({"clip", "truncated"});
+  s.add("is_cap", &c.is_cap, "rl.is_correction = truncated: the importance-weight cap").min(0, true);
   s.add("clip_eps_low", &c.clip_eps_low, "PPO ratio clip below 1 (used when updates_per_batch > 1)")
       .min(0);
   s.add("clip_eps_high", &c.clip_eps_high,

@@ -25,6 +25,8 @@ struct RlConfig {
   int64_t micro_batch = 4;
   int64_t updates_per_batch = 1;
   int64_t max_lag = 0;  // split layout: a step's rollouts may use weights this many updates old
+  std::string is_correction = "clip";  // clip | truncated: the loss of rollouts from older weights
+  double is_cap = 2.0;                 // truncated: the importance-weight cap
   double clip_eps_low = 0.2, clip_eps_high = 0.2;
   double kl_coef = 0.0;
   double entropy_coef = 0.0;

@@ -17,14 +17,22 @@ torch::Tensor group_advantages(const torch::Tensor& rewards, double eps) {
 GrpoLossTerms grpo_token_loss(const torch::Tensor& logp, const torch::Tensor& old_logp,
                               const torch::Tensor& ref_logp, const torch::Tensor& entropy,
                               const torch::Tensor& advantages, const torch::Tensor& mask,
-                              double normaliser, const GrpoLossOptions& o) {
+                              double normaliser, const GrpoLossOptions& o,
+                              const torch::Tensor& behaviour_logp) {
   const torch::Tensor m = mask.to(torch::kFloat32);
   const torch::Tensor old = old_logp.defined() ? old_logp : logp.detach();
   torch::Tensor ratio = torch::exp(logp - old);
   torch::Tensor clipped_ratio = ratio.clamp(1 - o.clip_eps_low, 1 + o.clip_eps_high);
   torch::Tensor pg = -torch::minimum(ratio * advantages, clipped_ratio * advantages);
-  torch::Tensor per_token = pg;
   GrpoLossTerms out;
+  out.is_weight_mean = out.is_weight_max = torch::ones({});
+  if (o.is_cap > 0 && behaviour_logp.defined()) {
+    torch::Tensor w = torch::exp(logp.detach() - behaviour_logp).clamp_max(o.is_cap);
+    pg = pg * w;
+    out.is_weight_mean = (w * m).sum() / m.sum().clamp_min(1);
+    out.is_weight_max = (w * m).max();
+  }
+  torch::Tensor per_token = pg;
   const double n = std::max(normaliser, 1e-12);
   if (o.kl_coef > 0 && ref_logp.defined()) {
     torch::Tensor d = ref_logp - logp;

@@ -14,6 +14,12 @@
 //   loss    = sum_t mask_t (pg_t + kl_coef kl_t - entropy_coef H_t) / N_tokens
 // Strictly on-policy (old_logp = logp.detach()), ratio = 1 and the gradient is
 // -A_t grad logp_t / N: clipping never acts, as in the recipe.
+//
+// Truncated importance sampling (tokens sampled by an older behaviour policy mu, e.g. the split
+// layout with rl.max_lag > 0, rl.is_correction = truncated): with behaviour_logp given and
+// is_cap > 0, pg_t is multiplied by the detached weight w_t = min(exp(logp_t - mu_t), is_cap),
+// so the gradient is -w_t A_t grad logp_t / N. Worked example: logp = log 0.5, mu = log 0.25,
+// cap 1.5 -> w = min(2, 1.5) = 1.5; logp = log 0.2, mu = log 0.4 -> w = 0.5.
 #pragma once
 
 #include <torch/torch.h>
@@ -27,19 +33,23 @@ struct GrpoLossOptions {
   double clip_eps_low = 0.2, clip_eps_high = 0.2;
   double kl_coef = 0.0;
   double entropy_coef = 0.0;
+  double is_cap = 0.0;  // > 0 with behaviour_logp: truncated importance weights (see above)
 };
 
 struct GrpoLossTerms {
   torch::Tensor loss;     // scalar, to backpropagate
   torch::Tensor clipped;  // scalar: fraction of masked tokens whose ratio was clipped
   torch::Tensor kl;       // scalar: masked mean k3 KL (0 without a reference)
+  torch::Tensor is_weight_mean, is_weight_max;  // scalars: masked truncated-IS weights (1 without)
 };
 
 // All (N) per-token tensors; mask in {0, 1}; `normaliser` = response tokens of the global batch.
-// old_logp / ref_logp / entropy may be undefined (on-policy / no KL / no entropy bonus).
+// old_logp / ref_logp / entropy / behaviour_logp may be undefined (on-policy / no KL / no
+// entropy bonus / no importance weights).
 GrpoLossTerms grpo_token_loss(const torch::Tensor& logp, const torch::Tensor& old_logp,
                               const torch::Tensor& ref_logp, const torch::Tensor& entropy,
                               const torch::Tensor& advantages, const torch::Tensor& mask,
-                              double normaliser, const GrpoLossOptions& options);
+                              double normaliser, const GrpoLossOptions& options,
+                              const torch::Tensor& behaviour_logp = {});
 
 }  // namespace acerl::rl

@@ -173,6 +173,7 @@ class RlTrainer {
  private:
   struct LearnResult {
     double loss = 0, grad_norm = 0, clip_fraction = 0, kl = 0, mismatch = 0;
+    double is_weight_mean = 1, is_weight_max = 1;  // truncated importance weights (1: none)
     int64_t skipped_updates = 0;  // updates whose loss or gradient norm was not finite
   };
 
@@ -393,12 +394,16 @@ RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, cons
   rl::GrpoLossOptions options{cfg_.rl.clip_eps_low, cfg_.rl.clip_eps_high, cfg_.rl.kl_coef,
                               cfg_.rl.entropy_coef};
   // Generated with older weights (split layout, rl.max_lag > 0), the rollout's policy is the
-  // behaviour policy: its log-probs are the old ones of the clipped surrogate.
-  const bool on_policy = cfg_.rl.updates_per_batch == 1 && !stale;
+  // behaviour policy: its log-probs are the old ones of the clipped surrogate (is_correction =
+  // clip), or weigh the on-policy gradient by min(pi / mu, is_cap) (truncated).
+  const bool truncated = stale && cfg_.rl.is_correction == "truncated";
+  const bool on_policy = cfg_.rl.updates_per_batch == 1 && (!stale || truncated);
+  if (truncated) options.is_cap = cfg_.rl.is_cap;
   LearnResult out;
   for (int64_t update = 0; update < cfg_.rl.updates_per_batch; ++update) {
-    torch::Tensor sums =
-        torch::zeros({4}, torch::kFloat64);  // clipped, kl, |mismatch|, masked tokens
+    // clipped, kl, |mismatch|, masked tokens, importance weights
+    torch::Tensor sums = torch::zeros({5}, torch::kFloat64);
+    torch::Tensor weight_max = torch::zeros({1}, torch::kFloat64);
     TokenLoss loss = [&](const torch::Tensor& logp, const torch::Tensor& entropy,
                          const PackedRows& m, double normaliser) {
       torch::Tensor mask = m.weights.reshape({-1});
@@ -408,12 +413,15 @@ RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, cons
       auto terms = rl::grpo_token_loss(
           logp, on_policy ? torch::Tensor() : rollout_lp,
           m.ref_logprobs.defined() ? m.ref_logprobs.reshape({-1}) : torch::Tensor(), entropy,
-          m.advantages.reshape({-1}), mask, normaliser, options);
+          m.advantages.reshape({-1}), mask, normaliser, options,
+          truncated ? rollout_lp : torch::Tensor());
       const double tokens = mask.sum().item<double>();
       sums[0] += terms.clipped.item<double>() * tokens;
       sums[1] += terms.kl.item<double>() * tokens;
       sums[2] += ((logp.detach() - rollout_lp).abs() * mask).sum().item<double>();
       sums[3] += tokens;
+      sums[4] += terms.is_weight_mean.item<double>() * tokens;
+      weight_max[0] = std::max(weight_max[0].item<double>(), terms.is_weight_max.item<double>());
       return terms.loss;
     };
     LossOptions loss_options;
@@ -431,7 +439,11 @@ RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, cons
       ++out.skipped_updates;
     g.dp().all_reduce(sums);
     g.pp().broadcast(sums, g.pp().size() - 1);
+    g.dp().all_reduce(weight_max, parallel::ReduceOp::max);
+    g.pp().broadcast(weight_max, g.pp().size() - 1);
     const double tokens = std::max(1.0, sums[3].item<double>());
+    out.is_weight_mean = sums[4].item<double>() / tokens;
+    out.is_weight_max = weight_max[0].item<double>();
     if (update == 0) out.mismatch = sums[2].item<double>() / tokens;
     out.clip_fraction = sums[0].item<double>() / tokens;
     out.kl = sums[1].item<double>() / tokens;
@@ -841,6 +853,8 @@ void RlTrainer::record(const Stage& stage, const rl::RlState& state, double used
         {"step_time", seconds_since(step_start)}};
     if (roles_.split) {
       row.emplace_back("lag", double(global_step - 1 - batch.weights_version));
+      row.emplace_back("is_weight_mean", learned.is_weight_mean);
+      row.emplace_back("is_weight_max", learned.is_weight_max);
       row.emplace_back("time_wait_rollouts", batch.t_wait);
       row.emplace_back("time_rollout_wait_weights", batch.t_rollout_wait);
       row.emplace_back("time_weight_sync", last_weight_sync_s_);  // the previous step's

@@ -67,6 +67,32 @@ TEST_CASE("token-level loss: on-policy gradient, masking, normaliser, clipping, 
   CHECK(kl.loss.item<double>() == Approx(0.1 * (std::exp(0.3) - 1.3)));
 }
 
+TEST_CASE("truncated importance weights: min(pi / mu, cap) times the on-policy gradient", "[rl]") {
+  // Token 0: pi = 0.5, mu = 0.25 -> pi / mu = 2, capped at 1.5. Token 1: pi = 0.2, mu = 0.4 ->
+  // 0.5. Token 2 is masked. A = (+1, -2, +3), N = 4.
+  torch::Tensor logp =
+      torch::tensor({std::log(0.5), std::log(0.2), std::log(0.9)}).requires_grad_(true);
+  torch::Tensor mu = torch::tensor({std::log(0.25), std::log(0.4), std::log(0.1)});
+  torch::Tensor adv = torch::tensor({1.0, -2.0, 3.0});
+  torch::Tensor mask = torch::tensor({1.0, 1.0, 0.0});
+  rl::GrpoLossOptions options;
+  options.is_cap = 1.5;
+  auto terms = rl::grpo_token_loss(logp, {}, {}, {}, adv, mask, 4.0, options, mu);
+  // loss = -(1.5 * 1 + 0.5 * (-2)) / 4 = -0.125; d loss / d logp = -w A / N.
+  CHECK(terms.loss.item<double>() == Approx(-0.125));
+  terms.loss.backward();
+  CHECK(logp.grad()[0].item<double>() == Approx(-1.5 / 4));
+  CHECK(logp.grad()[1].item<double>() == Approx(1.0 / 4));
+  CHECK(logp.grad()[2].item<double>() == 0);
+  CHECK(terms.is_weight_mean.item<double>() == Approx((1.5 + 0.5) / 2));
+  CHECK(terms.is_weight_max.item<double>() == Approx(1.5));
+  CHECK(terms.clipped.item<double>() == 0);  // on-policy ratio: nothing clipped
+  // Without a cap (or without behaviour log-probs) the weights are 1: the plain on-policy loss.
+  auto plain = rl::grpo_token_loss(logp.detach(), {}, {}, {}, adv, mask, 4.0, {}, mu);
+  CHECK(plain.loss.item<double>() == Approx(-(1.0 - 2.0) / 4));
+  CHECK(plain.is_weight_mean.item<double>() == 1.0);
+}
+
 TEST_CASE("zero-variance groups, easy prompts, pass-rate filter", "[rl]") {
   auto drop = rl::zero_variance_groups({{1, 1, 1}, {0, 1, 0}, {0, 0, 0}});
   CHECK(drop == std::vector<bool>{true, false, true});

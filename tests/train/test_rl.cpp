@@ -445,12 +445,24 @@ TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, dete
   auto untimed = run_python(quote(source_path("tests/train/trace_tool.py")) + " untimed " +
                             quote(dir + "lag1_a/trace.h5") + " " + quote(dir + "lag1_b/trace.h5") +
                             " rl");
-  CHECK(untimed.out == "equal 27\n");
+  CHECK(untimed.out == "equal 29\n");
   // Step s generates with the weights after update s - 2 (the first two with the start's).
   CHECK(column(dir + "lag1_a/trace.h5", "lag") == std::vector<double>{0, 1, 1, 1, 1});
   // Generated with older weights, the loss clips against the rollout's policy.
   const std::vector<double> clipped = column(dir + "lag1_a/trace.h5", "clip_fraction");
   CHECK(std::any_of(clipped.begin() + 1, clipped.end(), [](double c) { return c > 0; }));
+  // ... or, with rl.is_correction = truncated, weighs the on-policy gradient by min(pi/mu, cap).
+  auto t = run_process(
+      mpiexec(4) + " " + rl_cmd(f, "lag1_tis", args + " --rl.is_correction=truncated --rl.is_cap=1.5"),
+      600);
+  INFO(t.out << t.err);
+  REQUIRE(t.exit_code == 0);
+  const std::vector<double> weights = column(dir + "lag1_tis/trace.h5", "is_weight_max");
+  REQUIRE(weights.size() == 5);
+  CHECK(weights[0] == 1.0);  // step 1 is on-policy
+  CHECK(std::all_of(weights.begin(), weights.end(), [](double w) { return w <= 1.5; }));
+  CHECK(std::any_of(weights.begin() + 1, weights.end(), [](double w) { return w != 1.0; }));
+  CHECK(column(dir + "lag1_tis/trace.h5", "clip_fraction") == std::vector<double>(5, 0.0));
 
   std::string log = dir + "lag1_stop.log";
   std::string script = mpiexec(4) + " " + rl_cmd(f, "lag1_stop", args) + " > " + quote(log) +
