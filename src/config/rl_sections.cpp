@@ -63,6 +63,14 @@ void describe_rl(Schema& s, RlConfig& c) {
         "times the truncated importance weight min(pi / mu, is_cap)")
       .choices({"clip", "truncated"});
   s.add("is_cap", &c.is_cap, "rl.is_correction = truncated: the importance-weight cap").min(0, true);
+  s.add("weight_sync_dtype", &c.weight_sync_dtype,
+        "split layout: the weights' precision from learner to rollout rank: fp32 (exact: the "
+        "rollout ranks generate with the learner's weights bit for bit) or bf16 (half the bytes; "
+        "the rollout ranks generate with bf16-rounded weights)")
+      .choices({"fp32", "bf16"});
+  s.add("weight_bucket_mb", &c.weight_bucket_mb,
+        "split layout: the weights message travels in pieces of this many MiB")
+      .min(0, true);
   s.add("clip_eps_low", &c.clip_eps_low, "PPO ratio clip below 1 (used when updates_per_batch > 1)")
       .min(0);
   s.add("clip_eps_high", &c.clip_eps_high,

@@ -27,6 +27,8 @@ struct RlConfig {
   int64_t max_lag = 0;  // split layout: a step's rollouts may use weights this many updates old
   std::string is_correction = "clip";  // clip | truncated: the loss of rollouts from older weights
   double is_cap = 2.0;                 // truncated: the importance-weight cap
+  std::string weight_sync_dtype = "fp32";  // split layout: fp32 (exact) | bf16 (half the bytes)
+  double weight_bucket_mb = 64;            // split layout: the weights travel in such pieces
   double clip_eps_low = 0.2, clip_eps_high = 0.2;
   double kl_coef = 0.0;
   double entropy_coef = 0.0;

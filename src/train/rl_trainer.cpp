@@ -204,6 +204,10 @@ class RlTrainer {
   void send_weights(int64_t version, WeightsFlag flag);
   // Rollout rank: the next weights message into the model; its flag.
   WeightsFlag receive_weights();
+  // The weights' precision on the wire (rl.weight_sync_dtype).
+  torch::ScalarType weight_dtype() const {
+    return cfg_.rl.weight_sync_dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  }
   // Drops the buffers of completed sends; waits for all of this rank's posted sends (the other
   // side receives them all).
   void prune_sends();
@@ -740,15 +744,32 @@ StepBatch RlTrainer::receive_batch(rl::PromptSampler* sampler, rl::EasyPromptFil
   return batch;
 }
 
+// The flat weights message in buckets of rl.weight_bucket_mb (the last one shorter): [start,
+// length) ranges over the payload.
+std::vector<std::pair<int64_t, int64_t>> weight_buckets(int64_t numel, int64_t element_bytes,
+                                                        double bucket_mb) {
+  const int64_t per = std::max<int64_t>(
+      1, static_cast<int64_t>(bucket_mb * 1024 * 1024) / std::max<int64_t>(1, element_bytes));
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (int64_t start = 0; start < numel; start += per)
+    out.emplace_back(start, std::min(per, numel - start));
+  return out;
+}
+
 void RlTrainer::send_weights(int64_t version, WeightsFlag flag) {
   const auto t0 = Clock::now();
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> flat;
   for (const auto& shard : model_->param_shards()) flat.push_back(shard.tensor.reshape({-1}));
-  torch::Tensor payload = torch::cat(flat);  // a copy: the next update may not touch it
+  // A copy (the next update may not touch it), in the wire precision.
+  torch::Tensor payload = torch::cat(flat).to(weight_dtype());
   torch::Tensor header = torch::tensor({version, static_cast<int64_t>(flag)}, torch::kInt64);
   sending_.emplace_back(pair_->isend(header, 1, kWeightsTag), header);
-  sending_.emplace_back(pair_->isend(payload, 1, kWeightsTag), payload);
+  for (auto [start, length] :
+       weight_buckets(payload.numel(), payload.element_size(), cfg_.rl.weight_bucket_mb)) {
+    torch::Tensor bucket = payload.narrow(0, start, length);
+    sending_.emplace_back(pair_->isend(bucket, 1, kWeightsTag), bucket);
+  }
   prune_sends();
   last_weight_sync_s_ = seconds_since(t0);
 }
@@ -760,12 +781,16 @@ WeightsFlag RlTrainer::receive_weights() {
   int64_t numel = 0;
   for (const auto& shard : model_->param_shards()) numel += shard.tensor.numel();
   torch::Tensor payload =
-      torch::empty({numel}, torch::TensorOptions().dtype(torch::kFloat32).device(groups_->device()));
-  pair_->recv(payload, 0, kWeightsTag);
+      torch::empty({numel}, torch::TensorOptions().dtype(weight_dtype()).device(groups_->device()));
+  for (auto [start, length] :
+       weight_buckets(numel, payload.element_size(), cfg_.rl.weight_bucket_mb)) {
+    torch::Tensor bucket = payload.narrow(0, start, length);
+    pair_->recv(bucket, 0, kWeightsTag);
+  }
   int64_t offset = 0;
   for (const auto& shard : model_->param_shards()) {
     torch::Tensor p = shard.tensor;
-    p.copy_(payload.narrow(0, offset, p.numel()).view_as(p));
+    p.copy_(payload.narrow(0, offset, p.numel()).view_as(p));  // bf16 on the wire: widened
     offset += p.numel();
   }
   weights_version_ = header[0].item<int64_t>();

@@ -387,6 +387,25 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
              dir + "split_lag0/checkpoints/step_00000005.h5", "") == "equal 51\n");
   const std::vector<double> waits = column(dir + "split_lag0/trace.h5", "time_weight_sync");
   CHECK(waits.size() == 5);
+  // The weights in many small buckets: still exact. In bf16: the rollout ranks generate with
+  // rounded weights, which the learner's recomputed log-probs show.
+  auto buckets = run_process(mpiexec(4) + " " + rl_cmd(f, "split_buckets",
+                                                       args + " --parallel.rollout_ranks=2"
+                                                              " --rl.weight_bucket_mb=0.01"),
+                             600);
+  REQUIRE(buckets.exit_code == 0);
+  CHECK(tool("untimed", dir + "split_colocated/trace.h5", dir + "split_buckets/trace.h5",
+             " rl rl_rollouts") == "equal 32\n");
+  auto bf16 = run_process(mpiexec(4) + " " + rl_cmd(f, "split_bf16",
+                                                    args + " --parallel.rollout_ranks=2"
+                                                           " --rl.weight_sync_dtype=bf16"),
+                          600);
+  REQUIRE(bf16.exit_code == 0);
+  const std::vector<double> exact = column(dir + "split_lag0/trace.h5", "logprob_mismatch");
+  const std::vector<double> rounded = column(dir + "split_bf16/trace.h5", "logprob_mismatch");
+  REQUIRE(rounded.size() == 5);
+  CHECK(rounded[0] == exact[0]);  // step 1: the start's weights on both sides
+  CHECK(rounded[1] > 10 * std::max(exact[1], 1e-9));
 
   // Stop the split run after step 2 (SIGUSR1 reaches every rank), resume on 4 ranks.
   std::string log = dir + "split_stop.log";
