@@ -42,6 +42,11 @@ void describe_parallel(Schema& s, ParallelConfig& c) {
         "learner's tp x pp layout, one per learner replica), the others only learn; 0 = every "
         "rank does both (colocated). Other commands run colocated on every rank")
       .min(0);
+  s.add("rollout_tp", &c.rollout_tp,
+        "acerl rl split layout: the rollout replicas' tensor-parallel size: 0 = the learner's "
+        "tp, or 1 with pp = 1 (each rollout rank holds the whole model; the learner's tp shards "
+        "are gathered into it)")
+      .min(0);
 }
 
 void describe_log(Schema& s, LogConfig& c) {

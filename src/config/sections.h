@@ -28,6 +28,7 @@ struct ParallelConfig {
   int pp = 1;
   int dp = 0;  // 0: whatever is left of the world size after tp * pp
   int rollout_ranks = 0;  // acerl rl: ranks that only generate (0 = colocated)
+  int rollout_tp = 0;     // acerl rl: the rollout replicas' tp (0 = the learner's)
 };
 
 struct LogConfig {

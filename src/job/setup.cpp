@@ -111,26 +111,42 @@ SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config) 
   SplitRoles roles;
   const int rollout_ranks = config.parallel.rollout_ranks, world = runtime.size();
   if (rollout_ranks == 0) return roles;
+  const int tp = config.parallel.tp, pp = config.parallel.pp;
+  const int rollout_tp = config.parallel.rollout_tp > 0 ? config.parallel.rollout_tp : tp;
+  ACERL_USAGE_CHECK(rollout_tp == tp || (rollout_tp == 1 && pp == 1), "parallel.rollout_tp = ",
+                    rollout_tp, " with tp = ", tp, ", pp = ", pp,
+                    ": the rollout replicas take the learner's tp (0 or ", tp,
+                    "), or 1 when pp = 1");
   const int learners = world - rollout_ranks;
+  const int per_learner = tp * pp, per_rollout = rollout_tp * pp;
+  const bool fits = learners > 0 && learners % per_learner == 0 &&
+                    rollout_ranks == learners / per_learner * per_rollout;
+  // The rollout_ranks that would fit this world: n replicas of per_learner + per_rollout ranks.
+  const int per_pair = per_learner + per_rollout;
   ACERL_USAGE_CHECK(
-      learners == rollout_ranks, "parallel.rollout_ranks = ", rollout_ranks, " does not fit ",
-      world, " ranks: the split layout has one rollout replica per learner replica, in the "
-      "learner's tp x pp layout, so rollout_ranks = world size / 2",
-      world % 2 == 0 ? str(" (here ", world / 2, ", with tp x pp x dp = ", world / 2,
-                           " learner ranks)")
-                     : str(" (an even world size is needed; with ", world + 1,
-                           " ranks: rollout_ranks = ", (world + 1) / 2, ")"),
+      fits, "parallel.rollout_ranks = ", rollout_ranks, " does not fit ", world,
+      " ranks: the split layout has one rollout replica (", per_rollout,
+      " ranks: rollout_tp x pp) per learner replica (", per_learner,
+      " ranks: tp x pp), so rollout_ranks = world size x ", per_rollout, " / ", per_pair,
+      world % per_pair == 0
+          ? str(" (here ", world / per_pair * per_rollout, ", with ", world / per_pair,
+                " learner replicas)")
+          : str(" (the world size must be a multiple of ", per_pair, ")"),
       ", or 0 for every rank to generate and learn");
   roles.split = true;
   roles.rollout = runtime.rank() >= learners;
-  const int index = runtime.rank() % learners;  // this rank's place in its side's grid
-  check_mpi(MPI_Comm_split(runtime.world(), roles.rollout ? 1 : 0, index, &roles.side),
+  roles.gather = rollout_tp != tp;
+  roles.learner_ranks = per_learner;
+  roles.rollout_tp = rollout_tp;
+  const int side_rank = roles.rollout ? runtime.rank() - learners : runtime.rank();
+  const int replica = side_rank / (roles.rollout ? per_rollout : per_learner);
+  check_mpi(MPI_Comm_split(runtime.world(), roles.rollout ? 1 : 0, side_rank, &roles.side),
             "MPI_Comm_split (rl sides)", runtime.world());
-  check_mpi(MPI_Comm_split(runtime.world(), index, roles.rollout ? 1 : 0, &roles.pair),
-            "MPI_Comm_split (weight-sync pairs)", runtime.world());
+  check_mpi(MPI_Comm_split(runtime.world(), replica, runtime.rank(), &roles.group),
+            "MPI_Comm_split (weight-sync groups)", runtime.world());
   check_mpi(MPI_Comm_set_name(roles.side, roles.rollout ? "rollout" : "learner"),
             "MPI_Comm_set_name", roles.side);
-  check_mpi(MPI_Comm_set_name(roles.pair, "weights"), "MPI_Comm_set_name", roles.pair);
+  check_mpi(MPI_Comm_set_name(roles.group, "weights"), "MPI_Comm_set_name", roles.group);
   return roles;
 }
 

@@ -48,14 +48,19 @@ JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config,
                      MPI_Comm grid = MPI_COMM_NULL);
 
 // acerl rl's split layout (parallel.rollout_ranks = R > 0): the first world - R ranks learn, the
-// last R generate and score. Each rollout rank mirrors the learner rank of the same index in its
-// side's grid (equal tp x pp x dp layouts), so R = world / 2. Collective over the world: `side`
-// is this rank's side, `pair` the two ranks (learner first) of its weight sync. UsageError, the
-// same on every rank, when R does not fit the world.
+// last R generate and score, in one rollout replica per learner replica. A rollout replica has
+// the learner's tp x pp layout (each rollout rank mirrors the learner rank of the same index:
+// R = world / 2), or with parallel.rollout_tp = 1 and pp = 1 a single rank holding the whole
+// model (R = learner replicas). Collective over the world: `side` is this rank's side, `group`
+// one learner replica and its rollout replica (learners first). UsageError, the same on every
+// rank, when R does not fit the world.
 struct SplitRoles {
   bool split = false;    // rollout_ranks > 0
   bool rollout = false;  // this rank generates (else it learns)
-  MPI_Comm side = MPI_COMM_NULL, pair = MPI_COMM_NULL;
+  bool gather = false;   // rollout_tp = 1 < tp: the rollout rank gathers the learners' tp shards
+  int learner_ranks = 0;  // of one replica: the first group ranks
+  int rollout_tp = 0;     // the rollout side's tp
+  MPI_Comm side = MPI_COMM_NULL, group = MPI_COMM_NULL;
 };
 SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config);
 std::vector<int64_t> parse_layers_per_stage(const std::string& text);

@@ -246,7 +246,11 @@ class RlTrainer {
   std::unique_ptr<io::Trace> trace_;
   std::unique_ptr<RunControl> control_;
   job::SplitRoles roles_;
-  std::unique_ptr<parallel::Communicator> pair_;  // split: learner (0) and rollout (1) rank
+  // Split: one learner replica and its rollout replica (learners first); the group ranks this
+  // rank exchanges with: a learner's rollout rank, a rollout rank's learners.
+  std::unique_ptr<parallel::Communicator> group_;
+  int rollout_peer_ = -1;
+  std::vector<int> learner_peers_;
   std::deque<std::pair<std::unique_ptr<parallel::CommRequest>, torch::Tensor>> sending_;
   int64_t weights_version_ = 0;  // rollout rank: updates behind the weights it holds
   double last_weight_sync_s_ = 0;  // learner: packing and posting the last weights
@@ -478,7 +482,13 @@ void RlTrainer::build(std::vector<Stage>& stages) {
                       " needs the split layout (parallel.rollout_ranks > 0): colocated ranks "
                       "always generate with the latest weights");
     roles_ = job::split_roles(runtime_, cfg_);
-    auto basics = job::job_basics(runtime_, cfg_, roles_.side);
+    // A rollout replica of tp 1 (parallel.rollout_tp) builds its grid with that tp.
+    config::Config side_cfg = cfg_;
+    if (roles_.rollout && roles_.gather) {
+      side_cfg.parallel.tp = roles_.rollout_tp;
+      side_cfg.parallel.dp = 0;
+    }
+    auto basics = job::job_basics(runtime_, side_cfg, roles_.side);
     architecture_ = basics.architecture;
     groups_ = std::move(basics.groups);
     tok_ = std::move(basics.tokenizer);
@@ -492,18 +502,26 @@ void RlTrainer::build(std::vector<Stage>& stages) {
   model_ = job::build_model(cfg_, architecture_, g);
   model_->set_activation_checkpointing(cfg_.model.activation_checkpointing);
   if (roles_.split) {
-    pair_ = parallel::make_axis(roles_.pair, "weights",
-                                {g.device(), cfg_.run.collective_timeout_s});
+    group_ = parallel::make_axis(roles_.group, "weights",
+                                 {g.device(), cfg_.run.collective_timeout_s});
+    const int me = group_->rank(), learners = roles_.learner_ranks;
+    if (learner()) {
+      rollout_peer_ = roles_.gather ? learners : me + learners;
+    } else if (roles_.gather) {
+      for (int t = 0; t < learners; ++t) learner_peers_.push_back(t);
+    } else {
+      learner_peers_.push_back(me - learners);
+    }
     if (g.device().is_cuda()) {  // NCCL starts now, on both sides, not at the first weights
       torch::Tensor probe = torch::zeros({1}, torch::TensorOptions().device(g.device()));
-      pair_->broadcast(probe, 0);
+      group_->broadcast(probe, 0);
     }
     log0(str("parallel.rollout_ranks = ", cfg_.parallel.rollout_ranks, ": ranks 0-",
              runtime_.size() - cfg_.parallel.rollout_ranks - 1, " learn, ranks ",
              runtime_.size() - cfg_.parallel.rollout_ranks, "-", runtime_.size() - 1,
-             " generate and score (", g.layout().dp, " rollout replicas of tp ", g.layout().tp,
-             " x pp ", g.layout().pp, "), weights sent after every update; rl.max_lag = ",
-             cfg_.rl.max_lag));
+             " generate and score (", g.layout().dp, " rollout replicas of tp ", roles_.rollout_tp,
+             " x pp ", g.layout().pp, roles_.gather ? ", gathering the learners' tp shards" : "",
+             "), weights sent after every update; rl.max_lag = ", cfg_.rl.max_lag));
   }
 
   if (!learner()) {  // a rollout rank keeps the model for generation only
@@ -694,17 +712,19 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
   torch::Tensor size = torch::tensor({static_cast<int64_t>(bytes.size())}, torch::kInt64);
   torch::Tensor payload = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
   std::memcpy(payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
-  sending_.emplace_back(pair_->isend(size, 0, kBatchTag), size);
-  sending_.emplace_back(pair_->isend(payload, 0, kBatchTag), payload);
+  for (int learner : learner_peers_) {  // every learner rank of the replica needs the rollouts
+    sending_.emplace_back(group_->isend(size, learner, kBatchTag), size);
+    sending_.emplace_back(group_->isend(payload, learner, kBatchTag), payload);
+  }
   prune_sends();
 }
 
 StepBatch RlTrainer::receive_batch(rl::PromptSampler* sampler, rl::EasyPromptFilter* easy) {
   const auto t0 = Clock::now();
   torch::Tensor size = torch::empty({1}, torch::kInt64);
-  pair_->recv(size, 1, kBatchTag);
+  group_->recv(size, rollout_peer_, kBatchTag);
   torch::Tensor payload = torch::empty({size.item<int64_t>()}, torch::kUInt8);
-  pair_->recv(payload, 1, kBatchTag);
+  group_->recv(payload, rollout_peer_, kBatchTag);
   StepBatch batch(cfg_.rl.entropy_grid.values.size());
   batch.t_wait = seconds_since(t0);
   io::ByteReader r(payload.data_ptr<uint8_t>(), static_cast<size_t>(payload.numel()));
@@ -759,16 +779,20 @@ std::vector<std::pair<int64_t, int64_t>> weight_buckets(int64_t numel, int64_t e
 void RlTrainer::send_weights(int64_t version, WeightsFlag flag) {
   const auto t0 = Clock::now();
   torch::NoGradGuard no_grad;
+  // This rank's parameters; gathered into a tp-1 rollout rank, a replicated one comes from the
+  // first tp rank only.
   std::vector<torch::Tensor> flat;
-  for (const auto& shard : model_->param_shards()) flat.push_back(shard.tensor.reshape({-1}));
+  for (const auto& shard : model_->param_shards())
+    if (!roles_.gather || shard.split_dim >= 0 || group_->rank() == 0)
+      flat.push_back(shard.tensor.reshape({-1}));
   // A copy (the next update may not touch it), in the wire precision.
   torch::Tensor payload = torch::cat(flat).to(weight_dtype());
   torch::Tensor header = torch::tensor({version, static_cast<int64_t>(flag)}, torch::kInt64);
-  sending_.emplace_back(pair_->isend(header, 1, kWeightsTag), header);
+  sending_.emplace_back(group_->isend(header, rollout_peer_, kWeightsTag), header);
   for (auto [start, length] :
        weight_buckets(payload.numel(), payload.element_size(), cfg_.rl.weight_bucket_mb)) {
     torch::Tensor bucket = payload.narrow(0, start, length);
-    sending_.emplace_back(pair_->isend(bucket, 1, kWeightsTag), bucket);
+    sending_.emplace_back(group_->isend(bucket, rollout_peer_, kWeightsTag), bucket);
   }
   prune_sends();
   last_weight_sync_s_ = seconds_since(t0);
@@ -776,25 +800,54 @@ void RlTrainer::send_weights(int64_t version, WeightsFlag flag) {
 
 WeightsFlag RlTrainer::receive_weights() {
   torch::NoGradGuard no_grad;
-  torch::Tensor header = torch::empty({2}, torch::kInt64);
-  pair_->recv(header, 0, kWeightsTag);
-  int64_t numel = 0;
-  for (const auto& shard : model_->param_shards()) numel += shard.tensor.numel();
-  torch::Tensor payload =
-      torch::empty({numel}, torch::TensorOptions().dtype(weight_dtype()).device(groups_->device()));
-  for (auto [start, length] :
-       weight_buckets(numel, payload.element_size(), cfg_.rl.weight_bucket_mb)) {
-    torch::Tensor bucket = payload.narrow(0, start, length);
-    pair_->recv(bucket, 0, kWeightsTag);
+  const auto shards = model_->param_shards();
+  const int tp = static_cast<int>(learner_peers_.size());  // learner ranks sending (gathered: tp)
+  auto wire = torch::TensorOptions().dtype(weight_dtype()).device(groups_->device());
+  // What learner peer k sends: its slice of every split parameter, and (k = 0) the replicated
+  // ones; equal layouts: everything.
+  auto piece = [&](const model::ParamShard& p, int k) -> int64_t {
+    if (!roles_.gather) return p.tensor.numel();
+    if (p.split_dim >= 0) return p.tensor.numel() / tp;
+    return k == 0 ? p.tensor.numel() : 0;
+  };
+  WeightsFlag flag = kContinue;
+  std::vector<torch::Tensor> payloads;
+  for (int k = 0; k < tp; ++k) {
+    torch::Tensor header = torch::empty({2}, torch::kInt64);
+    group_->recv(header, learner_peers_[static_cast<size_t>(k)], kWeightsTag);
+    weights_version_ = header[0].item<int64_t>();
+    flag = static_cast<WeightsFlag>(header[1].item<int64_t>());
+    int64_t numel = 0;
+    for (const auto& p : shards) numel += piece(p, k);
+    torch::Tensor payload = torch::empty({numel}, wire);
+    for (auto [start, length] :
+         weight_buckets(numel, payload.element_size(), cfg_.rl.weight_bucket_mb)) {
+      torch::Tensor bucket = payload.narrow(0, start, length);
+      group_->recv(bucket, learner_peers_[static_cast<size_t>(k)], kWeightsTag);
+    }
+    payloads.push_back(payload);
   }
-  int64_t offset = 0;
-  for (const auto& shard : model_->param_shards()) {
-    torch::Tensor p = shard.tensor;
-    p.copy_(payload.narrow(0, offset, p.numel()).view_as(p));  // bf16 on the wire: widened
-    offset += p.numel();
+  std::vector<int64_t> offsets(static_cast<size_t>(tp), 0);
+  for (const auto& p : shards) {
+    torch::Tensor full = p.tensor;
+    if (roles_.gather && p.split_dim >= 0) {  // the tp slices, in tp order, along split_dim
+      std::vector<int64_t> slice_shape(full.sizes().begin(), full.sizes().end());
+      slice_shape[static_cast<size_t>(p.split_dim)] /= tp;
+      std::vector<torch::Tensor> slices;
+      for (int k = 0; k < tp; ++k) {
+        const int64_t n = piece(p, k);
+        slices.push_back(payloads[static_cast<size_t>(k)]
+                             .narrow(0, offsets[static_cast<size_t>(k)], n)
+                             .view(slice_shape));
+        offsets[static_cast<size_t>(k)] += n;
+      }
+      full.copy_(torch::cat(slices, p.split_dim));  // bf16 on the wire: widened
+    } else {
+      full.copy_(payloads[0].narrow(0, offsets[0], full.numel()).view_as(full));
+      offsets[0] += full.numel();
+    }
   }
-  weights_version_ = header[0].item<int64_t>();
-  return static_cast<WeightsFlag>(header[1].item<int64_t>());
+  return flag;
 }
 
 void RlTrainer::prune_sends() {
