@@ -6,6 +6,41 @@
 
 namespace acerl::rl {
 
+void write_rollouts(io::ByteWriter& out, const std::vector<Rollout>& rollouts) {
+  out.put<uint64_t>(rollouts.size());
+  for (const Rollout& r : rollouts) {
+    out.put<uint64_t>(r.prompt);
+    out.put(r.sample);
+    out.put(r.prompt_ids);
+    out.put(r.tokens);
+    out.put(r.logprobs);
+    out.put(r.entropies);
+    out.put(r.curve);
+    out.put<uint8_t>(r.truncated ? 1 : 0);
+    out.put(r.reward);
+    out.put(r.reason);
+    out.put(r.advantage);
+  }
+}
+
+std::vector<Rollout> read_rollouts(io::ByteReader& in) {
+  std::vector<Rollout> out(in.get<uint64_t>());
+  for (Rollout& r : out) {
+    r.prompt = in.get<uint64_t>();
+    r.sample = in.get<int64_t>();
+    r.prompt_ids = in.get_vector<int64_t>();
+    r.tokens = in.get_vector<int64_t>();
+    r.logprobs = in.get_vector<float>();
+    r.entropies = in.get_vector<float>();
+    r.curve = in.get_vector<float>();
+    r.truncated = in.get<uint8_t>() != 0;
+    r.reward = in.get<double>();
+    r.reason = in.get_string();
+    r.advantage = in.get<float>();
+  }
+  return out;
+}
+
 void assign_advantages(std::vector<Rollout>& rollouts, int64_t group_size, double eps) {
   ACERL_CHECK(rollouts.size() % static_cast<size_t>(group_size) == 0,
               "rollouts do not form groups of ", group_size);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/packed_rows.h"
+#include "io/bytes.h"
 
 namespace acerl::rl {
 
@@ -22,6 +23,10 @@ struct Rollout {
   std::string reason;
   float advantage = 0;
 };
+
+// Rollouts as a flat message between ranks (the split layout's batches): every field, exact bits.
+void write_rollouts(io::ByteWriter& out, const std::vector<Rollout>& rollouts);
+std::vector<Rollout> read_rollouts(io::ByteReader& in);
 
 // Rollouts come in groups of `group_size` consecutive entries (one prompt each).
 void assign_advantages(std::vector<Rollout>& rollouts, int64_t group_size, double eps);

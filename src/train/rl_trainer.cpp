@@ -682,19 +682,7 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
 void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& sampler,
                            const rl::EasyPromptFilter& easy) {
   io::ByteWriter w;
-  w.put<uint64_t>(batch.kept.size());
-  for (const rl::Rollout& r : batch.kept) {
-    w.put<uint64_t>(r.prompt);
-    w.put(r.sample);
-    w.put(r.prompt_ids);
-    w.put(r.tokens);
-    w.put(r.logprobs);
-    w.put(r.entropies);
-    w.put(r.curve);
-    w.put<uint8_t>(r.truncated ? 1 : 0);
-    w.put(r.reward);
-    w.put(r.reason);
-  }
+  rl::write_rollouts(w, batch.kept);
   w.put(batch.totals.values());
   w.put(batch.max_length);
   w.put(batch.t_generate);
@@ -728,21 +716,7 @@ StepBatch RlTrainer::receive_batch(rl::PromptSampler* sampler, rl::EasyPromptFil
   StepBatch batch(cfg_.rl.entropy_grid.values.size());
   batch.t_wait = seconds_since(t0);
   io::ByteReader r(payload.data_ptr<uint8_t>(), static_cast<size_t>(payload.numel()));
-  const auto n = r.get<uint64_t>();
-  for (uint64_t i = 0; i < n; ++i) {
-    rl::Rollout x;
-    x.prompt = r.get<uint64_t>();
-    x.sample = r.get<int64_t>();
-    x.prompt_ids = r.get_vector<int64_t>();
-    x.tokens = r.get_vector<int64_t>();
-    x.logprobs = r.get_vector<float>();
-    x.entropies = r.get_vector<float>();
-    x.curve = r.get_vector<float>();
-    x.truncated = r.get<uint8_t>() != 0;
-    x.reward = r.get<double>();
-    x.reason = r.get_string();
-    batch.kept.push_back(std::move(x));
-  }
+  batch.kept = rl::read_rollouts(r);
   batch.totals.assign(r.get_vector<double>());
   batch.max_length = r.get<int64_t>();
   batch.t_generate = r.get<double>();

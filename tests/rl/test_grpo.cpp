@@ -4,10 +4,13 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <fstream>
 
 #include "rl/filters.h"
 #include "rl/grpo.h"
+#include "rl/rollout_batch.h"
 #include "rl/temperature.h"
 #include "support/process.h"
 
@@ -154,4 +157,44 @@ TEST_CASE("avg@k with its standard error and the unbiased pass@k", "[rl]") {
   CHECK(eval::pass_at_k(10, 6, 5) == 1);                 // fewer than k failures
   CHECK(eval::pass_at_k(64, 8, 8) == Approx(1 - 1.0 * 56 * 55 * 54 * 53 * 52 * 51 * 50 * 49 /
                                                     (64.0 * 63 * 62 * 61 * 60 * 59 * 58 * 57)));
+}
+
+TEST_CASE("rollouts round-trip through a flat message bit for bit; a cut message is an error",
+          "[rl]") {
+  std::vector<rl::Rollout> rollouts(2);
+  rollouts[0].prompt = 7;
+  rollouts[0].sample = 3;
+  rollouts[0].prompt_ids = {1, 2, 151643};
+  rollouts[0].tokens = {5, 6};
+  rollouts[0].logprobs = {-0.0f, std::nextafter(-1.0f, 0.0f)};
+  rollouts[0].entropies = {std::numeric_limits<float>::denorm_min(), 2.5f};
+  rollouts[0].curve = {0.1f, 0.2f, 0.3f, 0.4f};
+  rollouts[0].truncated = true;
+  rollouts[0].reward = 0.1 + 0.2;
+  rollouts[0].reason = "wrong_answer";
+  rollouts[0].advantage = -0.866f;
+  rollouts[1].reason = "";  // empty vectors and strings
+  io::ByteWriter w;
+  rl::write_rollouts(w, rollouts);
+  io::ByteReader r(w.bytes().data(), w.bytes().size());
+  std::vector<rl::Rollout> back = rl::read_rollouts(r);
+  CHECK(r.done());
+  REQUIRE(back.size() == 2);
+  CHECK(back[0].prompt == 7);
+  CHECK(back[0].sample == 3);
+  CHECK(back[0].prompt_ids == rollouts[0].prompt_ids);
+  CHECK(back[0].tokens == rollouts[0].tokens);
+  CHECK(std::memcmp(back[0].logprobs.data(), rollouts[0].logprobs.data(), 2 * sizeof(float)) == 0);
+  CHECK(back[0].entropies == rollouts[0].entropies);
+  CHECK(back[0].curve == rollouts[0].curve);
+  CHECK(back[0].truncated);
+  CHECK(back[0].reward == 0.1 + 0.2);
+  CHECK(back[0].reason == "wrong_answer");
+  CHECK(back[0].advantage == -0.866f);
+  CHECK(back[1].tokens.empty());
+  CHECK(back[1].reason.empty());
+  CHECK_FALSE(back[1].truncated);
+  // One byte short: the reader says so instead of reading past the end.
+  io::ByteReader cut(w.bytes().data(), w.bytes().size() - 1);
+  CHECK_THROWS_WITH(rl::read_rollouts(cut), Catch::Contains("message ends after"));
 }
