@@ -22,30 +22,35 @@ AttentionInputs training_inputs(const torch::Tensor& position_ids, const torch::
   return in;
 }
 
-AttentionInputs cached_inputs(const torch::Tensor& position_ids, KvCache& cache,
-                              const Qwen2Config& config) {
+namespace {
+
+// The new tokens at `position_ids` (= cache slots) attend to every slot at or before their own
+// position among the first `cache_len`.
+AttentionInputs over_cache(const torch::Tensor& position_ids, KvCache& cache,
+                           const Qwen2Config& config, int64_t cache_len) {
   AttentionInputs in;
   in.position_ids = position_ids;
   in.rope = rope_tables(position_ids, config.head_dim(), config.rope_theta);
   in.cache = &cache;
-  in.cache_len = position_ids.max().item<int64_t>() + 1;
-  ACERL_CHECK(in.cache_len <= cache.max_len(), "KV cache overflow: position ", in.cache_len - 1,
-              " needs more than the ", cache.max_len(), " preallocated slots");
-  torch::Tensor slots = torch::arange(in.cache_len, position_ids.options());         // (S)
+  in.cache_len = cache_len;
+  torch::Tensor slots = torch::arange(cache_len, position_ids.options());             // (S)
   in.mask = (slots.view({1, 1, 1, -1}) <= position_ids.unsqueeze(1).unsqueeze(-1));  // (B, 1, T, S)
   return in;
 }
 
+}  // namespace
+
+AttentionInputs cached_inputs(const torch::Tensor& position_ids, KvCache& cache,
+                              const Qwen2Config& config) {
+  const int64_t cache_len = position_ids.max().item<int64_t>() + 1;
+  ACERL_CHECK(cache_len <= cache.max_len(), "KV cache overflow: position ", cache_len - 1,
+              " needs more than the ", cache.max_len(), " preallocated slots");
+  return over_cache(position_ids, cache, config, cache_len);
+}
+
 AttentionInputs slot_inputs(const torch::Tensor& position_ids, KvCache& cache,
                             const Qwen2Config& config) {
-  AttentionInputs in;
-  in.position_ids = position_ids;
-  in.rope = rope_tables(position_ids, config.head_dim(), config.rope_theta);
-  in.cache = &cache;
-  in.cache_len = cache.max_len();
-  torch::Tensor slots = torch::arange(in.cache_len, position_ids.options());
-  in.mask = (slots.view({1, 1, 1, -1}) <= position_ids.unsqueeze(1).unsqueeze(-1));
-  return in;
+  return over_cache(position_ids, cache, config, cache.max_len());
 }
 
 AttentionImpl::AttentionImpl(const Qwen2Config& c, parallel::Communicator& tp, int64_t local_layer)

@@ -1,6 +1,6 @@
-// defines: small helpers shared by the benchmarks: wall-clock timing of a callable (median of
-// repeats after warm-up), the machine's measured matmul peak, and running the PyTorch eager
-// reference script of the same computation.
+// defines: small helpers shared by the benchmarks: the model shapes they run, wall-clock timing
+// of a callable (median of repeats after warm-up), the machine's measured matmul peak, and
+// running the PyTorch eager reference script of the same computation.
 #pragma once
 
 #include <torch/torch.h>
@@ -11,7 +11,23 @@
 #include <string>
 #include <vector>
 
+#include "model/qwen2_config.h"
+
 namespace acerl::bench {
+
+// The "small" shape (55M parameters) or the Qwen2.5-0.5B shape (random weights in the benches).
+inline model::Qwen2Config shape(bool qwen05b) {
+  model::Qwen2Config c;
+  c.hidden_size = qwen05b ? 896 : 512;
+  c.n_layer = qwen05b ? 24 : 8;
+  c.n_head = qwen05b ? 14 : 8;
+  c.n_head_kv = 2;
+  c.intermediate_size = qwen05b ? 4864 : 1408;
+  c.vocab_size = qwen05b ? 151936 : 32000;
+  c.tie_word_embeddings = qwen05b;
+  c.rope_theta = 1e6;
+  return c;
+}
 
 template <class Fn>
 double median_seconds(Fn fn, int repeats, int warmup = 1) {

@@ -34,19 +34,6 @@ using namespace acerl;
 
 namespace {
 
-model::Qwen2Config shape(bool big) {
-  model::Qwen2Config c;
-  c.hidden_size = big ? 896 : 512;
-  c.n_layer = big ? 24 : 8;
-  c.n_head = big ? 14 : 8;
-  c.n_head_kv = 2;
-  c.intermediate_size = big ? 4864 : 1408;
-  c.vocab_size = big ? 151936 : 32000;
-  c.tie_word_embeddings = big;
-  c.rope_theta = 1e6;
-  return c;
-}
-
 struct Args {
   std::string device = "cuda";
   bool big = true;
@@ -96,7 +83,7 @@ int main(int argc, char** argv) {
     if (device.is_cuda()) torch::cuda::synchronize();
   };
   torch::manual_seed(0);
-  const model::Qwen2Config c = shape(args.big);
+  const model::Qwen2Config c = bench::shape(args.big);
   const model::Precision precision = model::parse_precision("auto", device);
   const char* name = model::precision_name(precision);
   auto groups = parallel::ProcessGroups::single(device);

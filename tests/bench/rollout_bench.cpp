@@ -29,19 +29,6 @@ using namespace acerl;
 
 namespace {
 
-model::Qwen2Config shape(bool big) {
-  model::Qwen2Config c;
-  c.hidden_size = big ? 896 : 512;
-  c.n_layer = big ? 24 : 8;
-  c.n_head = big ? 14 : 8;
-  c.n_head_kv = 2;
-  c.intermediate_size = big ? 4864 : 1408;
-  c.vocab_size = big ? 151936 : 32000;
-  c.tie_word_embeddings = big;
-  c.rope_theta = 1e6;
-  return c;
-}
-
 std::vector<rollout::GenerationRequest> prompts(int64_t batch, int64_t vocab) {
   std::vector<rollout::GenerationRequest> out;
   torch::manual_seed(3);
@@ -88,7 +75,7 @@ int main(int argc, char** argv) {
       dtype);
   std::printf("%-9s %6s %14s %14s %7s\n", "shape", "batch", "acerl tok/s", "eager tok/s", "ratio");
   for (bool big : shapes) {
-    model::Qwen2Config c = shape(big);
+    model::Qwen2Config c = bench::shape(big);
     model::Qwen2ForCausalLM m(c, *groups);
     model::init_parameters(*m, 1);
     for (int64_t batch : batches) {
@@ -114,7 +101,7 @@ int main(int argc, char** argv) {
     }
   }
   // Train/rollout parity: sampled log-probs vs the learner's full-sequence recomputation.
-  model::Qwen2Config c = shape(false);
+  model::Qwen2Config c = bench::shape(false);
   model::Qwen2ForCausalLM m(c, *groups);
   model::init_parameters(*m, 2);
   for (auto parity : {model::Precision::fp32, model::Precision::bf16}) {

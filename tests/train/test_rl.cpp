@@ -67,6 +67,17 @@ std::vector<double> column(const std::string& trace, const std::string& name) {
   return values;
 }
 
+// Starts `command` in the background, sends `signal` (USR1: mpiexec forwards it to the ranks) once
+// its log shows rl step 2, and returns the script's output, which ends with "exit=<code>".
+std::string stop_after_step_2(const std::string& command, const std::string& log,
+                              const char* signal = "USR1") {
+  std::string script = command + " > " + quote(log) + " 2>&1 & pid=$!\n" +
+                       "for i in $(seq 1200); do grep -q 'rl step 2 ' " + quote(log) +
+                       " && break; sleep 0.05; done\n" + "kill -" + signal +
+                       " $pid\nwait $pid\necho exit=$?\n";
+  return run_process(script, 600).out;
+}
+
 std::string python_out(const std::string& code, const std::string& args) {
   auto r = run_python("-c " + quote(code) + " " + args);
   INFO(r.err);
@@ -112,13 +123,9 @@ TEST_CASE("rl: equal seeds give identical traces; a stopped run resumes identica
   CHECK(std::any_of(losses.begin(), losses.end(), [](double l) { return l != 0.0; }));
 
   // Stop after step 2 (SIGTERM), resume: the same six steps.
-  std::string log = f.sft.dir + "/c.log";
-  std::string script = rl_cmd(f, "c", "--rl.temperature=auto") + " > " + quote(log) +
-                       " 2>&1 & pid=$!\n" + "for i in $(seq 600); do grep -q 'rl step 2 ' " +
-                       quote(log) + " && break; sleep 0.05; done\n" +
-                       "kill -TERM $pid\nwait $pid\necho exit=$?\n";
-  auto stopped = run_process(script, 300);
-  CHECK_THAT(stopped.out, Contains("exit=75"));
+  CHECK_THAT(stop_after_step_2(rl_cmd(f, "c", "--rl.temperature=auto"), f.sft.dir + "/c.log",
+                               "TERM"),
+             Contains("exit=75"));
   auto resumed = run_process(rl_cmd(f, "c", "--rl.temperature=auto --resume"), 300);
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.exit_code == 0);
@@ -344,13 +351,9 @@ TEST_CASE("rl on 2 data-parallel ranks with dynamic sampling: equal seeds give i
 
   // Stop after step 2 (SIGUSR1, which mpiexec forwards to the ranks), resume on 2 ranks: the
   // same five steps.
-  std::string log = f.sft.dir + "/dp2_c.log";
-  std::string script = mpiexec(2) + " " + rl_cmd(f, "dp2_c", args) + " > " + quote(log) +
-                       " 2>&1 & pid=$!\n" + "for i in $(seq 1200); do grep -q 'rl step 2 ' " +
-                       quote(log) + " && break; sleep 0.05; done\n" +
-                       "kill -USR1 $pid\nwait $pid\necho exit=$?\n";
-  auto stopped = run_process(script, 600);
-  CHECK_THAT(stopped.out, Contains("exit=75"));
+  CHECK_THAT(stop_after_step_2(mpiexec(2) + " " + rl_cmd(f, "dp2_c", args),
+                               f.sft.dir + "/dp2_c.log"),
+             Contains("exit=75"));
   auto resumed = run_process(mpiexec(2) + " " + rl_cmd(f, "dp2_c", args + " --resume"), 600);
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.exit_code == 0);
@@ -408,13 +411,10 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
   CHECK(rounded[1] > 10 * std::max(exact[1], 1e-9));
 
   // Stop the split run after step 2 (SIGUSR1 reaches every rank), resume on 4 ranks.
-  std::string log = dir + "split_stop.log";
-  std::string script =
-      mpiexec(4) + " " + rl_cmd(f, "split_stop", args + " --parallel.rollout_ranks=2") + " > " +
-      quote(log) + " 2>&1 & pid=$!\n" + "for i in $(seq 1200); do grep -q 'rl step 2 ' " +
-      quote(log) + " && break; sleep 0.05; done\n" + "kill -USR1 $pid\nwait $pid\necho exit=$?\n";
-  auto stopped = run_process(script, 600);
-  CHECK_THAT(stopped.out, Contains("exit=75"));
+  CHECK_THAT(stop_after_step_2(mpiexec(4) + " " +
+                                   rl_cmd(f, "split_stop", args + " --parallel.rollout_ranks=2"),
+                               dir + "split_stop.log"),
+             Contains("exit=75"));
   auto resumed = run_process(
       mpiexec(4) + " " + rl_cmd(f, "split_stop", args + " --parallel.rollout_ranks=2 --resume"),
       600);
@@ -512,13 +512,9 @@ TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, dete
   CHECK(std::any_of(weights.begin() + 1, weights.end(), [](double w) { return w != 1.0; }));
   CHECK(column(dir + "lag1_tis/trace.h5", "clip_fraction") == std::vector<double>(5, 0.0));
 
-  std::string log = dir + "lag1_stop.log";
-  std::string script = mpiexec(4) + " " + rl_cmd(f, "lag1_stop", args) + " > " + quote(log) +
-                       " 2>&1 & pid=$!\n" + "for i in $(seq 1200); do grep -q 'rl step 2 ' " +
-                       quote(log) + " && break; sleep 0.05; done\n" +
-                       "kill -USR1 $pid\nwait $pid\necho exit=$?\n";
-  auto stopped = run_process(script, 600);
-  CHECK_THAT(stopped.out, Contains("exit=75"));
+  CHECK_THAT(stop_after_step_2(mpiexec(4) + " " + rl_cmd(f, "lag1_stop", args),
+                               dir + "lag1_stop.log"),
+             Contains("exit=75"));
   auto resumed = run_process(mpiexec(4) + " " + rl_cmd(f, "lag1_stop", args + " --resume"), 600);
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.exit_code == 0);
