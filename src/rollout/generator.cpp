@@ -261,7 +261,9 @@ void Generator::decode_slots(const std::vector<GenerationRequest>& requests, int
                       options_.sampling.top_p >= 1.0;  // the nucleus search reads back
   // The step's inputs and outputs stay at these addresses for the whole call (a graph's replay
   // reads and writes them); a step of bucket n uses their first n rows.
-  auto on_device = [&](torch::ScalarType t) { return torch::TensorOptions().dtype(t).device(device); };
+  auto on_device = [&](torch::ScalarType t) {
+    return torch::TensorOptions().dtype(t).device(device);
+  };
   torch::Tensor step_ids = torch::zeros({S, 1}, on_device(torch::kInt64));
   torch::Tensor step_positions = torch::zeros({S, 1}, on_device(torch::kInt64));
   torch::Tensor step_uniforms = torch::full({S}, 0.5, on_device(torch::kFloat64));
@@ -300,7 +302,8 @@ void Generator::decode_slots(const std::vector<GenerationRequest>& requests, int
       torch::Tensor where = torch::tensor(free_slots, torch::kInt64).to(device);
       cache.k.index_copy_(1, where, block.k);
       cache.v.index_copy_(1, where, block.v);
-      for (size_t i = 0; i < fresh.size(); ++i) slots[static_cast<size_t>(free_slots[i])] = fresh[i];
+      for (size_t i = 0; i < fresh.size(); ++i)
+        slots[static_cast<size_t>(free_slots[i])] = fresh[i];
       busy += static_cast<int64_t>(fresh.size());
       next += fresh.size();
     } else {
@@ -314,13 +317,14 @@ void Generator::decode_slots(const std::vector<GenerationRequest>& requests, int
       torch::Tensor ids = torch::zeros({n, 1}, torch::kInt64);
       torch::Tensor positions = torch::zeros({n, 1}, torch::kInt64);
       torch::Tensor u = torch::full({n}, 0.5, torch::kFloat64);
+      auto id_at = ids.accessor<int64_t, 2>(), position_at = positions.accessor<int64_t, 2>();
       std::vector<Row> live;
       std::vector<int64_t> live_slots;
       for (int64_t s = 0; s < n; ++s) {
         const auto& slot = slots[static_cast<size_t>(s)];
         if (!slot) continue;
-        ids[s][0] = slot->last_token;
-        positions[s][0] = slot->position;
+        id_at[s][0] = slot->last_token;
+        position_at[s][0] = slot->position;
         live.push_back(*slot);
         live_slots.push_back(s);
       }

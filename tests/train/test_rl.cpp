@@ -67,6 +67,16 @@ std::vector<double> column(const std::string& trace, const std::string& name) {
   return values;
 }
 
+// tests/train/trace_tool.py MODE A B REST (equal, untimed, weights: two files compared): what it
+// prints.
+std::string trace_tool(const std::string& mode, const std::string& a, const std::string& b,
+                       const std::string& rest = "") {
+  auto r = run_python(quote(source_path("tests/train/trace_tool.py")) + " " + mode + " " +
+                      quote(a) + " " + quote(b) + rest);
+  INFO(r.err);
+  return r.out;
+}
+
 // Starts `command` in the background, sends `signal` (USR1: mpiexec forwards it to the ranks) once
 // its log shows rl step 2, and returns the script's output, which ends with "exit=<code>".
 std::string stop_after_step_2(const std::string& command, const std::string& log,
@@ -108,9 +118,7 @@ TEST_CASE("rl: equal seeds give identical traces; a stopped run resumes identica
   auto b = run_process(rl_cmd(f, "b", "--rl.temperature=auto"), 300);
   REQUIRE(b.exit_code == 0);
   auto equal = [&](const std::string& x, const std::string& y) {
-    return run_python(quote(source_path("tests/train/trace_tool.py")) + " equal " + quote(x) + " " +
-                      quote(y) + " rl" + fields)
-        .out;
+    return trace_tool("equal", x, y, " rl" + fields);
   };
   CHECK(equal(f.sft.dir + "/a/trace.h5", f.sft.dir + "/b/trace.h5") == "equal 6\n");
   // The run had something to learn from: six rows of rewards that are not all equal, and
@@ -338,9 +346,7 @@ TEST_CASE("rl on 2 data-parallel ranks with dynamic sampling: equal seeds give i
   auto b = run_process(mpiexec(2) + " " + rl_cmd(f, "dp2_b", args), 600);
   REQUIRE(b.exit_code == 0);
   auto equal = [&](const std::string& x, const std::string& y) {
-    return run_python(quote(source_path("tests/train/trace_tool.py")) + " equal " + quote(x) + " " +
-                      quote(y) + " rl" + fields)
-        .out;
+    return trace_tool("equal", x, y, " rl" + fields);
   };
   CHECK(equal(f.sft.dir + "/dp2_a/trace.h5", f.sft.dir + "/dp2_b/trace.h5") == "equal 5\n");
   // Something was dropped and refilled, and there was something to learn from.
@@ -375,18 +381,11 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
   INFO(split.out << split.err);
   REQUIRE(split.exit_code == 0);
   CHECK_THAT(split.out, Contains("ranks 0-1 learn, ranks 2-3 generate and score"));
-  auto tool = [&](const std::string& mode, const std::string& a, const std::string& b,
-                  const std::string& rest) {
-    auto r = run_python(quote(source_path("tests/train/trace_tool.py")) + " " + mode + " " +
-                        quote(a) + " " + quote(b) + rest);
-    INFO(r.err);
-    return r.out;
-  };
   const std::string dir = f.sft.dir + "/";
   // Every trace column but the timings, every rollout row, and the final weights.
-  CHECK(tool("untimed", dir + "split_colocated/trace.h5", dir + "split_lag0/trace.h5",
+  CHECK(trace_tool("untimed", dir + "split_colocated/trace.h5", dir + "split_lag0/trace.h5",
              " rl rl_rollouts") == "equal 32\n");
-  CHECK(tool("weights", dir + "split_colocated/checkpoints/step_00000005.h5",
+  CHECK(trace_tool("weights", dir + "split_colocated/checkpoints/step_00000005.h5",
              dir + "split_lag0/checkpoints/step_00000005.h5", "") == "equal 51\n");
   const std::vector<double> waits = column(dir + "split_lag0/trace.h5", "time_weight_sync");
   CHECK(waits.size() == 5);
@@ -397,7 +396,7 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
                                                               " --rl.weight_bucket_mb=0.01"),
                              600);
   REQUIRE(buckets.exit_code == 0);
-  CHECK(tool("untimed", dir + "split_colocated/trace.h5", dir + "split_buckets/trace.h5",
+  CHECK(trace_tool("untimed", dir + "split_colocated/trace.h5", dir + "split_buckets/trace.h5",
              " rl rl_rollouts") == "equal 32\n");
   auto bf16 = run_process(mpiexec(4) + " " + rl_cmd(f, "split_bf16",
                                                     args + " --parallel.rollout_ranks=2"
@@ -421,7 +420,8 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.exit_code == 0);
   CHECK_THAT(resumed.out, Contains("resumed from"));
-  CHECK(tool("untimed", dir + "split_colocated/trace.h5", dir + "split_stop/trace.h5", " rl") ==
+  CHECK(trace_tool("untimed", dir + "split_colocated/trace.h5", dir + "split_stop/trace.h5",
+                   " rl") ==
         "equal 26\n");
 }
 
@@ -438,14 +438,10 @@ TEST_CASE("rl split at tp = 2: tensor-parallel shards sync to the rollout replic
   INFO(split.out << split.err);
   REQUIRE(split.exit_code == 0);
   const std::string dir = f.sft.dir + "/";
-  auto tool = run_python(quote(source_path("tests/train/trace_tool.py")) + " untimed " +
-                         quote(dir + "split_tp2_colocated/trace.h5") + " " +
-                         quote(dir + "split_tp2/trace.h5") + " rl");
-  CHECK(tool.out == "equal 26\n");
-  auto weights = run_python(quote(source_path("tests/train/trace_tool.py")) + " weights " +
-                            quote(dir + "split_tp2_colocated/checkpoints/step_00000003.h5") + " " +
-                            quote(dir + "split_tp2/checkpoints/step_00000003.h5"));
-  CHECK(weights.out == "equal 51\n");
+  CHECK(trace_tool("untimed", dir + "split_tp2_colocated/trace.h5", dir + "split_tp2/trace.h5",
+                   " rl") == "equal 26\n");
+  CHECK(trace_tool("weights", dir + "split_tp2_colocated/checkpoints/step_00000003.h5",
+                   dir + "split_tp2/checkpoints/step_00000003.h5") == "equal 51\n");
 }
 
 TEST_CASE("rl split with rollout_tp = 1: the learners' tp shards gather into a whole-model rollout "
@@ -490,10 +486,8 @@ TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, dete
   auto b = run_process(mpiexec(4) + " " + rl_cmd(f, "lag1_b", args), 600);
   REQUIRE(b.exit_code == 0);
   const std::string dir = f.sft.dir + "/";
-  auto untimed = run_python(quote(source_path("tests/train/trace_tool.py")) + " untimed " +
-                            quote(dir + "lag1_a/trace.h5") + " " + quote(dir + "lag1_b/trace.h5") +
-                            " rl");
-  CHECK(untimed.out == "equal 29\n");
+  CHECK(trace_tool("untimed", dir + "lag1_a/trace.h5", dir + "lag1_b/trace.h5", " rl") ==
+        "equal 29\n");
   // Step s generates with the weights after update s - 2 (the first two with the start's).
   CHECK(column(dir + "lag1_a/trace.h5", "lag") == std::vector<double>{0, 1, 1, 1, 1});
   // Generated with older weights, the loss clips against the rollout's policy.
@@ -501,7 +495,8 @@ TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, dete
   CHECK(std::any_of(clipped.begin() + 1, clipped.end(), [](double c) { return c > 0; }));
   // ... or, with rl.is_correction = truncated, weighs the on-policy gradient by min(pi/mu, cap).
   auto t = run_process(
-      mpiexec(4) + " " + rl_cmd(f, "lag1_tis", args + " --rl.is_correction=truncated --rl.is_cap=1.5"),
+      mpiexec(4) + " " +
+          rl_cmd(f, "lag1_tis", args + " --rl.is_correction=truncated --rl.is_cap=1.5"),
       600);
   INFO(t.out << t.err);
   REQUIRE(t.exit_code == 0);
