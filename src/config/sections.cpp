@@ -2,8 +2,40 @@
 #include "config/sections.h"
 
 #include "config/deadline.h"
+#include "runtime/error.h"
 
 namespace acerl::config {
+
+namespace {
+
+bool parse_step(const std::string& text, int64_t& out) {
+  if (text.empty() || text.size() > 12 || text.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  out = std::stoll(text);
+  return out >= 1;
+}
+
+}  // namespace
+
+std::string step_range_problem(const std::string& text) {
+  if (text.empty()) return "";
+  const auto dash = text.find('-');
+  int64_t first = 0, last = 0;
+  const bool ok = dash == std::string::npos
+                      ? parse_step(text, first)
+                      : parse_step(text.substr(0, dash), first) &&
+                            parse_step(text.substr(dash + 1), last) && first <= last;
+  return ok ? "" : "expected a step (3) or a range of steps (3-5), counted from 1";
+}
+
+std::pair<int64_t, int64_t> parse_step_range(const std::string& text) {
+  const std::string problem = step_range_problem(text);
+  if (!problem.empty()) throw UsageError(str("run.profile_steps = '", text, "': ", problem));
+  if (text.empty()) return {1, 0};
+  const auto dash = text.find('-');
+  if (dash == std::string::npos) return {std::stoll(text), std::stoll(text)};
+  return {std::stoll(text.substr(0, dash)), std::stoll(text.substr(dash + 1))};
+}
 
 void describe_run(Schema& s, RunConfig& c) {
   s.section("run", "the run as a whole");
@@ -30,6 +62,11 @@ void describe_run(Schema& s, RunConfig& c) {
         "a blocking collective that has not completed after this many seconds aborts the whole "
         "job, naming the rank and the operation (a hung rank); 0 = no watchdog")
       .min(0);
+  s.add("profile_steps", &c.profile_steps,
+        "acerl sft / rl: record these steps (3, or 3-5, counted from 1) with the LibTorch "
+        "profiler; every rank writes <run.dir>/profile/<command>_rank<R>.json (a Chrome trace), "
+        "tools/profile_table.py sums them op by op; empty = off")
+      .check([&c] { return step_range_problem(c.profile_steps); });
 }
 
 void describe_parallel(Schema& s, ParallelConfig& c) {
@@ -97,6 +134,10 @@ void describe_code_reward(Schema& s, CodeRewardConfig& c) {
   s.add("allow_unsafe", &c.allow_unsafe,
         "let programs run outside bubblewrap (sandbox = rlimit, or auto where bubblewrap cannot "
         "run); false = that is a usage error saying how to get bubblewrap");
+  s.add("prestart", &c.prestart,
+        "bubblewrap: keep one sandbox per worker whose Python has already started and forks a "
+        "fresh child per test (a sandbox a run left anything in is replaced); false = a new "
+        "sandbox and interpreter per test. The rlimit fallback always starts one per test");
   s.add("stop_at_first_failure", &c.stop_at_first_failure,
         "skip a response's remaining tests once one failed (its reward is 0 anyway)");
 }

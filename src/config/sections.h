@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "config/schema.h"
 
@@ -21,7 +22,13 @@ struct RunConfig {
   std::string deadline;
   double deadline_margin_s = 60;       // kept free before the deadline (checkpoint + exit)
   double collective_timeout_s = 1800;  // watchdog on every blocking collective; 0 = off
+  std::string profile_steps;           // "" | "S" | "A-B": steps the LibTorch profiler records
 };
+
+// run.profile_steps: [first, last], 1-based; "" = none ({1, 0}); "S" or "A-B". parse_step_range
+// throws UsageError on any other text, step_range_problem says what is wrong ("" when valid).
+std::pair<int64_t, int64_t> parse_step_range(const std::string& text);
+std::string step_range_problem(const std::string& text);
 
 struct ParallelConfig {
   int tp = 1;
@@ -63,6 +70,7 @@ struct CodeRewardConfig {
   std::string python = "/usr/bin/python3";
   std::string sandbox = "auto";
   bool allow_unsafe = false;  // run programs outside bubblewrap (the rlimit fallback) at all
+  bool prestart = true;       // bwrap: one pre-started interpreter per worker, a fork per run
   bool stop_at_first_failure = true;
 };
 

@@ -30,7 +30,7 @@ class StageRunner {
     if (first()) {
       input = step_.first_input(micro);
     } else {
-      input = torch::empty(step_.activation_shape, buffer_);
+      input = torch::empty(step_.activation_shape(micro), buffer_);
       pp_.recv(input, stage_ - 1, kActivationTag);
       input.requires_grad_(true);
     }
@@ -39,9 +39,10 @@ class StageRunner {
       output = step_.loss(micro, output);
       loss_sum_ += output.detach().item<double>();
     } else {
-      ACERL_CHECK(output.sizes().vec() == step_.activation_shape, "pipeline stage ", stage_,
+      const std::vector<int64_t> shape = step_.activation_shape(micro);
+      ACERL_CHECK(output.sizes().vec() == shape, "pipeline stage ", stage_,
                   " produced an activation of shape ", output.sizes(), ", expected ",
-                  torch::IntArrayRef(step_.activation_shape));
+                  torch::IntArrayRef(shape));
       sends_.push_back(
           pp_.isend(output.detach().to(step_.activation_dtype), stage_ + 1, kActivationTag));
     }
@@ -56,7 +57,7 @@ class StageRunner {
     if (last()) {
       torch::autograd::backward({f.output});
     } else {
-      torch::Tensor grad = torch::empty(step_.activation_shape, buffer_);
+      torch::Tensor grad = torch::empty(step_.activation_shape(f.micro), buffer_);
       pp_.recv(grad, stage_ + 1, kGradientTag);
       torch::autograd::backward({f.output}, {grad.to(f.output.scalar_type())});
     }

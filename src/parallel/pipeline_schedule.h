@@ -17,7 +17,8 @@ namespace acerl::parallel {
 
 struct PipelineStep {
   int64_t n_micro = 1;
-  std::vector<int64_t> activation_shape;  // what stages exchange, e.g. (b, T, d)
+  // What stages exchange for micro-batch i, e.g. (b_i, T, d): the last one may have fewer rows.
+  std::function<std::vector<int64_t>(int64_t micro)> activation_shape;
   torch::ScalarType activation_dtype = torch::kFloat32;
   // First stage: the input of micro-batch i (token ids).
   std::function<torch::Tensor(int64_t micro)> first_input;

@@ -1,6 +1,9 @@
 // Advantages and learner rows of rollouts; see rollout_batch.h.
 #include "rl/rollout_batch.h"
 
+#include <algorithm>
+#include <numeric>
+
 #include "rl/grpo.h"
 #include "runtime/error.h"
 
@@ -60,19 +63,29 @@ void assign_advantages(std::vector<Rollout>& rollouts, int64_t group_size, doubl
 
 data::PackedRows learner_rows(const std::vector<Rollout>& rollouts, int64_t seq_len,
                                bool overlong_filter, int64_t multiple) {
-  // Next-fit packing of (prompt + response) documents.
+  // First-fit decreasing packing of (prompt + response) documents: longest first, each into the
+  // first row with room (ties by rollout index, so the plan depends on the lengths alone). Rows
+  // stay in the order they were opened, documents in a row in the order they were placed.
+  std::vector<size_t> order(rollouts.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  auto length = [&](size_t i) {
+    return static_cast<int64_t>(rollouts[i].prompt_ids.size() + rollouts[i].tokens.size());
+  };
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return length(a) > length(b); });
   std::vector<std::vector<size_t>> plan;
-  int64_t used = seq_len;
-  for (size_t i = 0; i < rollouts.size(); ++i) {
-    const int64_t n =
-        static_cast<int64_t>(rollouts[i].prompt_ids.size() + rollouts[i].tokens.size());
+  std::vector<int64_t> used;
+  for (size_t i : order) {
+    const int64_t n = length(i);
     ACERL_CHECK(n <= seq_len, "a rollout of ", n, " tokens does not fit learner rows of ", seq_len);
-    if (used + n > seq_len) {
+    size_t row = 0;
+    while (row < plan.size() && used[row] + n > seq_len) ++row;
+    if (row == plan.size()) {
       plan.emplace_back();
-      used = 0;
+      used.push_back(0);
     }
-    plan.back().push_back(i);
-    used += n;
+    plan[row].push_back(i);
+    used[row] += n;
   }
   const int64_t rows =
       std::max<int64_t>(1, (static_cast<int64_t>(plan.size()) + multiple - 1) / multiple) *

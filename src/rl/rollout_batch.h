@@ -31,8 +31,9 @@ std::vector<Rollout> read_rollouts(io::ByteReader& in);
 // Rollouts come in groups of `group_size` consecutive entries (one prompt each).
 void assign_advantages(std::vector<Rollout>& rollouts, int64_t group_size, double eps);
 
-// Rows of `seq_len` tokens (seq_len >= the longest prompt + response); the row count is padded
-// with empty rows to a positive multiple of `multiple`.
+// Rows of `seq_len` tokens (seq_len >= the longest prompt + response), the rollouts packed first
+// fit decreasing (a few rows, each nearly full); the row count is padded with empty rows to a
+// positive multiple of `multiple`.
 data::PackedRows learner_rows(const std::vector<Rollout>& rollouts, int64_t seq_len,
                                bool overlong_filter, int64_t multiple);
 

@@ -34,6 +34,7 @@
 #include "runtime/mpi_check.h"
 #include "runtime/signals.h"
 #include "runtime/watchdog.h"
+#include "train/profiler.h"
 #include "train/run_control.h"
 #include "train/train_step.h"
 
@@ -394,8 +395,9 @@ void RlTrainer::score(const Stage& stage, std::vector<rl::Rollout>& rollouts) {
 RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, const Stage& stage,
                                         double temperature, int64_t step, bool stale) {
   const parallel::ProcessGroups& g = *groups_;
+  // As few rows as the rollouts fill; the last micro-batch takes what is left (no empty rows).
   PackedRows rows = rl::learner_rows(rollouts, stage.longest_prompt + stage.max_response,
-                                     stage.cfg.overlong_filter, cfg_.rl.micro_batch);
+                                     stage.cfg.overlong_filter, 1);
   if (cfg_.rl.kl_coef > 0)
     rows.ref_logprobs =
         token_logprobs(*reference_, g, rows, cfg_.rl.micro_batch, precision_, temperature);
@@ -436,9 +438,14 @@ RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, cons
     loss_options.temperature = temperature;
     loss_options.entropy = cfg_.rl.entropy_coef > 0;
     sync_->zero_grad();
-    StepResult r = forward_backward(*model_, g, rows, cfg_.rl.micro_batch, precision_, sync_.get(),
-                                    loss, loss_options);
+    StepResult r;
+    {
+      ACERL_PROFILE_PHASE("acerl::forward_backward");
+      r = forward_backward(*model_, g, rows, cfg_.rl.micro_batch, precision_, sync_.get(), loss,
+                           loss_options);
+    }
     if (fault_nan_at(step, g.rank())) params_.front().mutable_grad().fill_(NAN);
+    ACERL_PROFILE_PHASE("acerl::optimizer");
     out.grad_norm = parallel::clip_grad_norm(split_, replicated_, g, cfg_.rl.grad_clip);
     // A non-finite loss or norm anywhere: no update anywhere.
     if (control_->step_is_finite(step, r.loss, out.grad_norm, params_, last_checkpoint_))
@@ -631,11 +638,17 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
     std::vector<size_t> mine(drawn.begin() + static_cast<std::ptrdiff_t>(first),
                              drawn.begin() + static_cast<std::ptrdiff_t>(first + count));
     auto t0 = Clock::now();
-    std::vector<rl::Rollout> rollouts =
-        generate(stage, mine, state.temperature, state.global_step, round);
+    std::vector<rl::Rollout> rollouts;
+    {
+      ACERL_PROFILE_PHASE("acerl::generate");
+      rollouts = generate(stage, mine, state.temperature, state.global_step, round);
+    }
     batch.t_generate += seconds_since(t0);
     t0 = Clock::now();
-    score(stage, rollouts);
+    {
+      ACERL_PROFILE_PHASE("acerl::score");
+      score(stage, rollouts);
+    }
     batch.t_score += seconds_since(t0);
     totals.drawn() += static_cast<double>(mine.size());
     const auto G = static_cast<size_t>(stage.group_size);
@@ -708,6 +721,7 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
 }
 
 StepBatch RlTrainer::receive_batch(rl::PromptSampler* sampler, rl::EasyPromptFilter* easy) {
+  ACERL_PROFILE_PHASE("acerl::receive_rollouts");
   const auto t0 = Clock::now();
   torch::Tensor size = torch::empty({1}, torch::kInt64);
   group_->recv(size, rollout_peer_, kBatchTag);
@@ -751,6 +765,7 @@ std::vector<std::pair<int64_t, int64_t>> weight_buckets(int64_t numel, int64_t e
 }
 
 void RlTrainer::send_weights(int64_t version, WeightsFlag flag) {
+  ACERL_PROFILE_PHASE("acerl::send_weights");
   const auto t0 = Clock::now();
   torch::NoGradGuard no_grad;
   // This rank's parameters; gathered into a tp-1 rollout rank, a replicated one comes from the
@@ -773,6 +788,7 @@ void RlTrainer::send_weights(int64_t version, WeightsFlag flag) {
 }
 
 WeightsFlag RlTrainer::receive_weights() {
+  ACERL_PROFILE_PHASE("acerl::receive_weights");
   torch::NoGradGuard no_grad;
   const auto shards = model_->param_shards();
   const int tp = static_cast<int>(learner_peers_.size());  // learner ranks sending (gathered: tp)
@@ -842,6 +858,7 @@ int RlTrainer::finish_rollout(WeightsFlag flag) {
 
 RlTrainer::LearnResult RlTrainer::consume(StepBatch& batch, const Stage& stage,
                                           const rl::RlState& state) {
+  ACERL_PROFILE_PHASE("acerl::learn");
   LearnResult learned;
   if (batch.totals.kept() > 0) {  // (totals are over all replicas: every rank takes this branch)
     rl::assign_advantages(batch.kept, stage.group_size, cfg_.rl.adv_eps);
@@ -984,6 +1001,10 @@ int RlTrainer::run(bool resume_flag) {
   // learner decides, and says so with the next weights.
   control_ = std::make_unique<RunControl>(cfg_, g.world(), "rl");
   Watchdog watchdog(cfg_.run.collective_timeout_s, runtime_.rank());
+  StepProfiler profiler(
+      cfg_.run.profile_steps,
+      (fs::path(cfg_.run.dir) / "profile" / str("rl_rank", g.rank(), ".json")).string(),
+      g.device().is_cuda());
 
   const size_t stop_after = stop_after_stage_index(stages);
   if (state.stage > stop_after) {
@@ -1023,6 +1044,7 @@ int RlTrainer::run(bool resume_flag) {
 
     for (; state.stage_step < stage.steps; ++state.stage_step) {
       Watchdog::set_step(state.global_step + 1);
+      ProfiledStep profiled(profiler, state.global_step + 1);
       const auto step_start = Clock::now();
       if (roles_.split && !learner()) {
         // A rollout rank: step s generates with the weights after update

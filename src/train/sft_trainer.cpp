@@ -18,6 +18,7 @@
 #include "runtime/log.h"
 #include "runtime/watchdog.h"
 #include "tokenizer/chat_template.h"
+#include "train/profiler.h"
 #include "train/run_control.h"
 #include "train/throughput.h"
 #include "train/train_step.h"
@@ -185,8 +186,13 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
     while (e + 1 < static_cast<int64_t>(data.first_step.size()) && s >= data.first_step[e + 1]) ++e;
     return e;
   };
+  StepProfiler profiler(
+      cfg.run.profile_steps,
+      (std::filesystem::path(cfg.run.dir) / "profile" / str("sft_rank", g.rank(), ".json")).string(),
+      g.device().is_cuda());
   while (step < data.total_steps) {
     Watchdog::set_step(step + 1);
+    ProfiledStep profiled(profiler, step + 1);
     const int64_t epoch = epoch_of(step);
     const int64_t in_epoch = step - data.first_step[epoch];
     auto rows = data::materialize(data.epochs[epoch],
@@ -196,13 +202,21 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
         optim::lr_at(step, cfg.sft.warmup_steps, data.total_steps, cfg.sft.lr, cfg.sft.min_lr);
     auto t0 = std::chrono::steady_clock::now();
     sync.zero_grad();
-    StepResult result = forward_backward(*model, g, rows, cfg.sft.micro_batch, precision, &sync);
+    StepResult result;
+    {
+      ACERL_PROFILE_PHASE("acerl::forward_backward");
+      result = forward_backward(*model, g, rows, cfg.sft.micro_batch, precision, &sync);
+    }
     if (fault_nan_at(step + 1, g.rank())) params.front().mutable_grad().fill_(NAN);
-    const double norm = parallel::clip_grad_norm(split, replicated, g, cfg.sft.grad_clip);
-    // A non-finite loss or norm anywhere: no update anywhere (the weights stay as they were).
-    const bool finite =
-        control.step_is_finite(step + 1, result.loss, norm, params, last_checkpoint);
-    if (finite) adamw.step(lr);
+    double norm = 0;
+    bool finite = false;
+    {
+      ACERL_PROFILE_PHASE("acerl::optimizer");
+      norm = parallel::clip_grad_norm(split, replicated, g, cfg.sft.grad_clip);
+      // A non-finite loss or norm anywhere: no update anywhere (the weights stay as they were).
+      finite = control.step_is_finite(step + 1, result.loss, norm, params, last_checkpoint);
+      if (finite) adamw.step(lr);
+    }
     if (fault_inf_weight_at(step + 1, g.rank())) {
       torch::NoGradGuard no_grad;
       params.front().view(-1)[0].fill_(INFINITY);

@@ -13,10 +13,10 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
                             parallel::GradSync* sync, const TokenLoss& token_loss,
                             const LossOptions& options) {
   const PackedRows rows = host_rows.to(model.device());
-  ACERL_CHECK(rows.rows() % micro_rows == 0, "the ", rows.rows(),
-              " rows of a step do not split into micro-batches of ", micro_rows);
+  ACERL_CHECK(micro_rows > 0, "micro-batches of ", micro_rows, " rows");
   const auto& config = model.config();
-  const int64_t n_micro = rows.rows() / micro_rows, T = rows.ids.size(1);
+  // Micro-batches of micro_rows rows, the last one with what is left.
+  const int64_t n_micro = (rows.rows() + micro_rows - 1) / micro_rows, T = rows.ids.size(1);
   StepResult result;
   torch::Tensor weight =
       torch::tensor({rows.weights.to(torch::kFloat64).sum().item<double>()}, torch::kFloat64);
@@ -26,11 +26,14 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
 
   std::vector<PackedRows> micro(static_cast<size_t>(n_micro));
   for (int64_t i = 0; i < n_micro; ++i)
-    micro[static_cast<size_t>(i)] = rows.narrow(i * micro_rows, micro_rows);
+    micro[static_cast<size_t>(i)] =
+        rows.narrow(i * micro_rows, std::min(micro_rows, rows.rows() - i * micro_rows));
 
   parallel::PipelineStep step;
   step.n_micro = n_micro;
-  step.activation_shape = {micro_rows, T, config.hidden_size};
+  step.activation_shape = [&](int64_t i) -> std::vector<int64_t> {
+    return {micro[static_cast<size_t>(i)].rows(), T, config.hidden_size};
+  };
   step.first_input = [&](int64_t i) { return micro[static_cast<size_t>(i)].ids; };
   step.forward = [&](int64_t i, const torch::Tensor& input) {
     const PackedRows& m = micro[static_cast<size_t>(i)];

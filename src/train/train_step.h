@@ -37,8 +37,9 @@ struct StepResult {
 };
 
 // Forward+backward of `rows` (on any device: they move to the model's) in micro-batches of
-// `micro_rows` rows; gradients accumulate in the parameters. When `sync` is given it is armed before the last backward and finished, so
-// gradients are summed over data-parallel ranks on return.
+// `micro_rows` rows (the last one with the rows left); gradients accumulate in the parameters.
+// When `sync` is given it is armed before the last backward and finished, so gradients are
+// summed over data-parallel ranks on return.
 StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
                             const parallel::ProcessGroups& groups, const PackedRows& rows,
                             int64_t micro_rows, model::Precision precision,
