@@ -347,36 +347,6 @@ class Child {
   bool reaped_ = false;
 };
 
-// Blocks SIGPIPE in this thread while it writes to the child's stdin (a child that exits
-// without reading must not kill the caller), and swallows a SIGPIPE that the writes left
-// pending.
-class SigpipeGuard {
- public:
-  SigpipeGuard() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~SigpipeGuard() {
-    sigset_t pending;
-    sigpending(&pending);
-    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
-      struct timespec zero {
-        0, 0
-      };
-      sigtimedwait(&pipe_, nullptr, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-
- private:
-  sigset_t pipe_, old_;
-  bool was_pending_ = false;
-};
-
 struct Stream {
   UniqueFd fd;
   std::string* text;
@@ -416,6 +386,39 @@ void UniqueFd::reset(int fd) {
 }
 
 bool running_as_root() { return geteuid() == 0; }
+
+SigpipeGuard::SigpipeGuard() {
+  sigemptyset(&pipe_);
+  sigaddset(&pipe_, SIGPIPE);
+  sigset_t pending;
+  sigpending(&pending);
+  was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+}
+
+SigpipeGuard::~SigpipeGuard() {
+  sigset_t pending;
+  sigpending(&pending);
+  if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+    struct timespec zero {
+      0, 0
+    };
+    sigtimedwait(&pipe_, nullptr, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+}
+
+struct ChildProcess::State {
+  State(pid_t pid, int info_fd) : child(pid, info_fd) {}
+  Child child;
+};
+
+ChildProcess::ChildProcess(const ChildSpec& spec, int in_fd, int out_fd, int err_fd)
+    : state_(std::make_unique<State>(spawn(spec, in_fd, out_fd, err_fd), spec.bwrap_info_fd)) {}
+
+ChildProcess::~ChildProcess() = default;  // Child's destructor kills the tree and reaps
+
+bool ChildProcess::exited() const { return state_->child.exited(); }
 
 ChildResult run_child(const ChildSpec& spec, const ChildIo& io) {
   SigpipeGuard sigpipe_guard;

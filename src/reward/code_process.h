@@ -5,10 +5,12 @@
 #pragma once
 
 #include <linux/filter.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -89,6 +91,36 @@ struct ChildResult {
 // Runs the child to completion (or kills it). Throws acerl::Error when it cannot be started
 // (missing executable, no resources); everything the program itself does is in the result.
 ChildResult run_child(const ChildSpec& spec, const ChildIo& io);
+
+// Blocks SIGPIPE in this thread while it writes to a child's stdin (a child that exits without
+// reading must not kill the caller), and swallows a SIGPIPE that the writes left pending.
+class SigpipeGuard {
+ public:
+  SigpipeGuard();
+  ~SigpipeGuard();
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+  bool was_pending_ = false;
+};
+
+// A child that outlives one call (the sandbox's pre-started interpreter), started as run_child
+// starts its children, with the caller's descriptors as its stdin, stdout and stderr (they stay
+// the caller's to close). Destruction kills its whole tree (see run_child) and reaps it.
+class ChildProcess {
+ public:
+  ChildProcess(const ChildSpec& spec, int in_fd, int out_fd, int err_fd);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  bool exited() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // True when the current effective user is root, i.e. when drop_root changes identity.
 bool running_as_root();

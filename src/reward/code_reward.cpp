@@ -78,7 +78,7 @@ TestOutcome run_code_test(const Sandbox& sandbox, const std::string& program,
 CodeReward::CodeReward(const config::CodeRewardConfig& config)
     : config_(config),
       sandbox_(std::make_unique<Sandbox>(config.python, config.sandbox, limits_of(config),
-                                         config.allow_unsafe)),
+                                         config.allow_unsafe, config.prestart)),
       pool_(std::make_unique<CodeWorkerPool>(config.workers)) {}
 
 CodeReward::~CodeReward() = default;

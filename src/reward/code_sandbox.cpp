@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -38,6 +39,7 @@
 
 #include "reward/code_harness.h"
 #include "reward/code_landlock.h"
+#include "reward/code_prestart.h"
 #include "reward/code_process.h"
 #include "reward/code_seccomp.h"
 #include "runtime/error.h"
@@ -282,8 +284,11 @@ const char* sandbox_mode_name(SandboxMode mode) {
   return mode == SandboxMode::bwrap ? "bwrap" : "rlimit";
 }
 
+Sandbox::~Sandbox() = default;
+Sandbox::Sandbox(Sandbox&&) noexcept = default;
+
 Sandbox::Sandbox(std::string python, const std::string& mode, SandboxLimits limits,
-                 bool allow_unsafe)
+                 bool allow_unsafe, bool prestart)
     : python_(std::move(python)), limits_(limits) {
   ACERL_USAGE_CHECK(!python_.empty() && python_[0] == '/' && access(python_.c_str(), X_OK) == 0,
                     "reward.code.python = '", python_,
@@ -302,7 +307,10 @@ Sandbox::Sandbox(std::string python, const std::string& mode, SandboxLimits limi
     std::swap(limits_, probe_limits);
     problem = probe_bwrap(*this);
     std::swap(limits_, probe_limits);
-    if (problem.empty()) return;
+    if (problem.empty()) {
+      if (prestart) start_prestart();
+      return;
+    }
   }
   mode_ = SandboxMode::rlimit;
   landlock_abi_ = landlock_abi();
@@ -327,6 +335,24 @@ Sandbox::Sandbox(std::string python, const std::string& mode, SandboxLimits limi
                 exposure, "."));
 }
 
+void Sandbox::start_prestart() {
+  pool_ = std::make_shared<InterpreterPool>();
+  std::string problem;
+  try {
+    SandboxRun run = execute_prestarted("print(6 * 7)\n", "stdio", limits_.max_processes, "");
+    if (run.failure != "" || run.out != "42\n")
+      problem = str("a test run printed '", run.out, "' and failed with '", run.failure,
+                    "': ", last_line(run.err));
+  } catch (const Error& e) {
+    problem = e.what();
+  }
+  if (problem.empty()) return;
+  pool_.reset();
+  warn_once("code-sandbox-prestart",
+            str("WARNING: code reward sandbox: the pre-started interpreter does not work here (",
+                problem, "); each test starts its own sandbox (reward.code.prestart = false)"));
+}
+
 SandboxRun Sandbox::run(const std::string& program, const std::string& harness_mode,
                         const std::string& stdin_data) const {
   ACERL_CHECK(harness_mode == "stdio" || harness_mode == "call",
@@ -335,6 +361,7 @@ SandboxRun Sandbox::run(const std::string& program, const std::string& harness_m
   // caller's own threads: the fallback for a non-root caller goes without it.
   bool nproc_meaningful = mode_ == SandboxMode::bwrap || running_as_root();
   int nproc = nproc_meaningful ? limits_.max_processes : 0;
+  if (pool_) return execute_prestarted(program, harness_mode, nproc, stdin_data);
   return execute(program, harness_args(harness_mode, nproc), stdin_data);
 }
 
@@ -348,16 +375,8 @@ SandboxRun Sandbox::execute(const std::string& program, const std::vector<std::s
                                      : execute_rlimit(program, python_args, stdin_data);
 }
 
-SandboxRun Sandbox::execute_bwrap(const std::string& program,
-                                  const std::vector<std::string>& python_args,
-                                  const std::string& stdin_data) const {
-  UniqueFd memfd = memfd_holding("acerl-main.py", program.data(), program.size());
-  const auto& filter = sandbox_seccomp_filter();
-  UniqueFd seccomp =
-      memfd_holding("acerl-seccomp", filter.data(), filter.size() * sizeof filter[0]);
-  int info[2];
-  ACERL_CHECK(pipe2(info, O_CLOEXEC) == 0, "code sandbox: pipe2 failed");
-  UniqueFd info_read(info[0]), info_write(info[1]);
+ChildSpec Sandbox::bwrap_spec(bool program_fd,
+                              const std::vector<std::string>& python_args) const {
   ChildSpec spec;
   // --as-pid-1: the program itself is the PID namespace's init. With bwrap's own init in between,
   // bwrap exits as soon as the program does and leaves its init to the system's init to reap.
@@ -378,17 +397,32 @@ SandboxRun Sandbox::execute_bwrap(const std::string& program,
   for (const char* a : {"--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", "--size"})
     spec.argv.push_back(a);
   spec.argv.push_back(std::to_string(kTmpfsBytes));
-  // fd 3 = the program, fd 4 = the info pipe, fd 5 = the seccomp filter (pass_fds order below).
-  for (const char* a : {"--tmpfs", "/tmp", "--file", "3", "/tmp/main.py", "--remount-ro", "/",
-                        "--info-fd", "4", "--chdir", "/tmp"})
+  spec.argv.insert(spec.argv.end(), {"--tmpfs", "/tmp"});
+  if (program_fd) spec.argv.insert(spec.argv.end(), {"--file", "3", "/tmp/main.py"});
+  for (const char* a : {"--remount-ro", "/", "--info-fd", "4", "--chdir", "/tmp"})
     spec.argv.push_back(a);
-  if (!filter.empty()) spec.argv.insert(spec.argv.end(), {"--seccomp", "5"});
+  if (!sandbox_seccomp_filter().empty()) spec.argv.insert(spec.argv.end(), {"--seccomp", "5"});
   spec.argv.push_back("--");
   spec.argv.push_back(python_);
   spec.argv.insert(spec.argv.end(), python_args.begin(), python_args.end());
   spec.env = child_env("/tmp");
   spec.limits = child_limits(limits_);
   spec.drop_root = true;
+  return spec;
+}
+
+SandboxRun Sandbox::execute_bwrap(const std::string& program,
+                                  const std::vector<std::string>& python_args,
+                                  const std::string& stdin_data) const {
+  UniqueFd memfd = memfd_holding("acerl-main.py", program.data(), program.size());
+  const auto& filter = sandbox_seccomp_filter();
+  UniqueFd seccomp =
+      memfd_holding("acerl-seccomp", filter.data(), filter.size() * sizeof filter[0]);
+  int info[2];
+  ACERL_CHECK(pipe2(info, O_CLOEXEC) == 0, "code sandbox: pipe2 failed");
+  UniqueFd info_read(info[0]), info_write(info[1]);
+  ChildSpec spec = bwrap_spec(true, python_args);
+  // fd 3 = the program, fd 4 = the info pipe, fd 5 = the seccomp filter.
   spec.pass_fds = {memfd.get(), info_write.get(), seccomp.get()};
   spec.bwrap_info_fd = info_read.get();
   ChildIo io;
@@ -396,6 +430,77 @@ SandboxRun Sandbox::execute_bwrap(const std::string& program,
   io.max_stdout = io.max_stderr = static_cast<size_t>(limits_.max_output_kb) << 10;
   io.timeout_s = limits_.timeout_s;
   return to_run(run_child(spec, io), true);
+}
+
+// The idle pre-started interpreters: a run takes one (or starts one), and gives it back when
+// the run left it as it was.
+struct Sandbox::InterpreterPool {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<PrestartedInterpreter>> idle;
+
+  std::unique_ptr<PrestartedInterpreter> take() {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (idle.empty()) return nullptr;
+    auto out = std::move(idle.back());
+    idle.pop_back();
+    return out;
+  }
+  void give(std::unique_ptr<PrestartedInterpreter> interpreter) {
+    std::lock_guard<std::mutex> lock(mutex);
+    idle.push_back(std::move(interpreter));
+  }
+};
+
+void Sandbox::release_idle() const {
+  if (!pool_) return;
+  std::vector<std::unique_ptr<PrestartedInterpreter>> idle;
+  {
+    std::lock_guard<std::mutex> lock(pool_->mutex);
+    idle.swap(pool_->idle);
+  }
+}
+
+SandboxRun Sandbox::execute_prestarted(const std::string& program,
+                                       const std::string& harness_mode, int nproc,
+                                       const std::string& stdin_data) const {
+  ChildIo io;
+  io.stdin_data = stdin_data;
+  io.max_stdout = io.max_stderr = static_cast<size_t>(limits_.max_output_kb) << 10;
+  io.timeout_s = limits_.timeout_s;
+  const uint64_t memory = static_cast<uint64_t>(limits_.memory_mb) << 20;
+  const auto cpu = static_cast<uint64_t>(std::ceil(limits_.timeout_s)) + 1;
+  // The interpreter is a process of the sandbox's user too: the run keeps its max_processes.
+  if (nproc > 0) ++nproc;
+  // One retry on a new interpreter: an idle one may have died since its last run.
+  for (int attempt = 0;; ++attempt) {
+    std::unique_ptr<PrestartedInterpreter> interpreter = pool_->take();
+    try {
+      if (!interpreter) {
+        const auto& filter = sandbox_seccomp_filter();
+        UniqueFd seccomp;
+        if (!filter.empty())
+          seccomp = memfd_holding("acerl-seccomp", filter.data(), filter.size() * sizeof filter[0]);
+        int info[2];
+        ACERL_CHECK(pipe2(info, O_CLOEXEC) == 0, "code sandbox: pipe2 failed");
+        UniqueFd info_read(info[0]), info_write(info[1]);
+        ChildSpec spec = bwrap_spec(false, {"-I", "-c", code_prestart_source()});
+        // The interpreter lives across runs: its CPU time is not a run's (each child gets its
+        // own RLIMIT_CPU).
+        spec.limits.erase(std::remove_if(spec.limits.begin(), spec.limits.end(),
+                                         [](const ChildLimit& l) { return l.resource == RLIMIT_CPU; }),
+                          spec.limits.end());
+        interpreter = std::make_unique<PrestartedInterpreter>(
+            std::move(spec), std::move(info_read), std::move(info_write), std::move(seccomp),
+            std::max(limits_.timeout_s, kProbeTimeoutS));
+      }
+      PrestartedRun run = interpreter->run(program, harness_mode, nproc, memory, cpu, io);
+      if (run.reusable) pool_->give(std::move(interpreter));
+      // The program is not the PID namespace's init here: its status is its own.
+      return to_run(run.result, false);
+    } catch (const Error&) {
+      if (attempt > 0) throw;
+    }
+  }
 }
 
 SandboxRun Sandbox::execute_rlimit(const std::string& program,

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "reward/code_process.h"
 
 namespace acerl::reward {
 
@@ -36,10 +39,19 @@ class Sandbox {
   // else the rlimit fallback when `allow_unsafe`, with a one-time warning, or a UsageError that
   // says how to get bubblewrap), "bwrap" (UsageError when it cannot run) or "rlimit" (UsageError
   // unless `allow_unsafe`). Whether bubblewrap works is probed once per process and interpreter.
+  // `prestart` (bwrap mode only): runs fork from pre-started interpreters (code_prestart.h),
+  // one per concurrent run, each replaced when a run leaves anything in it; where that does not
+  // work here (probed once), a warning and one sandbox per run.
   Sandbox(std::string python, const std::string& mode, SandboxLimits limits,
-          bool allow_unsafe = false);
+          bool allow_unsafe = false, bool prestart = false);
+  ~Sandbox();
+  Sandbox(Sandbox&&) noexcept;
 
   SandboxMode mode() const { return mode_; }
+  bool prestarted() const { return pool_ != nullptr; }
+  // Ends the idle pre-started interpreters (the next run starts one); for tests that check
+  // what a run leaves behind, and callers that want the memory back.
+  void release_idle() const;
   const SandboxLimits& limits() const { return limits_; }
   const std::string& python() const { return python_; }
 
@@ -59,12 +71,23 @@ class Sandbox {
                            const std::string& stdin_data) const;
   SandboxRun execute_rlimit(const std::string& program, const std::vector<std::string>& python_args,
                             const std::string& stdin_data) const;
+  SandboxRun execute_prestarted(const std::string& program, const std::string& harness_mode,
+                                int nproc, const std::string& stdin_data) const;
+  // bwrap ... -- python <python_args>: with `program_fd`, fd 3 becomes /tmp/main.py; else fd 3
+  // is left to the caller (the pre-started interpreter's socket). fd 4 = bwrap's info pipe,
+  // fd 5 = the seccomp filter.
+  ChildSpec bwrap_spec(bool program_fd, const std::vector<std::string>& python_args) const;
+
+  void start_prestart();  // the pool, probed with one run; a warning and none if that fails
+
+  struct InterpreterPool;
 
   std::string python_;
   std::string bwrap_;
   SandboxMode mode_ = SandboxMode::rlimit;
   int landlock_abi_ = 0;  // rlimit mode: the Landlock ABI its runs are confined with; 0 = none
   SandboxLimits limits_;
+  std::shared_ptr<InterpreterPool> pool_;  // prestart: the idle interpreters
 };
 
 }  // namespace acerl::reward

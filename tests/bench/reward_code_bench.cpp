@@ -1,7 +1,9 @@
 // acerl_bench_reward_code: what the code reward's sandbox costs. The fixed cost of one run of a
 // trivial program (`print(1)`) as plain python, python under rlimits (the fallback), python
-// under bubblewrap, and the full harness under bubblewrap (what every test case pays); then
-// sandboxed test runs per second through CodeReward with 1 and 2 workers.
+// under bubblewrap, the full harness under bubblewrap (what every test case pays with
+// reward.code.prestart = false) and the same run forked from a pre-started sandboxed interpreter
+// (prestart = true, the default); then sandboxed test runs per second through CodeReward with 1
+// and 2 workers, both ways.
 //   acerl_bench_reward_code [--runs N]   (N runs per figure, default 40)
 #include <chrono>
 #include <cstdio>
@@ -37,7 +39,7 @@ void fixed_overhead(int runs) {
   plain.env = {"PATH=/usr/bin:/bin"};
   double t_plain = median_ms_of([&] { run_child(plain, ChildIo{}); }, runs);
   report("plain python (no sandbox)", t_plain);
-  Sandbox rlimit(kPython, "rlimit", SandboxLimits{});
+  Sandbox rlimit(kPython, "rlimit", SandboxLimits{}, /*allow_unsafe=*/true);
   report("rlimit fallback (python, rlimits, scratch dir)",
          median_ms_of([&] { rlimit.run_raw("print(1)"); }, runs));
   Sandbox bwrap(kPython, "auto", SandboxLimits{});
@@ -56,11 +58,26 @@ void fixed_overhead(int runs) {
                                                },
                                                runs));
   std::printf("  => sandbox overhead over plain python: %.1f ms\n", t_bwrap * 1e3 - t_plain * 1e3);
+  Sandbox prestarted(kPython, "bwrap", SandboxLimits{}, false, /*prestart=*/true);
+  if (!prestarted.prestarted()) {
+    std::printf("  the pre-started interpreter does not work here: no prestart figures\n");
+    return;
+  }
+  report("pre-started interpreter, fork + harness (stdio)",
+         median_ms_of([&] { prestarted.run("print(1)", "stdio", ""); }, runs));
+  report("pre-started interpreter, function call", median_ms_of(
+                                                       [&] {
+                                                         prestarted.run(
+                                                             "def f(x):\n    return x\n", "call",
+                                                             R"({"fn_name": "f", "args": [1]})");
+                                                       },
+                                                       runs));
 }
 
-void throughput(int workers, int runs) {
+void throughput(int workers, bool prestart, int runs) {
   config::CodeRewardConfig c;
   c.workers = workers;
+  c.prestart = prestart;
   CodeReward reward(c);
   CodeTestSet tests =
       read_code_tests(json::Value(std::string(R"([{"input": "", "output": "1"}])")), "bench");
@@ -72,8 +89,9 @@ void throughput(int workers, int runs) {
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   int correct = 0;
   for (const auto& v : verdicts) correct += v.score == 1;
-  std::printf("  workers = %d (%s): %6.1f runs/s  (%d runs, %d correct)\n", workers,
-              sandbox_mode_name(reward.sandbox().mode()), runs / s, runs, correct);
+  std::printf("  workers = %d (%s%s): %6.1f runs/s  (%d runs, %d correct)\n", workers,
+              sandbox_mode_name(reward.sandbox().mode()),
+              reward.sandbox().prestarted() ? ", pre-started" : "", runs / s, runs, correct);
 }
 
 }  // namespace
@@ -84,6 +102,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--runs") == 0) runs = std::atoi(argv[i + 1]);
   fixed_overhead(runs);
   std::printf("sandboxed test runs per second, print(1) through CodeReward:\n");
-  for (int workers : {1, 2}) throughput(workers, 4 * runs);
+  for (bool prestart : {false, true})
+    for (int workers : {1, 2}) throughput(workers, prestart, 4 * runs);
   return 0;
 }

@@ -44,9 +44,14 @@ SandboxLimits small_limits() {
 // The bwrap sandbox. Where bubblewrap cannot run that is a test failure, since the setup script
 // installs it; ACERL_TEST_NO_BWRAP=1 (a machine without user namespaces) turns it into a
 // reported skip of the bwrap-mode checks: nullptr, with a warning.
-std::unique_ptr<Sandbox> bwrap_sandbox(SandboxLimits limits = small_limits()) {
+// `prestart`: runs fork from a pre-started interpreter (reward.code.prestart), which must work
+// wherever bubblewrap does.
+std::unique_ptr<Sandbox> bwrap_sandbox(SandboxLimits limits = small_limits(),
+                                       bool prestart = false) {
   try {
-    return std::make_unique<Sandbox>("/usr/bin/python3", "bwrap", limits);
+    auto sandbox = std::make_unique<Sandbox>("/usr/bin/python3", "bwrap", limits, false, prestart);
+    if (prestart) REQUIRE(sandbox->prestarted());
+    return sandbox;
   } catch (const UsageError& e) {
     const char* opt_out = std::getenv("ACERL_TEST_NO_BWRAP");
     if (opt_out && std::string(opt_out) == "1") {
@@ -167,11 +172,15 @@ int harness_processes_after_settling() {
 
 // Runs `program` and checks what every hostile run must leave behind: no child, no extra fd,
 // no sandbox process.
+// With a pre-started interpreter the idle ones are ended before and after, so that what is
+// counted is what the run left.
 SandboxRun run_contained(const Sandbox& sandbox, const std::string& program,
                          const std::string& input = "") {
+  sandbox.release_idle();
   int fds = count_open_fds();
   std::set<std::string> zombies = orphan_zombies();
   SandboxRun run = sandbox.run(program, "stdio", input);
+  sandbox.release_idle();
   std::set<std::string> new_zombies;
   for (const auto& pid : orphan_zombies())
     if (!zombies.count(pid)) new_zombies.insert(pid);
@@ -184,6 +193,15 @@ SandboxRun run_contained(const Sandbox& sandbox, const std::string& program,
   // Killing must not wait for the program: well under the timeout + a generous margin.
   CHECK(run.seconds < sandbox.limits().timeout_s + 5);
   return run;
+}
+
+// The last non-empty line of a program's stderr (the exception, or sys.exit's message).
+std::string last_line(const std::string& text) {
+  size_t end = text.find_last_not_of("\n ");
+  if (end == std::string::npos) return "";
+  size_t start = text.rfind('\n', end);
+  return text.substr(start == std::string::npos ? 0 : start + 1,
+                     end + 1 - (start == std::string::npos ? 0 : start + 1));
 }
 
 std::string random_token() {
@@ -279,9 +297,11 @@ TEST_CASE("run_child leaves the caller's descriptors open (no second close behin
 }
 
 TEST_CASE("a trivial program runs in the sandbox", "[code]") {
+  const bool prestart = GENERATE(false, true);
   for (bool bwrap : {true, false}) {
+    if (prestart && !bwrap) continue;  // the fallback always starts one interpreter per run
     std::unique_ptr<Sandbox> sandbox =
-        bwrap ? bwrap_sandbox() : std::make_unique<Sandbox>(rlimit_sandbox());
+        bwrap ? bwrap_sandbox(small_limits(), prestart) : std::make_unique<Sandbox>(rlimit_sandbox());
     if (!sandbox) continue;
     SandboxRun run = run_contained(
         *sandbox, "import sys\nprint(sum(map(int, sys.stdin.read().split())))", "1 2 3\n");
@@ -309,7 +329,9 @@ TEST_CASE("a trivial program runs in the sandbox", "[code]") {
 
 TEST_CASE("bwrap: fork bomb, infinite loop, sleep, memory and output bombs are contained",
           "[code]") {
-  auto sandbox = bwrap_sandbox();
+  const bool prestart = GENERATE(false, true);
+  INFO("prestart = " << prestart);
+  auto sandbox = bwrap_sandbox(small_limits(), prestart);
   if (!sandbox) return;
   CHECK(run_contained(*sandbox, kForkBomb).failure == "timeout");
   CHECK(run_contained(*sandbox, "while True:\n    pass\n").failure == "timeout");
@@ -330,7 +352,9 @@ TEST_CASE("bwrap: fork bomb, infinite loop, sleep, memory and output bombs are c
 }
 
 TEST_CASE("bwrap: processes cannot multiply past max_processes", "[code]") {
-  auto sandbox = bwrap_sandbox();
+  const bool prestart = GENERATE(false, true);
+  INFO("prestart = " << prestart);
+  auto sandbox = bwrap_sandbox(small_limits(), prestart);
   if (!sandbox) return;
   SandboxRun run = run_contained(*sandbox, R"(
 import os, time
@@ -352,7 +376,9 @@ print(n)
 }
 
 TEST_CASE("bwrap: background processes die with the program", "[code]") {
-  auto sandbox = bwrap_sandbox();
+  const bool prestart = GENERATE(false, true);
+  INFO("prestart = " << prestart);
+  auto sandbox = bwrap_sandbox(small_limits(), prestart);
   if (!sandbox) return;
   SandboxRun run = run_contained(*sandbox, R"(
 import os, time
@@ -368,7 +394,9 @@ print("parent done")
 }
 
 TEST_CASE("bwrap: no writes outside, no reads of the caller's files, no network", "[code]") {
-  auto sandbox = bwrap_sandbox();
+  const bool prestart = GENERATE(false, true);
+  INFO("prestart = " << prestart);
+  auto sandbox = bwrap_sandbox(small_limits(), prestart);
   if (!sandbox) return;
   std::string dir = test::scratch_dir("code-sandbox-files");
   std::string secret = random_token();
@@ -414,13 +442,100 @@ TEST_CASE("bwrap: no writes outside, no reads of the caller's files, no network"
 }
 
 TEST_CASE("bwrap: killing the parent, pid 1 or everything leaves the caller alive", "[code]") {
-  auto sandbox = bwrap_sandbox();
+  const bool prestart = GENERATE(false, true);
+  INFO("prestart = " << prestart);
+  auto sandbox = bwrap_sandbox(small_limits(), prestart);
   if (!sandbox) return;
   SandboxRun run = run_contained(*sandbox, kKillParent, std::to_string(getpid()) + "\n");
   // Inside its PID namespace the program's parent is the sandbox's PID 1; whatever it killed
   // there, this process was out of reach and is still running this line.
   CHECK(getppid() > 0);
   CHECK(run.out.find(std::to_string(getpid()) + " ProcessLookupError") != std::string::npos);
+}
+
+TEST_CASE("prestart: a run ends as a fresh interpreter's would", "[code]") {
+  // The independent truth is the per-run sandbox: a new interpreter for each program.
+  auto fresh = bwrap_sandbox();
+  auto forked = bwrap_sandbox(small_limits(), true);
+  if (!fresh) return;
+  const std::vector<std::pair<std::string, std::string>> programs = {
+      {"import sys\nsys.stdout.write('no newline')", ""},
+      {"import atexit\natexit.register(lambda: print('bye'))\nprint('hi')", ""},
+      {"import threading, time\ndef f():\n    time.sleep(0.2)\n    print('thread')\n"
+       "threading.Thread(target=f).start()\nprint('main')",
+       ""},
+      {"import sys\nprint('x')\nsys.exit(3)", ""},
+      {"import sys\nsys.exit('fatal message')", ""},
+      {"raise SystemExit(None)", ""},
+      {"import os\nprint(os.getcwd(), __name__, sorted(os.listdir('.')))", ""},
+      {"print(input())\nprint(input())", "only one line\n"},
+      {"import json, collections\nprint(json.dumps(collections.Counter('abca')))", ""},
+      {"def f(:\n", ""},
+  };
+  for (const auto& [program, input] : programs) {
+    INFO("program:\n" << program);
+    SandboxRun a = fresh->run(program, "stdio", input), b = forked->run(program, "stdio", input);
+    INFO("fresh stderr: " << a.err << "\nforked stderr: " << b.err);
+    CHECK(b.out == a.out);
+    CHECK(b.exit_code == a.exit_code);
+    CHECK(b.failure == a.failure);
+    CHECK(last_line(b.err) == last_line(a.err));
+  }
+  SandboxRun call = forked->run("class Solution:\n    def f(self, x):\n        return sorted({x, 1})\n",
+                                "call", R"({"fn_name": "f", "args": [3]})");
+  CHECK(call.out == "[1, 3]\n");
+}
+
+TEST_CASE("prestart: no run sees what an earlier run left", "[code]") {
+  auto sandbox = bwrap_sandbox(small_limits(), true);
+  if (!sandbox) return;
+  // Leaves a file, a daemon, and damage to a module the interpreter pre-imported.
+  SandboxRun dirty = sandbox->run(R"(
+import json, os, time
+open('/tmp/left-behind', 'w').write('x')
+json.dumps = None
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        while True:
+            open('/tmp/late-' + str(time.time()), 'w').write('x')
+            time.sleep(0.01)
+    os._exit(0)
+print('dirty')
+)",
+                                  "stdio", "");
+  CHECK(dirty.out == "dirty\n");
+  // Attacks on the interpreter itself: its memory, its descriptors, its signals.
+  SandboxRun attack = sandbox->run(R"(
+import os, signal
+for path in ('/proc/1/mem', '/proc/1/fd/3', '/proc/1/environ'):
+    try:
+        open(path, 'rb').read(1)
+        print('opened', path)
+    except OSError as e:
+        print('denied', path, type(e).__name__)
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGKILL):
+    os.kill(1, sig)
+print('sent')
+)",
+                                   "stdio", "");
+  INFO("attack: " << attack.out << attack.err);
+  CHECK(attack.out.find("opened") == std::string::npos);
+  CHECK(attack.out.find("sent") != std::string::npos);
+  for (int i = 0; i < 3; ++i) {
+    SandboxRun look = sandbox->run(R"(
+import json, os
+print(sorted(os.listdir('/tmp')), json.dumps([1]))
+print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [1, os.getpid()])
+)",
+                                   "stdio", "");
+    INFO("stderr: " << look.err);
+    CHECK(look.failure == "");
+    CHECK(look.out == "['main.py'] [1]\nTrue\n");
+  }
+  // A run cut short by its deadline is followed by a working one.
+  CHECK(sandbox->run("while True:\n    pass\n", "stdio", "").failure == "timeout");
+  CHECK(sandbox->run("print(2 + 2)", "stdio", "").out == "4\n");
 }
 
 TEST_CASE("rlimit fallback: loops, sleep, memory and output are contained", "[code]") {
