@@ -3,6 +3,7 @@
 
 #include <torch/csrc/autograd/profiler_kineto.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <tuple>
@@ -25,6 +26,9 @@ void StepProfiler::begin(int64_t step) {
   namespace impl = torch::profiler::impl;
   std::set<impl::ActivityType> activities{impl::ActivityType::CPU};
   if (cuda_) activities.insert(impl::ActivityType::CUDA);
+  // Without a GPU, Kineto's start-up still asks CUDA for devices and logs the failure as an
+  // error; only warnings and worse are shown unless the user set the level.
+  if (!cuda_) setenv("KINETO_LOG_LEVEL", "3", 0);
   const impl::ProfilerConfig config(impl::ProfilerState::KINETO);
   torch::autograd::profiler::prepareProfiler(config, activities);
   torch::autograd::profiler::enableProfiler(config, activities);
