@@ -28,6 +28,20 @@ PackedRows PackedRows::narrow(int64_t start, int64_t count) const {
   });
 }
 
+PackedRows PackedRows::narrow_columns(int64_t length) const {
+  if (length >= ids.size(1)) return *this;
+  return map_fields(*this, [&](const torch::Tensor& t) {
+    return t.defined() ? t.narrow(1, 0, length).contiguous() : t;
+  });
+}
+
+torch::Tensor PackedRows::used_columns() const {
+  if (!doc_ids.defined()) return torch::Tensor();
+  // The last column holding a document, + 1, per row (0 for an empty row).
+  torch::Tensor column = torch::arange(1, doc_ids.size(1) + 1, doc_ids.options());
+  return (doc_ids.ge(0).to(doc_ids.scalar_type()) * column).amax(1).cpu();
+}
+
 PackedRows PackedRows::to(const torch::Device& device) const {
   return map_fields(*this, [&](const torch::Tensor& t) {
     if (!t.defined() || t.device() == device) return t;

@@ -20,6 +20,12 @@ struct PackedRows {
   int64_t rows() const { return ids.size(0); }
   // Rows [start, start + count) of every defined tensor (views, no copy).
   PackedRows narrow(int64_t start, int64_t count) const;
+  // The first `length` columns of every defined tensor (contiguous copies; itself when length
+  // is not shorter than the rows).
+  PackedRows narrow_columns(int64_t length) const;
+  // Per row, how many leading columns hold documents (the rest is padding), on the host;
+  // undefined when doc_ids is.
+  torch::Tensor used_columns() const;
   // Every defined tensor on `device`: to a GPU through pinned host memory with non-blocking
   // copies (ordered on the compute stream); tensors already there are shared, not copied.
   PackedRows to(const torch::Device& device) const;

@@ -7,6 +7,20 @@
 
 namespace acerl::train {
 
+namespace {
+
+// Rows [start, start + count) without the padding columns all of them end with: a micro-batch
+// computes only as wide as its widest row's documents (`used` from PackedRows::used_columns).
+PackedRows micro_batch(const PackedRows& rows, const torch::Tensor& used, int64_t start,
+                       int64_t count) {
+  PackedRows m = rows.narrow(start, count);
+  if (!used.defined()) return m;
+  const int64_t width = std::max<int64_t>(1, used.narrow(0, start, count).max().item<int64_t>());
+  return m.narrow_columns(width);
+}
+
+}  // namespace
+
 StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
                             const parallel::ProcessGroups& groups, const PackedRows& host_rows,
                             int64_t micro_rows, model::Precision precision,
@@ -16,7 +30,7 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
   ACERL_CHECK(micro_rows > 0, "micro-batches of ", micro_rows, " rows");
   const auto& config = model.config();
   // Micro-batches of micro_rows rows, the last one with what is left.
-  const int64_t n_micro = (rows.rows() + micro_rows - 1) / micro_rows, T = rows.ids.size(1);
+  const int64_t n_micro = (rows.rows() + micro_rows - 1) / micro_rows;
   StepResult result;
   torch::Tensor weight =
       torch::tensor({rows.weights.to(torch::kFloat64).sum().item<double>()}, torch::kFloat64);
@@ -24,15 +38,17 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
   result.global_weight = weight.item<double>();
   const double normaliser = std::max(result.global_weight, 1e-12);
 
+  const torch::Tensor used = host_rows.used_columns();
   std::vector<PackedRows> micro(static_cast<size_t>(n_micro));
   for (int64_t i = 0; i < n_micro; ++i)
-    micro[static_cast<size_t>(i)] =
-        rows.narrow(i * micro_rows, std::min(micro_rows, rows.rows() - i * micro_rows));
+    micro[static_cast<size_t>(i)] = micro_batch(
+        rows, used, i * micro_rows, std::min(micro_rows, rows.rows() - i * micro_rows));
 
   parallel::PipelineStep step;
   step.n_micro = n_micro;
   step.activation_shape = [&](int64_t i) -> std::vector<int64_t> {
-    return {micro[static_cast<size_t>(i)].rows(), T, config.hidden_size};
+    const PackedRows& m = micro[static_cast<size_t>(i)];
+    return {m.rows(), m.ids.size(1), config.hidden_size};
   };
   step.first_input = [&](int64_t i) { return micro[static_cast<size_t>(i)].ids; };
   step.forward = [&](int64_t i, const torch::Tensor& input) {
@@ -83,10 +99,11 @@ void forward_micro_batches(model::Qwen2ForCausalLMImpl& model,
   // Weights cast to bf16 once for all micro-batches.
   model::AutocastScope autocast(precision, device_type);
   const auto& config = model.config();
-  const int64_t T = rows.ids.size(1);
+  const torch::Tensor used = host_rows.used_columns();
   for (int64_t start = 0; start < rows.rows(); start += micro_rows) {
     const int64_t n = std::min(micro_rows, rows.rows() - start);
-    PackedRows m = rows.narrow(start, n);
+    PackedRows m = micro_batch(rows, used, start, n);
+    const int64_t T = m.ids.size(1);
     torch::Tensor logits = parallel::pipeline_forward(
         groups, m.ids, {n, T, config.hidden_size}, torch::kFloat32,
         [&](const torch::Tensor& input) {
@@ -130,10 +147,13 @@ torch::Tensor token_logprobs(model::Qwen2ForCausalLMImpl& model,
   forward_micro_batches(
       model, groups, rows, micro_rows, precision,
       [&](int64_t start, const PackedRows& m, const torch::Tensor& logits) {
+        // A micro-batch may be narrower than the rows: its columns are the first ones.
+        const int64_t width = m.ids.size(1);
         out.narrow(0, start, m.ids.size(0))
+            .narrow(1, 0, width)
             .copy_(parallel::vocab_parallel_logprob(logits, m.targets.reshape({-1}),
                                                     model.vocab_start(), groups.tp(), temperature)
-                       .view({m.ids.size(0), T}));
+                       .view({m.ids.size(0), width}));
       });
   groups.pp().broadcast(out, groups.pp().size() - 1);
   return out;
