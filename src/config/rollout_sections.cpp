@@ -22,6 +22,10 @@ void describe_rollout(Schema& s, RolloutConfig& c) {
         "graphs (slots with each bucket's step replayed as a CUDA graph: a CUDA model with "
         "tp = pp = 1 and top_p = 1; elsewhere it runs as slots); all give the same tokens")
       .choices({"compact", "slots", "graphs"});
+  s.add("shared_prefill", &c.shared_prefill,
+        "the samples of one prompt that join the batch together share one prefill (its cache "
+        "row and last logits are copied to each; their first tokens are still sampled apart): "
+        "prefill costs 1/n; false = every sample prefills its own copy of the prompt");
   s.add("entropy_temperatures", &c.entropy_temperatures,
         "extra temperatures at which every generated token's entropy is also measured (the H(T) "
         "curve)")

@@ -20,6 +20,7 @@ struct RolloutConfig {
   int64_t max_batch = 64;
   DoubleList entropy_temperatures;  // extra temperatures of the per-token entropy curve
   std::string decode = "compact";   // compact | slots | graphs (rollout::DecodeMode)
+  bool shared_prefill = true;       // the samples of a prompt share one prefill
 };
 
 struct GenerateConfig {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <numeric>
 #include <optional>
 
@@ -62,14 +63,17 @@ Generator::StepSamples Generator::forward_and_sample(const torch::Tensor& host_i
                                                      const torch::Tensor& host_positions,
                                                      const torch::Tensor& host_pick,
                                                      const torch::Tensor& uniforms,
-                                                     model::KvCache& cache) {
+                                                     model::KvCache& cache,
+                                                     const torch::Tensor& host_expand) {
   const auto& config = model_.config();
   const torch::Device device = model_.device();
   const int64_t B = host_ids.size(0), T = host_ids.size(1);
   torch::Tensor ids = host_ids.to(device), positions = host_positions.to(device),
                 pick = host_pick.to(device);
+  torch::Tensor expand = host_expand.defined() ? host_expand.to(device) : torch::Tensor();
+  const int64_t rows = expand.defined() ? expand.size(0) : B;
   torch::Tensor packed = torch::empty(
-      {B, 3 + static_cast<int64_t>(options_.entropy_temperatures.size())}, torch::kFloat64);
+      {rows, 3 + static_cast<int64_t>(options_.entropy_temperatures.size())}, torch::kFloat64);
   torch::Tensor logits = parallel::pipeline_forward(
       groups_, ids, {B, T, config.hidden_size}, torch::kFloat32, [&](const torch::Tensor& input) {
         model::AutocastScope autocast(options_.precision, device.type());
@@ -81,7 +85,11 @@ Generator::StepSamples Generator::forward_and_sample(const torch::Tensor& host_i
             hidden.gather(1, pick.view({B, 1, 1}).expand({B, 1, hidden.size(2)})).squeeze(1);
         return model_.head(last);  // (B, V/tp)
       });
-  // One (B, 3 + curve) block where the logits are, then one copy to the host.
+  if (expand.defined()) {
+    cache.select_rows(expand);  // every stage: its layers' rows, one per sampled row
+    if (model_.stage().head) logits = logits.index_select(0, expand);
+  }
+  // One (rows, 3 + curve) block where the logits are, then one copy to the host.
   if (model_.stage().head) sample_into(logits, uniforms, packed);
   groups_.pp().broadcast(packed, groups_.pp().size() - 1);
   return unpack(packed);
@@ -140,20 +148,37 @@ bool Generator::finished(const Row& row, std::vector<Completion>& out) const {
 model::KvCache Generator::prefill(const std::vector<GenerationRequest>& requests,
                                   std::vector<Row>& fresh, int64_t capacity,
                                   std::vector<Completion>& out) {
-  const int64_t B = static_cast<int64_t>(fresh.size());
+  // The rows computed: every fresh row, or (shared_prefill) the first row of each request.
+  std::vector<size_t> computed;
+  std::vector<int64_t> expand;  // fresh row -> its computed row
+  std::map<size_t, int64_t> row_of_request;
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    const size_t request = out[fresh[i].completion].request;
+    auto [at, added] =
+        row_of_request.emplace(request, static_cast<int64_t>(computed.size()));
+    if (added || !options_.shared_prefill) {
+      at->second = static_cast<int64_t>(computed.size());
+      computed.push_back(i);
+    }
+    expand.push_back(at->second);
+  }
+  const int64_t B = static_cast<int64_t>(computed.size());
   int64_t width = 1;
-  for (const Row& row : fresh) width = std::max(width, row.position);
+  for (size_t i : computed) width = std::max(width, fresh[i].position);
   torch::Tensor ids = torch::zeros({B, width}, torch::kInt64);
   torch::Tensor positions = torch::arange(width).repeat({B, 1});
   torch::Tensor pick = torch::empty({B}, torch::kInt64);
   for (int64_t b = 0; b < B; ++b) {
-    const auto& prompt = requests[out[fresh[static_cast<size_t>(b)].completion].request].prompt;
+    const auto& prompt =
+        requests[out[fresh[computed[static_cast<size_t>(b)]].completion].request].prompt;
     ids[b].narrow(0, 0, static_cast<int64_t>(prompt.size()))
         .copy_(torch::tensor(prompt, torch::kInt64));
     pick[b] = static_cast<int64_t>(prompt.size()) - 1;
   }
   model::KvCache cache = model_.new_cache(B, capacity, model::compute_dtype(options_.precision));
-  StepSamples s = forward_and_sample(ids, positions, pick, uniforms(fresh, out), cache);
+  const bool shared = B < static_cast<int64_t>(fresh.size());
+  StepSamples s = forward_and_sample(ids, positions, pick, uniforms(fresh, out), cache,
+                                     shared ? torch::tensor(expand, torch::kInt64) : torch::Tensor());
   for (auto& row : fresh) row.position -= 1;  // record() advances past the last prompt token
   record(s, fresh, out);
   stats_.prefill_tokens += B * width;

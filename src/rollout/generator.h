@@ -60,6 +60,7 @@ struct GeneratorOptions {
   uint64_t seed = 0;
   model::Precision precision = model::Precision::bf16;
   DecodeMode decode = DecodeMode::compact;
+  bool shared_prefill = true;  // one prefill per prompt for its samples that join together
 };
 
 struct GenerationStats {
@@ -93,10 +94,13 @@ class Generator {
   // Runs the model over `ids` at `positions` (host tensors, moved to the model's device) through
   // the pipeline stages, and on the last stage samples one token per row from the logits at
   // `pick` (the position within each row) with `uniforms`; every rank of the replica receives
-  // the samples.
+  // the samples. `expand` (host int64, one entry per sampled row; undefined = the identity)
+  // says which computed row each sampled row takes its logits and cache row from: the samples of
+  // a shared prefill.
   StepSamples forward_and_sample(const torch::Tensor& ids, const torch::Tensor& positions,
                                  const torch::Tensor& pick, const torch::Tensor& uniforms,
-                                 model::KvCache& cache);
+                                 model::KvCache& cache,
+                                 const torch::Tensor& expand = torch::Tensor());
   // The host block (B, 3 + curve) of a step as tokens, log-probs, entropies and the curve.
   StepSamples unpack(const torch::Tensor& packed) const;
   // Samples one token per row of `logits` (B, V/tp) and writes the (B, 3 + curve) block of
@@ -108,7 +112,8 @@ class Generator {
   // The rows of the waiting sequences out[next, next + room) (fewer at the end), not yet prefilled.
   std::vector<Row> waiting_rows(const std::vector<GenerationRequest>& requests,
                                 const std::vector<Completion>& out, size_t next, size_t room) const;
-  // Prefills `fresh` (their prompts right-padded into one block) into a new cache of their own.
+  // Prefills `fresh` (their prompts right-padded into one block) into a new cache of their own;
+  // with shared_prefill, each distinct request among them is computed once.
   model::KvCache prefill(const std::vector<GenerationRequest>& requests, std::vector<Row>& fresh,
                          int64_t capacity, std::vector<Completion>& out);
   void record(const StepSamples& s, std::vector<Row>& rows, std::vector<Completion>& out);

@@ -80,6 +80,7 @@ GeneratorOptions generator_options(const config::Config& config, const tokenizer
   o.seed = static_cast<uint64_t>(config.run.seed);
   o.precision = precision;
   o.decode = parse_decode_mode(config.rollout.decode);
+  o.shared_prefill = config.rollout.shared_prefill;
   return o;
 }
 

@@ -209,3 +209,41 @@ TEST_CASE("fixed-slot decode gives the compacting decode's tokens, log-probs and
     }
   }
 }
+
+TEST_CASE("a shared prefill gives every sample the tokens of its own prefill", "[rollout]") {
+  auto groups = parallel::ProcessGroups::single();
+  auto m = tiny_model("generate_shared_prefill", *groups);
+  rollout::GeneratorOptions options;
+  options.sampling = {1.1, 0.9, 0};
+  options.max_new_tokens = 8;
+  options.precision = model::Precision::fp32;
+  options.seed = 33;
+  options.entropy_temperatures = {0.6};
+  // max_batch 4 with 3 samples per prompt: groups are split over refills.
+  for (int64_t max_batch : {4, 32})
+    for (auto mode : {rollout::DecodeMode::compact, rollout::DecodeMode::slots}) {
+      INFO("max_batch " << max_batch << ", decode " << rollout::decode_mode_name(mode));
+      options.max_batch = max_batch;
+      options.decode = mode;
+      options.shared_prefill = false;
+      rollout::Generator own(*m, *groups, options);
+      auto expected = own.generate(requests(3));
+      options.shared_prefill = true;
+      rollout::Generator shared(*m, *groups, options);
+      auto got = shared.generate(requests(3));
+      REQUIRE(got.size() == expected.size());
+      bool first_tokens_differ = false;
+      for (size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].tokens == expected[i].tokens);
+        REQUIRE(got[i].logprobs.size() == expected[i].logprobs.size());
+        for (size_t t = 0; t < got[i].tokens.size(); ++t) {
+          CHECK(got[i].logprobs[t] == Approx(expected[i].logprobs[t]).margin(1e-5));
+          CHECK(got[i].entropies[t] == Approx(expected[i].entropies[t]).margin(1e-5));
+        }
+        if (i % 3 > 0) first_tokens_differ |= got[i].tokens[0] != got[i - 1].tokens[0];
+      }
+      CHECK(first_tokens_differ);  // samples of one prompt draw their first tokens apart
+      CHECK(shared.stats().generated_tokens == own.stats().generated_tokens);
+      CHECK(shared.stats().prefill_tokens < own.stats().prefill_tokens);
+    }
+}
