@@ -46,6 +46,10 @@ void describe_rl(Schema& s, RlConfig& c) {
   s.add("eps", &c.eps, "AdamW epsilon").min(0, true);
   s.add("grad_clip", &c.grad_clip, "global gradient-norm clipping; 0 = none").min(0);
   s.add("micro_batch", &c.micro_batch, "packed rows per learner forward/backward").min(1);
+  s.add("shared_prefix", &c.shared_prefix,
+        "the learner computes a group's prompt once: one document of the prompt and a branch per "
+        "rollout that attends to it and to itself (the same tokens and attention as one row per "
+        "rollout, with fewer tokens); false = one prompt + response document per rollout");
   s.add("updates_per_batch", &c.updates_per_batch,
         "optimizer updates per generated batch; 1 = strictly on-policy (ratio 1), > 1 enables PPO "
         "clipping")

@@ -23,6 +23,7 @@ struct RlConfig {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double grad_clip = 1.0;
   int64_t micro_batch = 4;
+  bool shared_prefix = true;  // a group's prompt computed once in the learner
   int64_t updates_per_batch = 1;
   int64_t max_lag = 0;  // split layout: a step's rollouts may use weights this many updates old
   std::string is_correction = "clip";  // clip | truncated: the loss of rollouts from older weights

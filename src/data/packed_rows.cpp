@@ -12,6 +12,7 @@ PackedRows map_fields(const PackedRows& rows, F f) {
   out.ids = f(rows.ids);
   out.positions = f(rows.positions);
   out.doc_ids = f(rows.doc_ids);
+  out.segment_ids = f(rows.segment_ids);
   out.targets = f(rows.targets);
   out.weights = f(rows.weights);
   out.advantages = f(rows.advantages);

@@ -12,6 +12,9 @@ struct PackedRows {
   torch::Tensor ids;        // (n, T) int64
   torch::Tensor positions;  // (n, T) int64, restarting at every document
   torch::Tensor doc_ids;    // (n, T) int64, -1 = padding; undefined = one document per row
+  // (n, T) int64 or undefined: within a document, a token of segment s > 0 attends only to
+  // segment 0 (a shared prefix) and to segment s (its own branch).
+  torch::Tensor segment_ids;
   torch::Tensor targets;    // (n, T) int64, the next token
   torch::Tensor weights;    // (n, T) float32 per-token loss weight (0 = no loss)
   // RL only (undefined otherwise), aligned with targets: the advantage of the rollout a target

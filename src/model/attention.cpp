@@ -7,7 +7,7 @@
 namespace acerl::model {
 
 AttentionInputs training_inputs(const torch::Tensor& position_ids, const torch::Tensor& doc_ids,
-                                const Qwen2Config& config) {
+                                const Qwen2Config& config, const torch::Tensor& segment_ids) {
   AttentionInputs in;
   in.position_ids = position_ids;
   in.rope = rope_tables(position_ids, config.head_dim(), config.rope_theta);
@@ -18,7 +18,13 @@ AttentionInputs training_inputs(const torch::Tensor& position_ids, const torch::
   torch::Tensor same_doc = doc_ids.unsqueeze(2) == doc_ids.unsqueeze(1);         // (B, T, T)
   torch::Tensor real = (doc_ids >= 0).unsqueeze(2);                              // (B, T, 1)
   torch::Tensor diagonal = torch::eye(T, index.dtype(torch::kBool));
-  in.mask = ((same_doc & causal & real) | diagonal).unsqueeze(1);  // (B, 1, T, T)
+  torch::Tensor allowed = same_doc & causal & real;
+  if (segment_ids.defined()) {
+    // A branch sees the shared prefix (segment 0) and itself.
+    torch::Tensor key_segment = segment_ids.unsqueeze(1);  // (B, 1, T)
+    allowed = allowed & ((key_segment == 0) | (segment_ids.unsqueeze(2) == key_segment));
+  }
+  in.mask = (allowed | diagonal).unsqueeze(1);  // (B, 1, T, T)
   return in;
 }
 

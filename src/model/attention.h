@@ -24,9 +24,12 @@ struct AttentionInputs {
 
 // Training over packed rows. doc_ids (B, T): tokens attend causally within their document;
 // negative ids mark padding (which attends only to itself, keeping every softmax finite).
-// An undefined doc_ids means one causal document per row.
+// An undefined doc_ids means one causal document per row. segment_ids (B, T), when defined,
+// splits a document into a shared prefix (0) and branches (1, 2, ...) that see only the prefix
+// and themselves.
 AttentionInputs training_inputs(const torch::Tensor& position_ids, const torch::Tensor& doc_ids,
-                                const Qwen2Config& config);
+                                const Qwen2Config& config,
+                                const torch::Tensor& segment_ids = torch::Tensor());
 // Prefill or decode: the new tokens sit at `position_ids` (= cache slots) and attend to every
 // slot at or before their own position. cache_len = max position + 1.
 AttentionInputs cached_inputs(const torch::Tensor& position_ids, KvCache& cache,

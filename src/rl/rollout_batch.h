@@ -31,10 +31,14 @@ std::vector<Rollout> read_rollouts(io::ByteReader& in);
 // Rollouts come in groups of `group_size` consecutive entries (one prompt each).
 void assign_advantages(std::vector<Rollout>& rollouts, int64_t group_size, double eps);
 
-// Rows of `seq_len` tokens (seq_len >= the longest prompt + response), the rollouts packed first
-// fit decreasing (a few rows, each nearly full); the row count is padded with empty rows to a
-// positive multiple of `multiple`.
+// Learner rows of the rollouts, packed first fit decreasing as documents into rows of `seq_len`
+// tokens (seq_len >= the longest prompt + response), or as wide as the longest document; the
+// row count is padded with empty rows to a positive multiple of `multiple`. A document is one
+// rollout (prompt + response), or with `shared_prefix` the consecutive rollouts of one prompt (a
+// group): the prompt's first p - 1 tokens once, then for each rollout a branch of the last prompt
+// token and the response (segment_ids 1, 2, ...), which attends to the prefix and to itself
+// only: the same tokens, positions and attention as separate rows, with the prompt computed once.
 data::PackedRows learner_rows(const std::vector<Rollout>& rollouts, int64_t seq_len,
-                               bool overlong_filter, int64_t multiple);
+                               bool overlong_filter, int64_t multiple, bool shared_prefix = false);
 
 }  // namespace acerl::rl

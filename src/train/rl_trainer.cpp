@@ -397,7 +397,7 @@ RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, cons
   const parallel::ProcessGroups& g = *groups_;
   // As few rows as the rollouts fill; the last micro-batch takes what is left (no empty rows).
   PackedRows rows = rl::learner_rows(rollouts, stage.longest_prompt + stage.max_response,
-                                     stage.cfg.overlong_filter, 1);
+                                     stage.cfg.overlong_filter, 1, cfg_.rl.shared_prefix);
   if (cfg_.rl.kl_coef > 0)
     rows.ref_logprobs =
         token_logprobs(*reference_, g, rows, cfg_.rl.micro_batch, precision_, temperature);

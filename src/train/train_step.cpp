@@ -54,7 +54,7 @@ StepResult forward_backward(model::Qwen2ForCausalLMImpl& model,
   step.forward = [&](int64_t i, const torch::Tensor& input) {
     const PackedRows& m = micro[static_cast<size_t>(i)];
     model::AutocastScope autocast(precision, model.device().type());
-    auto inputs = model::training_inputs(m.positions, m.doc_ids, config);
+    auto inputs = model::training_inputs(m.positions, m.doc_ids, config, m.segment_ids);
     torch::Tensor out = model.forward(input, inputs);
     // Stages exchange float32 activations whatever the compute precision.
     return model.stage().head ? out : out.to(torch::kFloat32);
@@ -109,7 +109,7 @@ void forward_micro_batches(model::Qwen2ForCausalLMImpl& model,
         [&](const torch::Tensor& input) {
           model::AutocastScope autocast(precision, device_type);
           torch::Tensor out =
-              model.forward(input, model::training_inputs(m.positions, m.doc_ids, config));
+              model.forward(input, model::training_inputs(m.positions, m.doc_ids, config, m.segment_ids));
           return model.stage().head ? out : out.to(torch::kFloat32);
         });
     if (model.stage().head) on_logits(start, m, logits.reshape({-1, logits.size(-1)}));
