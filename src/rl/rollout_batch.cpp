@@ -63,6 +63,9 @@ void assign_advantages(std::vector<Rollout>& rollouts, int64_t group_size, doubl
 
 namespace {
 
+// The widest shared-prefix document where rows are narrower: rows of 512 cost little attention.
+constexpr int64_t kSharedPrefixWidth = 512;
+
 // One packed document: a single rollout (prompt + response), or with a shared prefix the
 // rollouts of one prompt: prompt[0, p-1) once, then per rollout a branch [prompt[p-1],
 // response] that attends to the prefix and to itself only.
@@ -71,7 +74,11 @@ struct Document {
   int64_t length = 0;
 };
 
-std::vector<Document> documents(const std::vector<Rollout>& rollouts, bool shared_prefix) {
+// A shared document grows branch by branch while it stays within `max_width` tokens: the
+// attention of a packed row is dense (every pair of its columns is computed, masked or not), so
+// a wider row would cost more attention than the prompt tokens it saves.
+std::vector<Document> documents(const std::vector<Rollout>& rollouts, bool shared_prefix,
+                                int64_t max_width) {
   std::vector<Document> out;
   for (size_t i = 0; i < rollouts.size(); ++i) {
     const Rollout& r = rollouts[i];
@@ -79,7 +86,8 @@ std::vector<Document> documents(const std::vector<Rollout>& rollouts, bool share
     const auto n = static_cast<int64_t>(r.tokens.size());
     const bool joins = shared_prefix && !out.empty() &&
                        rollouts[out.back().members.front()].prompt == r.prompt &&
-                       rollouts[out.back().members.front()].prompt_ids == r.prompt_ids;
+                       rollouts[out.back().members.front()].prompt_ids == r.prompt_ids &&
+                       out.back().length + 1 + n <= max_width;
     if (!joins) out.push_back({{}, p - 1});  // the prefix; a branch adds 1 + n
     out.back().members.push_back(i);
     out.back().length += 1 + n;
@@ -91,7 +99,8 @@ std::vector<Document> documents(const std::vector<Rollout>& rollouts, bool share
 
 data::PackedRows learner_rows(const std::vector<Rollout>& rollouts, int64_t seq_len,
                                bool overlong_filter, int64_t multiple, bool shared_prefix) {
-  const std::vector<Document> docs = documents(rollouts, shared_prefix);
+  const std::vector<Document> docs =
+      documents(rollouts, shared_prefix, std::max(seq_len, kSharedPrefixWidth));
   // Rows as wide as seq_len, or as the longest document (a group with a shared prefix).
   int64_t width = seq_len;
   for (const Document& d : docs) width = std::max(width, d.length);

@@ -38,6 +38,9 @@ void assign_advantages(std::vector<Rollout>& rollouts, int64_t group_size, doubl
 // group): the prompt's first p - 1 tokens once, then for each rollout a branch of the last prompt
 // token and the response (segment_ids 1, 2, ...), which attends to the prefix and to itself
 // only: the same tokens, positions and attention as separate rows, with the prompt computed once.
+// A group whose document would be wider than max(seq_len, 512) tokens is split into several,
+// each with its own copy of the prefix (a packed row's attention is dense: wider rows cost
+// more attention than the prompt tokens they save).
 data::PackedRows learner_rows(const std::vector<Rollout>& rollouts, int64_t seq_len,
                                bool overlong_filter, int64_t multiple, bool shared_prefix = false);
 

@@ -132,3 +132,27 @@ TEST_CASE("a shared prefix gives the loss and gradients of one row per rollout",
       CHECK(torch::allclose(shared.second[i], plain.second[i], 1e-4, 1e-6));
   }
 }
+
+TEST_CASE("a shared-prefix document stops growing at max(seq_len, 512) tokens", "[rl]") {
+  // Three rollouts of one 10-token prompt with 300-token responses: one document would be
+  // 9 + 3 * 301 = 912 wide, two branches 611: each branch gets its own 310-token document.
+  std::vector<rl::Rollout> group(3);
+  for (size_t i = 0; i < group.size(); ++i) {
+    group[i].prompt = 0;
+    group[i].prompt_ids = test::random_ids(10, 256, 3);
+    group[i].tokens = test::random_ids(300, 256, 20 + i);
+    group[i].logprobs.assign(300, -1.f);
+  }
+  train::PackedRows rows = rl::learner_rows(group, 310, false, 1, true);
+  CHECK(rows.ids.size(1) == 310);
+  CHECK(rows.rows() == 3);
+  CHECK(rows.weights.sum().item<double>() == 900);
+  // Short responses share one document, even past seq_len (up to 512).
+  for (auto& r : group) {
+    r.tokens.resize(40);
+    r.logprobs.resize(40);
+  }
+  rows = rl::learner_rows(group, 50, false, 1, true);
+  CHECK(rows.rows() == 1);
+  CHECK(rows.ids.size(1) == 9 + 3 * 41);
+}
