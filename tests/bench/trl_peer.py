@@ -1,7 +1,8 @@
 """acerl against TRL, the peer a user would pick instead (a benchmark, not a test).
 
 RL: TRL's GRPOTrainer and `acerl rl` on the same model (the quickstart SFT checkpoint, exported
-with `acerl convert`), the same math prompts rendered by the same chat format, the same group
+with `acerl convert`; or with --shape small the benchmarks' "small" shape, 55M parameters, randomly
+initialised by `acerl convert --init`, whose responses all run to the length limit), the same math prompts rendered by the same chat format, the same group
 size, response length, temperature, learning rate and loss (token-level GRPO, no KL, one update
 per batch), fp32, on this machine with the same total thread count. Reports the median step time
 (the first steps warm up), generated tokens/s and the ratio.
@@ -10,6 +11,7 @@ trained tokens/s.
 
   pip install -r tests/bench/requirements.txt -c tools/requirements.txt   (trl, pinned)
   python tests/bench/trl_peer.py [--build build] [--steps 8] [--threads 2] [--out DIR]
+                                 [--shape quickstart|small] [--skip rl,sft]
 """
 import argparse
 import json
@@ -59,6 +61,24 @@ def prepare(a, acerl):
         subprocess.run([acerl, "convert", "--input", ckpt, "--output", hf], check=True,
                        stdout=subprocess.DEVNULL)
         shutil.copy(os.path.join(ROOT, "inputs/quickstart/tokenizer.json"), hf)
+    if a.shape == "small":
+        # The small shape (tests/bench/bench_util.h) over the quickstart tokenizer's ids; vocab
+        # 32000 as in the benchmarks (ids past the tokenizer's 512 decode to nothing).
+        cfg = json.load(open(os.path.join(ROOT, "inputs/quickstart/model.json")))
+        cfg.update(hidden_size=512, num_hidden_layers=8, num_attention_heads=8,
+                   num_key_value_heads=2, intermediate_size=1408, vocab_size=32000,
+                   rope_theta=1e6, tie_word_embeddings=False)
+        hf = os.path.join(a.out, "hf_small")
+        if not os.path.exists(os.path.join(hf, "config.json")):
+            cfg_path = os.path.join(a.out, "small.json")
+            json.dump(cfg, open(cfg_path, "w"))
+            subprocess.run([acerl, "convert", "--init", cfg_path, "--output", hf], check=True,
+                           stdout=subprocess.DEVNULL)
+            shutil.copy(os.path.join(ROOT, "inputs/quickstart/tokenizer.json"), hf)
+        ckpt = os.path.join(a.out, "small.h5")
+        if not os.path.exists(ckpt):
+            subprocess.run([acerl, "convert", "--input", hf, "--output", ckpt], check=True,
+                           stdout=subprocess.DEVNULL)
     math = os.path.join(a.out, "math.jsonl")
     with open(os.path.join(data, "rl.jsonl")) as src, open(math, "w") as dst:
         for line in src:
@@ -103,7 +123,7 @@ def trl_rl(a, hf, math):
     ds = Dataset.from_list([{"prompt": prompt_text(r["prompt"]), "answer": r["answer"]}
                             for r in rows[:a.prompts * (a.steps + 1)]])
     cfg = GRPOConfig(
-        output_dir=os.path.join(a.out, "trl_grpo"), per_device_train_batch_size=a.prompts * a.group,
+        output_dir=os.path.join(a.out, "trl_grpo_" + a.shape), per_device_train_batch_size=a.prompts * a.group,
         gradient_accumulation_steps=1, num_generations=a.group, max_completion_length=a.tokens,
         temperature=a.temperature, top_p=1.0, top_k=0, learning_rate=a.lr, beta=0.0,
         loss_type="dapo", num_iterations=1, max_steps=a.steps, use_cpu=True, bf16=False,
@@ -124,7 +144,7 @@ def trl_rl(a, hf, math):
 
 
 def acerl_rl(a, acerl, ckpt, math, ranks):
-    run = os.path.join(a.out, f"acerl_rl_{ranks}x{a.threads // ranks}")
+    run = os.path.join(a.out, f"acerl_rl_{a.shape}_{ranks}x{a.threads // ranks}")
     shutil.rmtree(run, ignore_errors=True)
     env_threads = a.threads // ranks
     mpirun(ranks, [acerl, "rl", INI, f"--run.dir={run}", f"--model.path={ckpt}",
@@ -162,7 +182,7 @@ def trl_sft(a, hf, data, steps):
     ds = Dataset.from_list([{"text": t} for t in texts])
     tok = hf_tokenizer(hf)
     tok.padding_side = "right"
-    cfg = SFTConfig(output_dir=os.path.join(a.out, "trl_sft"), per_device_train_batch_size=8,
+    cfg = SFTConfig(output_dir=os.path.join(a.out, "trl_sft_" + a.shape), per_device_train_batch_size=8,
                     max_length=512, packing=True, max_steps=steps, use_cpu=True, bf16=False,
                     learning_rate=1e-3, logging_steps=1, report_to="none", save_strategy="no",
                     dataset_text_field="text")
@@ -176,9 +196,10 @@ def trl_sft(a, hf, data, steps):
 
 
 def acerl_sft(a, acerl, data, steps, ranks):
-    run = os.path.join(a.out, f"acerl_sft_{ranks}x{a.threads // ranks}")
+    run = os.path.join(a.out, f"acerl_sft_{a.shape}_{ranks}x{a.threads // ranks}")
     shutil.rmtree(run, ignore_errors=True)
-    mpirun(ranks, [acerl, "sft", INI, f"--run.dir={run}", f"--data.path={data}/sft.jsonl",
+    model = [f"--model.path={os.path.join(a.out, 'small.h5')}"] if a.shape == "small" else []
+    mpirun(ranks, [acerl, "sft", INI, f"--run.dir={run}", f"--data.path={data}/sft.jsonl", *model,
                    f"--run.threads={a.threads // ranks}", f"--parallel.dp={ranks}",
                    "--sft.epochs=1", "--checkpoint.interval=0", "--sft.eval_interval=0"],
            run + ".log")
@@ -200,11 +221,12 @@ def main():
     p.add_argument("--temperature", type=float, default=1.3)
     p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--skip", default="", help="comma list of parts to skip: rl, sft")
+    p.add_argument("--shape", default="quickstart", choices=["quickstart", "small"])
     a = p.parse_args()
     acerl = os.path.join(a.build, "acerl")
     data, ckpt, hf, math = prepare(a, acerl)
     import trl
-    results = {"trl_version": trl.__version__, "threads": a.threads}
+    results = {"trl_version": trl.__version__, "threads": a.threads, "shape": a.shape}
     rollouts = a.prompts * a.group
     if "rl" not in a.skip:
         print(f"RL step: {a.prompts} prompts x {a.group} rollouts, {a.tokens} new tokens, "
@@ -232,8 +254,9 @@ def main():
                 "tokens_s": tps_a, "step_s": t_a, "ratio_vs_trl": tps_a / tps}
             print(f"  acerl sft {ranks} x {a.threads // ranks} threads    {tps_a:8.0f} tok/s "
                   f"({t_a:.3f} s/step) {tps_a / tps:.2f}x TRL", flush=True)
-    json.dump(results, open(os.path.join(a.out, "results.json"), "w"), indent=1)
-    print("results:", os.path.join(a.out, "results.json"))
+    path = os.path.join(a.out, f"results_{a.shape}.json")
+    json.dump(results, open(path, "w"), indent=1)
+    print("results:", path)
 
 
 if __name__ == "__main__":
