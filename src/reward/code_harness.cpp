@@ -78,6 +78,7 @@ _acerl_harness(_sys.argv[1], int(_sys.argv[2]))
 // reports the wait status and whether the sandbox is as it was (else the caller replaces it).
 constexpr const char* kServer = R"PY(
 import atexit as _atexit, ctypes as _ctypes, signal as _signal, socket as _socket, struct as _struct
+import time as _time
 import json, typing, collections, heapq, bisect, itertools, functools, math, string, re, random, operator
 
 _libc = _ctypes.CDLL(None, use_errno=True)
@@ -141,29 +142,45 @@ def _child(fds, mode, nproc, memory, cpu, program):
         pass
     _os._exit(status)
 
+def _state():
+    # What a run may have changed in PID 1 from outside (prlimit, setpriority, affinity,
+    # scheduler): the next run's child would inherit it.
+    limits = tuple(_resource.getrlimit(getattr(_resource, n)) for n in dir(_resource)
+                   if n.startswith("RLIMIT_"))
+    return (limits, _os.getpriority(_os.PRIO_PROCESS, 0), _os.getpriority(_os.PRIO_PGRP, 0),
+            _os.getpriority(_os.PRIO_USER, 0), sorted(_os.sched_getaffinity(0)),
+            _os.sched_getscheduler(0), _os.sched_getparam(0).sched_priority)
+
 def _sweep():
+    # Every other process of the namespace dies (kill(-1) from PID 1 spares only itself); then
+    # /tmp must hold nothing but main.py and PID 1 must be as it started. Any failure: unclean.
     clean = True
-    while True:
-        others = [int(p) for p in _os.listdir("/proc") if p.isdigit() and p != "1"]
-        if not others:
-            break
-        clean = False
-        for pid in others:
+    try:
+        until = _time.monotonic() + 2
+        while True:
+            others = [p for p in _os.listdir("/proc") if p.isdigit() and p != "1"]
+            if not others:
+                break
+            clean = False
+            if _time.monotonic() > until:
+                return False
             try:
-                _os.kill(pid, _signal.SIGKILL)
+                _os.kill(-1, _signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        while True:
-            try:
-                _os.waitpid(-1, 0)
-            except ChildProcessError:
-                break
-    try:
+            while True:
+                try:
+                    if _os.waitpid(-1, _os.WNOHANG)[0] == 0:
+                        _time.sleep(0.001)
+                        break
+                except ChildProcessError:
+                    break
         _os.unlink("/tmp/main.py")
-    except OSError:
-        clean = False
-    return clean and not _os.listdir("/tmp")
+        return clean and not _os.listdir("/tmp") and _state() == _START
+    except Exception:
+        return False
 
+_START = _state()
 _ctl.sendall(b"R")
 while True:
     try:

@@ -102,13 +102,14 @@ PrestartedInterpreter::PrestartedInterpreter(ChildSpec spec, UniqueFd info_read,
               "code sandbox: socketpair failed: ", std::strerror(errno));
   control_.reset(pair[0]);
   UniqueFd theirs(pair[1]);
-  UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  ACERL_CHECK(null_fd.open(), "code sandbox: cannot open /dev/null");
+  // The interpreter's stdin and stdout are pipes, as a run's are (Python fixes at start-up
+  // whether they are seekable); nothing is ever written or read there. Its stderr is the job's,
+  // so that a crash of it shows in the job log.
+  Pipe in = make_pipe(), out = make_pipe();
   spec.pass_fds = {theirs.get(), info_write.get()};
   if (seccomp.open()) spec.pass_fds.push_back(seccomp.get());
   spec.bwrap_info_fd = info_read_.get();
-  // The interpreter's own stderr is the job's: a crash of it shows in the job log.
-  process_ = std::make_unique<ChildProcess>(spec, null_fd.get(), null_fd.get(), STDERR_FILENO);
+  process_ = std::make_unique<ChildProcess>(spec, in.read.get(), out.write.get(), STDERR_FILENO);
   theirs.reset();
   info_write.reset();
   const auto until = after_seconds(start_timeout_s);
@@ -175,9 +176,12 @@ PrestartedRun PrestartedInterpreter::run(const std::string& program,
     sent = ::sendmsg(control_.get(), &msg, MSG_NOSIGNAL);
   } while (sent < 0 && errno == EINTR);
   const auto* header = reinterpret_cast<const char*>(&request);
+  // (Blocking sends: the interpreter reads the whole request before it forks.)
   if (sent < 0 || !send_all(control_.get(), header + sent, sizeof request - static_cast<size_t>(sent)) ||
-      !send_all(control_.get(), program.data(), program.size()))
+      !send_all(control_.get(), program.data(), program.size())) {
+    process_.reset();
     throw Error("code sandbox: the pre-started interpreter is gone");
+  }
   // Only the child holds these ends now.
   in.read.reset();
   child_out.write.reset();
@@ -190,7 +194,6 @@ PrestartedRun PrestartedInterpreter::run(const std::string& program,
   std::string* texts[2] = {&result.out, &result.err};
   const size_t caps[2] = {io.max_stdout, io.max_stderr};
   for (auto& s : streams) set_nonblocking(s.get());
-  set_nonblocking(control_.get());
 
   Reply reply{};
   size_t reply_bytes = 0, written = 0;
@@ -221,7 +224,7 @@ PrestartedRun PrestartedInterpreter::run(const std::string& program,
           stdin_fd.reset();  // all fed, or the child closed its stdin
       } else if (p.fd == control_.get()) {
         ssize_t n = ::recv(control_.get(), reinterpret_cast<char*>(&reply) + reply_bytes,
-                           sizeof reply - reply_bytes, 0);
+                           sizeof reply - reply_bytes, MSG_DONTWAIT);
         if (n > 0) reply_bytes += static_cast<size_t>(n);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) broken = true;
         if (reply_bytes == sizeof reply) {
@@ -240,17 +243,21 @@ PrestartedRun PrestartedInterpreter::run(const std::string& program,
     }
   }
   result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (broken && !result.timed_out && !result.output_limit) {
-    process_.reset();
-    throw Error("code sandbox: the pre-started interpreter died during a run");
+  if (broken) {
+    // The run was delivered and the interpreter is gone (only a run can have done that): the
+    // run failed, with what it printed.
+    result.err += "\nacerl: the sandbox's interpreter ended during this run\n";
   }
   if (replied) {
     const int status = reply.status;
     if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
     if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   }
-  // A run cut short leaves its child running: only a new sandbox is certain to be clean.
-  out.reusable = replied && reply.clean == 1 && !result.timed_out && !result.output_limit;
+  // A run cut short leaves its child running, and output still open after the reply means a
+  // writer escaped: only a new sandbox is certain to be clean.
+  const bool drained = !streams[0].open() && !streams[1].open();
+  out.reusable = replied && reply.clean == 1 && drained && !result.timed_out &&
+                 !result.output_limit;
   if (!out.reusable) process_.reset();
   return out;
 }

@@ -34,9 +34,9 @@ class PrestartedInterpreter {
 
   // Runs `program` (harness mode "stdio" or "call") in a forked child under RLIMIT_AS =
   // `memory_bytes`, RLIMIT_CPU = `cpu_s` and the harness's NPROC cap, fed io.stdin_data, output
-  // capped and the wall clock bounded as run_child does. Throws acerl::Error when the
-  // interpreter is gone (it died, or broke the protocol) before the run could finish: the run
-  // may be retried on a new one.
+  // capped and the wall clock bounded as run_child does. Throws acerl::Error when the request
+  // cannot be delivered (the interpreter is gone): the run may be retried on a new one. An
+  // interpreter that ends during a run makes that run a failure (exit status -1), not reusable.
   PrestartedRun run(const std::string& program, const std::string& harness_mode, int nproc,
                     uint64_t memory_bytes, uint64_t cpu_s, const ChildIo& io);
 

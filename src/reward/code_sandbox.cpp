@@ -473,7 +473,8 @@ SandboxRun Sandbox::execute_prestarted(const std::string& program,
   if (nproc > 0) ++nproc;
   // One retry on a new interpreter: an idle one may have died since its last run.
   for (int attempt = 0;; ++attempt) {
-    std::unique_ptr<PrestartedInterpreter> interpreter = pool_->take();
+    std::unique_ptr<PrestartedInterpreter> interpreter;
+    if (attempt == 0) interpreter = pool_->take();
     try {
       if (!interpreter) {
         const auto& filter = sandbox_seccomp_filter();

@@ -64,6 +64,9 @@ std::vector<long> refused_syscalls() {
       SYS_userfaultfd,
       SYS_memfd_create,
       SYS_shmget,
+      SYS_msgget,  // SysV queues and semaphores would outlive a run in the sandbox's IPC namespace
+      SYS_semget,
+      SYS_mq_open,
       SYS_open_by_handle_at,
       SYS_name_to_handle_at,
       SYS_kexec_load,

@@ -536,6 +536,28 @@ print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [1, os.getpi
   // A run cut short by its deadline is followed by a working one.
   CHECK(sandbox->run("while True:\n    pass\n", "stdio", "").failure == "timeout");
   CHECK(sandbox->run("print(2 + 2)", "stdio", "").out == "4\n");
+  // Changes made to the interpreter from outside, or that break its sweep, retire it: the next
+  // run gets a sandbox as new.
+  for (const char* poison : {
+           "import resource\nresource.prlimit(1, resource.RLIMIT_FSIZE, (0, 0))\n",
+           "import resource\nresource.prlimit(1, resource.RLIMIT_NOFILE, (3, 3))\n",
+           "import os\nos.setpriority(os.PRIO_PROCESS, 1, 19)\n",
+           "import os\nos.sched_setaffinity(1, {min(os.sched_getaffinity(1))})\n",
+           "import os\nos.chmod('/tmp', 0o300)\n",
+       }) {
+    INFO("after: " << poison);
+    SandboxRun attempt = sandbox->run(poison, "stdio", "");
+    INFO("its stderr: " << attempt.err);
+    SandboxRun next = sandbox->run("import os, resource\n"
+                                   "print(resource.getrlimit(resource.RLIMIT_FSIZE)[0] > 0,"
+                                   " os.getpriority(os.PRIO_PROCESS, 0),"
+                                   " len(os.sched_getaffinity(0)) == os.cpu_count(),"
+                                   " sorted(os.listdir('/tmp')))\n",
+                                   "stdio", "");
+    INFO("next stderr: " << next.err);
+    CHECK(next.failure == "");
+    CHECK(next.out == "True 0 True ['main.py']\n");
+  }
 }
 
 TEST_CASE("rlimit fallback: loops, sleep, memory and output are contained", "[code]") {
@@ -734,6 +756,9 @@ def call(name, *args):
     return 'ok' if r >= 0 else 'errno%d' % ctypes.get_errno()
 print('memfd', call('memfd_create', b'x', 0))
 print('shmget', call('shmget', 0, 1 << 20, 0o1600))
+print('msgget', call('msgget', 0, 0o1600))
+print('semget', call('semget', 0, 1, 0o1600))
+print('mq_open', call('mq_open', b'/acerl-q', 0o100 | 0o2, 0o600, None))
 t = threading.Thread(target=lambda: None); t.start(); t.join()
 pid = os.fork()
 if pid == 0:
@@ -745,6 +770,9 @@ print('threads ok')
     CHECK(run.failure == "");
     CHECK(field(run.out, "memfd") == "errno1");
     CHECK(field(run.out, "shmget") == "errno1");
+    CHECK(field(run.out, "msgget") == "errno1");
+    CHECK(field(run.out, "semget") == "errno1");
+    CHECK(field(run.out, "mq_open") == "errno1");
     CHECK(field(run.out, "fork") == "7");
     CHECK(run.out.find("threads ok") != std::string::npos);
   }
