@@ -38,26 +38,9 @@ struct Reply {  // "<iB"
 };
 #pragma pack(pop)
 
-Clock::time_point after_seconds(double seconds) {
-  return Clock::now() +
-         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-}
-
 int ms_until(Clock::time_point t) {
   const double ms = std::chrono::duration<double, std::milli>(t - Clock::now()).count();
   return static_cast<int>(std::ceil(std::max(0.0, ms)));
-}
-
-void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
-
-struct Pipe {
-  UniqueFd read, write;
-};
-
-Pipe make_pipe() {
-  int fds[2];
-  ACERL_CHECK(pipe2(fds, O_CLOEXEC) == 0, "code sandbox: pipe2 failed: ", std::strerror(errno));
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 // Sends all of `data` (blocking); false when the interpreter's end is gone.
@@ -70,25 +53,6 @@ bool send_all(int fd, const char* data, size_t size) {
     done += static_cast<size_t>(n);
   }
   return true;
-}
-
-// Appends what `fd` has to `text` up to `cap`; returns false at end of file (and closes it),
-// sets `over` when the stream went past the cap.
-bool read_capped(UniqueFd& fd, std::string& text, size_t cap, bool& over) {
-  char buf[65536];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n > 0) {
-      const size_t room = cap - std::min(cap, text.size());
-      text.append(buf, std::min(room, static_cast<size_t>(n)));
-      if (static_cast<size_t>(n) > room) over = true;
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return true;
-    fd.reset();
-    return false;
-  }
 }
 
 }  // namespace
@@ -190,17 +154,16 @@ PrestartedRun PrestartedInterpreter::run(const std::string& program,
   UniqueFd stdin_fd = std::move(in.write);
   if (io.stdin_data.empty()) stdin_fd.reset();
   if (stdin_fd.open()) set_nonblocking(stdin_fd.get());
-  UniqueFd streams[2] = {std::move(child_out.read), std::move(child_err.read)};
-  std::string* texts[2] = {&result.out, &result.err};
-  const size_t caps[2] = {io.max_stdout, io.max_stderr};
-  for (auto& s : streams) set_nonblocking(s.get());
+  CappedStream streams[2] = {{std::move(child_out.read), &result.out, io.max_stdout},
+                             {std::move(child_err.read), &result.err, io.max_stderr}};
+  for (auto& s : streams) set_nonblocking(s.fd.get());
 
   Reply reply{};
   size_t reply_bytes = 0, written = 0;
   bool replied = false, broken = false;
   Clock::time_point drain_until;
   while (true) {
-    if (replied && !streams[0].open() && !streams[1].open()) break;
+    if (replied && !streams[0].fd.open() && !streams[1].fd.open()) break;
     if (replied && Clock::now() >= drain_until) break;  // a writer escaped the sweep
     if (!replied && Clock::now() >= deadline) {
       result.timed_out = true;
@@ -209,7 +172,7 @@ PrestartedRun PrestartedInterpreter::run(const std::string& program,
     std::vector<struct pollfd> polled;
     if (stdin_fd.open()) polled.push_back({stdin_fd.get(), POLLOUT, 0});
     for (auto& s : streams)
-      if (s.open()) polled.push_back({s.get(), POLLIN, 0});
+      if (s.fd.open()) polled.push_back({s.fd.get(), POLLIN, 0});
     if (!replied) polled.push_back({control_.get(), POLLIN, 0});
     if (poll(polled.data(), polled.size(), ms_until(replied ? drain_until : deadline)) < 0 &&
         errno != EINTR)
@@ -217,11 +180,7 @@ PrestartedRun PrestartedInterpreter::run(const std::string& program,
     for (const auto& p : polled) {
       if (p.revents == 0) continue;
       if (p.fd == stdin_fd.get()) {
-        const size_t chunk = std::min<size_t>(io.stdin_data.size() - written, 65536);
-        ssize_t n = ::write(p.fd, io.stdin_data.data() + written, chunk);
-        if (n > 0) written += static_cast<size_t>(n);
-        if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == io.stdin_data.size())
-          stdin_fd.reset();  // all fed, or the child closed its stdin
+        feed_some(stdin_fd, io.stdin_data, written);
       } else if (p.fd == control_.get()) {
         ssize_t n = ::recv(control_.get(), reinterpret_cast<char*>(&reply) + reply_bytes,
                            sizeof reply - reply_bytes, MSG_DONTWAIT);
@@ -235,8 +194,8 @@ PrestartedRun PrestartedInterpreter::run(const std::string& program,
     }
     if (broken) break;
     bool over = false;
-    for (int i = 0; i < 2; ++i)
-      if (streams[i].open()) read_capped(streams[i], *texts[i], caps[i], over);
+    for (auto& s : streams)
+      if (s.fd.open() && read_some(s) == ReadState::over_cap) over = true;
     if (over) {
       result.output_limit = true;
       break;
@@ -255,7 +214,7 @@ PrestartedRun PrestartedInterpreter::run(const std::string& program,
   }
   // A run cut short leaves its child running, and output still open after the reply means a
   // writer escaped: only a new sandbox is certain to be clean.
-  const bool drained = !streams[0].open() && !streams[1].open();
+  const bool drained = !streams[0].fd.open() && !streams[1].fd.open();
   out.reusable = replied && reply.clean == 1 && drained && !result.timed_out &&
                  !result.output_limit;
   if (!out.reusable) process_.reset();

@@ -35,11 +35,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Clock::time_point after_seconds(double seconds) {
-  return Clock::now() +
-         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-}
-
 #ifndef SYS_landlock_restrict_self
 #define SYS_landlock_restrict_self 446  // the same number on every architecture
 #endif
@@ -133,18 +128,6 @@ int child_main(void* arg) {
   execve(p->path, p->argv, p->envp);
   child_fail(p, "execve");
 }
-
-struct Pipe {
-  UniqueFd read, write;
-};
-
-Pipe make_pipe() {
-  int fds[2];
-  ACERL_CHECK(pipe2(fds, O_CLOEXEC) == 0, "code sandbox: pipe2 failed: ", std::strerror(errno));
-  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -347,15 +330,35 @@ class Child {
   bool reaped_ = false;
 };
 
-struct Stream {
-  UniqueFd fd;
-  std::string* text;
-  size_t cap;
-};
+int poll_ms(Clock::time_point until, bool have_pidfd) {
+  double ms = std::chrono::duration<double, std::milli>(until - Clock::now()).count();
+  int out = static_cast<int>(std::ceil(std::max(0.0, ms)));
+  return have_pidfd ? out : std::min(out, 10);  // without a pidfd, exit is noticed by polling
+}
 
-enum class ReadState { open, closed, over_cap };
+}  // namespace
 
-ReadState read_some(Stream& s) {
+void UniqueFd::reset(int fd) {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+bool running_as_root() { return geteuid() == 0; }
+
+Pipe make_pipe() {
+  int fds[2];
+  ACERL_CHECK(pipe2(fds, O_CLOEXEC) == 0, "code sandbox: pipe2 failed: ", std::strerror(errno));
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+Clock::time_point after_seconds(double seconds) {
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+ReadState read_some(CappedStream& s) {
   char buf[65536];
   while (true) {
     ssize_t n = ::read(s.fd.get(), buf, sizeof buf);
@@ -372,20 +375,13 @@ ReadState read_some(Stream& s) {
   }
 }
 
-int poll_ms(Clock::time_point until, bool have_pidfd) {
-  double ms = std::chrono::duration<double, std::milli>(until - Clock::now()).count();
-  int out = static_cast<int>(std::ceil(std::max(0.0, ms)));
-  return have_pidfd ? out : std::min(out, 10);  // without a pidfd, exit is noticed by polling
+void feed_some(UniqueFd& fd, const std::string& data, size_t& written) {
+  const size_t chunk = std::min<size_t>(data.size() - written, 65536);
+  ssize_t n = ::write(fd.get(), data.data() + written, chunk);
+  if (n > 0) written += static_cast<size_t>(n);
+  if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == data.size())
+    fd.reset();  // all fed, or the child closed its stdin (EPIPE)
 }
-
-}  // namespace
-
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
-bool running_as_root() { return geteuid() == 0; }
 
 SigpipeGuard::SigpipeGuard() {
   sigemptyset(&pipe_);
@@ -434,7 +430,7 @@ ChildResult run_child(const ChildSpec& spec, const ChildIo& io) {
   UniqueFd stdin_fd = std::move(in.write);
   if (io.stdin_data.empty()) stdin_fd.reset();
   if (stdin_fd.open()) set_nonblocking(stdin_fd.get());
-  Stream streams[2] = {{std::move(out.read), &result.out, io.max_stdout},
+  CappedStream streams[2] = {{std::move(out.read), &result.out, io.max_stdout},
                        {std::move(err.read), &result.err, io.max_stderr}};
   for (auto& s : streams) set_nonblocking(s.fd.get());
 
@@ -466,11 +462,7 @@ ChildResult run_child(const ChildSpec& spec, const ChildIo& io) {
     for (const auto& p : fds) {
       if (p.revents == 0) continue;
       if (p.fd == stdin_fd.get()) {
-        size_t chunk = std::min<size_t>(io.stdin_data.size() - written, 65536);
-        ssize_t n = ::write(p.fd, io.stdin_data.data() + written, chunk);
-        if (n > 0) written += static_cast<size_t>(n);
-        if ((n < 0 && errno != EAGAIN && errno != EINTR) || written == io.stdin_data.size())
-          stdin_fd.reset();  // all fed, or the child closed its stdin (EPIPE)
+        feed_some(stdin_fd, io.stdin_data, written);
       } else if (p.fd == child.info_fd()) {
         child.read_info();
       }

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -91,6 +92,26 @@ struct ChildResult {
 // Runs the child to completion (or kills it). Throws acerl::Error when it cannot be started
 // (missing executable, no resources); everything the program itself does is in the result.
 ChildResult run_child(const ChildSpec& spec, const ChildIo& io);
+
+// The I/O pieces run_child and the pre-started interpreter (code_prestart.h) share.
+struct Pipe {
+  UniqueFd read, write;
+};
+Pipe make_pipe();  // both ends O_CLOEXEC; throws acerl::Error
+void set_nonblocking(int fd);
+std::chrono::steady_clock::time_point after_seconds(double seconds);
+// A child's stdout or stderr, read without blocking into `text` up to `cap` bytes.
+struct CappedStream {
+  UniqueFd fd;
+  std::string* text;
+  size_t cap;
+};
+enum class ReadState { open, closed, over_cap };
+// Reads what is there; `closed` at end of file (the descriptor is then closed).
+ReadState read_some(CappedStream& s);
+// Writes the next piece of `data` from `written` to the non-blocking `fd`; closes `fd` once all
+// is written or the reader has gone.
+void feed_some(UniqueFd& fd, const std::string& data, size_t& written);
 
 // Blocks SIGPIPE in this thread while it writes to a child's stdin (a child that exits without
 // reading must not kill the caller), and swallows a SIGPIPE that the writes left pending.
