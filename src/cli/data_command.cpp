@@ -18,14 +18,15 @@ const std::vector<DataAction>& data_actions() {
       {"score", "add reward `score` and `reason` to JSONL records {type, response, answer|tests}",
        "--input FILE [--output FILE] [--reward.code.workers=N ...]", nullptr, run_score, ""},
       {"synth", "write the quickstart's synthetic task (sft/rl/eval JSONL; --run.seed=N)",
-       "--output DIR [--sft-prompts N --rl-prompts N --eval-prompts N]", add_synth_flags, run_synth,
-       ""},
+       "--output DIR [--sft-prompts N --rl-prompts N --eval-prompts N --digits 1|2 --solutions N]",
+       add_synth_flags, run_synth, ""},
   };
   return actions;
 }
 
 void add_data_flags(po::options_description& flags) {
-  flags.add_options()("input,i", po::value<std::string>(), "input file (tokenize: default standard input; score: required)")(
+  flags.add_options()("input,i", po::value<std::string>(),
+                      "input file (tokenize: default standard input; score: required)")(
       "output,o", po::value<std::string>(), "output file or directory (default: standard output)");
   for (const auto& action : data_actions())
     if (action.add_flags) action.add_flags(flags);

@@ -15,7 +15,9 @@ void add_synth_flags(po::options_description& flags) {
       "rl-prompts", po::value<int64_t>()->default_value(1500), "synth: RL prompts")(
       "eval-prompts", po::value<int64_t>()->default_value(300), "synth: held-out prompts")(
       "solutions", po::value<int64_t>()->default_value(2),
-      "synth: distinct worked solutions per SFT prompt")(
+      "synth: distinct worked solutions per SFT prompt (1-2; 1-4 with --digits 2)")(
+      "digits", po::value<int>()->default_value(1),
+      "synth: operand digits of the math problems (1: the quickstart's task; 2: multi-step)")(
       "code-fraction", po::value<double>()->default_value(0.2), "synth: share of code problems")(
       "slip-rate", po::value<double>()->default_value(0.3),
       "synth: SFT solutions with a wrong boxed answer");
@@ -32,6 +34,12 @@ int run_synth(MpiRuntime& runtime, Invocation& inv) {
   o.solutions_per_prompt = inv.flags["solutions"].as<int64_t>();
   o.code_fraction = inv.flags["code-fraction"].as<double>();
   o.slip_rate = inv.flags["slip-rate"].as<double>();
+  o.digits = inv.flags["digits"].as<int>();
+  ACERL_USAGE_CHECK(o.digits == 1 || o.digits == 2, "--digits must be 1 or 2, not ", o.digits);
+  const int64_t max_solutions = o.digits == 1 ? 2 : 4;
+  ACERL_USAGE_CHECK(o.solutions_per_prompt >= 1 && o.solutions_per_prompt <= max_solutions,
+                    "--solutions must be 1..", max_solutions, " with --digits ", o.digits, ", not ",
+                    o.solutions_per_prompt);
   ACERL_USAGE_CHECK(o.slip_rate >= 0 && o.slip_rate <= 1, "--slip-rate must be in [0, 1]");
   ACERL_USAGE_CHECK(o.code_fraction >= 0 && o.code_fraction <= 1,
                     "--code-fraction must be in [0, 1]");

@@ -240,6 +240,49 @@ TEST_CASE("acerl data synth is deterministic and keeps held-out problems out of 
   CHECK(check == "True 50 0 0 True\n");
 }
 
+TEST_CASE("acerl data synth --digits 2: four distinct step-by-step solutions, slips change one step",
+          "[rl-e2e]") {
+  std::string dir = scratch_dir("synth2");
+  for (const char* slip : {"0", "1"}) {
+    auto r = run_process(quote(ACERL_EXE) + " data synth --output " + quote(dir + "/" + slip) +
+                         " --digits 2 --solutions 4 --code-fraction 0 --slip-rate " + slip +
+                         " --sft-prompts 300 --rl-prompts 50 --eval-prompts 50");
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  // Every equation of a worked solution checked by Python's own arithmetic: with no slips all
+  // hold and the boxed answer is right; with a slip in every solution exactly one step is wrong
+  // and so is the boxed answer, which is still the chain's last number.
+  std::string check = python_out(
+      "import json, re, sys\n"
+      "d = sys.argv[1]\n"
+      "def stats(sub):\n"
+      "  rows = [json.loads(l) for l in open(f'{d}/{sub}/sft.jsonl')]\n"
+      "  wrong_steps, right_boxed, consistent, sols = [], 0, 0, {}\n"
+      "  for r in rows:\n"
+      "    think = r['response'].split('</think>')[0]\n"
+      "    eqs = re.findall(r'(\\d+(?: [+-] \\d+)+) = (\\d+)', think)\n"
+      "    wrong_steps.append(sum(eval(lhs) != int(rhs) for lhs, rhs in eqs))\n"
+      "    boxed = re.search(r'boxed\\{(\\d+)\\}', r['response']).group(1)\n"
+      "    right_boxed += boxed == r['answer']\n"
+      "    consistent += re.findall(r'\\d+', think)[-1] == boxed\n"
+      "    sols.setdefault(r['id'], set()).add(think)\n"
+      "  two = all(max(map(int, re.findall(r'\\d+', r['prompt']))) >= 10 for r in rows)\n"
+      "  return (len(rows), sorted(set(wrong_steps)), right_boxed, consistent == len(rows),\n"
+      "          all(len(s) == 4 for s in sols.values()), two)\n"
+      "print(stats('0'), stats('1'))",
+      quote(dir));
+  CHECK(check == "(1200, [0], 1200, True, True, True) (1200, [1], 0, True, True, True)\n");
+  // --solutions beyond the methods there are is bad input (exit 2), naming the flag.
+  auto bad = run_process(quote(ACERL_EXE) + " data synth --output " + quote(dir + "/bad") +
+                         " --digits 2 --solutions 5");
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--solutions must be 1..4") != std::string::npos);
+  auto bad_digits = run_process(quote(ACERL_EXE) + " data synth --output " + quote(dir + "/bad") +
+                                " --digits 3");
+  CHECK(bad_digits.exit_code == 2);
+}
+
 namespace {
 
 // Two stages over the same prompts: a (3 steps at T = 0.7), then b (3 steps at T = 1.2).
