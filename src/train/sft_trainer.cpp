@@ -58,7 +58,10 @@ SftData prepare_data(const config::Config& cfg, const tokenizer::Tokenizer& tok,
         data::load_sft_examples(cfg.data.eval_path, cfg.data.skip_bad_lines, &eval_stats, chat);
     d.eval = data::tokenize_examples(held_out, tok, chat, cfg.sft.seq_len, &eval_stats);
   }
+  // Only the epochs the run reaches are packed: sft.max_steps may stop it long before
+  // sft.epochs (a fixed step budget over data sets of different size).
   for (int64_t e = 0; e < cfg.sft.epochs; ++e) {
+    if (cfg.sft.max_steps > 0 && d.total_steps >= cfg.sft.max_steps) break;
     d.first_step.push_back(d.total_steps);
     d.epochs.push_back(
         data::pack_epoch(d.train, cfg.sft.seq_len, static_cast<uint64_t>(cfg.run.seed), e));
@@ -112,7 +115,8 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
     (s.split_dim >= 0 ? split : replicated).push_back(s.tensor);
     decay.push_back(s.tensor.dim() >= 2);  // matrices decay; biases and norm weights do not
   }
-  optim::AdamW adamw(params, decay, {cfg.sft.beta1, cfg.sft.beta2, cfg.sft.eps, cfg.sft.weight_decay});
+  optim::AdamW adamw(params, decay,
+                     {cfg.sft.beta1, cfg.sft.beta2, cfg.sft.eps, cfg.sft.weight_decay});
   parallel::GradSync sync(params, g.dp());
 
   const std::string run_dir = cfg.run.dir;
@@ -188,7 +192,8 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
   };
   StepProfiler profiler(
       cfg.run.profile_steps,
-      (std::filesystem::path(cfg.run.dir) / "profile" / str("sft_rank", g.rank(), ".json")).string(),
+      (std::filesystem::path(cfg.run.dir) / "profile" / str("sft_rank", g.rank(), ".json"))
+          .string(),
       g.device().is_cuda());
   while (step < data.total_steps) {
     Watchdog::set_step(step + 1);
@@ -248,9 +253,9 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
                     "tok/s | mfu %.1f%% | "
                     "ETA %s",
                     static_cast<long long>(step), static_cast<long long>(data.total_steps),
-                    static_cast<long long>(epoch + 1), static_cast<long long>(cfg.sft.epochs),
-                    result.loss, lr, norm, rate.tokens_per_s, 100 * rate.mfu,
-                    format_duration(eta).c_str());
+                    static_cast<long long>(epoch + 1),
+                    static_cast<long long>(data.first_step.size()), result.loss, lr, norm,
+                    rate.tokens_per_s, 100 * rate.mfu, format_duration(eta).c_str());
       log0(line);
     }
     const bool epoch_end = epoch + 1 < static_cast<int64_t>(data.first_step.size())

@@ -76,6 +76,18 @@ TEST_CASE(
   CHECK(values.back() < values.front());
 }
 
+TEST_CASE("sft.max_steps far below sft.epochs: only the epochs the run reaches are packed",
+          "[sft]") {
+  // A fixed step budget with "as many epochs as it takes" (the experiment jobs' SFT grid). Packing
+  // all 200 million epochs up front would run out of memory long before the first step.
+  SftFixture f = make_sft_fixture("sft_step_budget");
+  auto r = run_process(
+      acerl_cmd("", f, "run", "--sft.epochs=200000000 --sft.max_steps=3 --log.interval=1"), 300);
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Contains("sft step 3/3 | epoch 1/1 |"));
+}
+
 TEST_CASE("a 2-rank run stopped by SIGUSR1 through mpirun exits 75 and resumes identically",
           "[sft-mpi]") {
   SftFixture f = make_sft_fixture("sft_resume_np2");
