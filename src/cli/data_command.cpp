@@ -17,7 +17,7 @@ const std::vector<DataAction>& data_actions() {
        "--tokenizer FILE [--lines] [--decode]", add_tokenize_flags, run_tokenize, ""},
       {"score", "add reward `score` and `reason` to JSONL records {type, response, answer|tests}",
        "--input FILE [--output FILE] [--reward.code.workers=N ...]", nullptr, run_score, ""},
-      {"synth", "write the quickstart's synthetic task (sft/rl/eval JSONL; --run.seed=N)",
+      {"synth", "write the synthetic task (sft/rl/eval JSONL; --run.seed=N; inputs/README.md)",
        "--output DIR [--sft-prompts N --rl-prompts N --eval-prompts N --digits 1|2 --solutions N]",
        add_synth_flags, run_synth, ""},
   };

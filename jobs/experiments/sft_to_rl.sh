@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Finding 2 of AceReason-Nemotron 1.1: a stronger SFT model gives a stronger RL model, and RL
+# narrows the gap between SFT starts. Takes SFT starts of different strength (cells of the
+# sft_scaling.sh grid: trained here, or taken from ACERL_SFT_FROM), evaluates each, runs the same
+# GRPO from each (temperature auto, target entropy 0.3) with several seeds, evaluates again, and
+# compares the gap between starts before and after RL (tools/findings.py). Settings: common.sh.
+#
+#   jobs/experiments/sft_to_rl.sh        -> $ACERL_RUN_DIR (build/runs/sft_to_rl)
+#                                           finding2.md, finding2.png
+# ACERL_STARTS (default "P/4:2 P/2:2 P:4", as prompts:responses) names the starts.
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+RUN="${ACERL_RUN_DIR:-$BUILD_DIR/runs/sft_to_rl}"
+mkdir -p "$RUN"
+start=$(date +%s)
+for cell in ${ACERL_STARTS:-$((PROMPTS / 4)):2 $((PROMPTS / 2)):2 $PROMPTS:4}; do
+  prompts="${cell%%:*}" responses="${cell##*:}"
+  exp_log "SFT start: $prompts prompts x $responses responses"
+  sft_start "$RUN" "$prompts" "$responses"
+  for seed in $SEEDS; do
+    exp_log "GRPO from p${prompts}_r${responses}, seed $seed ($RL_STEPS steps), then eval"
+    rl_run "$DATA" "$RUN/rl/p${prompts}_r${responses}_s$seed" "$START" "$seed"
+  done
+done
+echo "$(( $(date +%s) - start ))" >> "$RUN/wall_seconds"  # one line per invocation
+"$PYTHON" tools/findings.py sft-to-rl "$RUN"
+exp_log "done in $(( $(date +%s) - start )) s: $RUN/finding2.md, $RUN/finding2.png"
