@@ -203,20 +203,6 @@ int pidfd_open_or_minus_one(pid_t pid) {
 #endif
 }
 
-// The PID that bwrap's --info-fd JSON names as "child-pid", or 0 while it is incomplete.
-pid_t parse_bwrap_child_pid(const std::string& info) {
-  size_t key = info.find("\"child-pid\"");
-  if (key == std::string::npos) return 0;
-  size_t i = info.find(':', key);
-  if (i == std::string::npos) return 0;
-  ++i;
-  while (i < info.size() && (info[i] == ' ' || info[i] == '\t')) ++i;
-  size_t start = i;
-  while (i < info.size() && info[i] >= '0' && info[i] <= '9') ++i;
-  if (i == start || i == info.size()) return 0;  // no digits yet, or maybe more to come
-  return static_cast<pid_t>(std::stol(info.substr(start, i - start)));
-}
-
 // The parent PID of `pid` from /proc, or -1.
 pid_t parent_of(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/status";
@@ -264,7 +250,9 @@ class Child {
     while (info_ >= 0) {
       ssize_t n = ::read(info_, buf, sizeof buf);
       if (n > 0) {
-        info_text_.append(buf, static_cast<size_t>(n));
+        // bwrap's report is one short JSON object; more is not kept (and cannot grow without
+        // bound in a destructor's path).
+        if (info_text_.size() < 4096) info_text_.append(buf, static_cast<size_t>(n));
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
@@ -337,6 +325,25 @@ int poll_ms(Clock::time_point until, bool have_pidfd) {
 }
 
 }  // namespace
+
+// See code_process.h.
+pid_t parse_bwrap_child_pid(const std::string& info) {
+  size_t key = info.find("\"child-pid\"");
+  if (key == std::string::npos) return 0;
+  size_t i = info.find(':', key);
+  if (i == std::string::npos) return 0;
+  ++i;
+  while (i < info.size() && (info[i] == ' ' || info[i] == '\t')) ++i;
+  size_t start = i;
+  while (i < info.size() && info[i] >= '0' && info[i] <= '9') ++i;
+  if (i == start || i == info.size()) return 0;  // no digits yet, or maybe more to come
+  // No exception here (this runs in ~Child): a PID has at most 7 digits (pid_max <= 2^22), so
+  // anything longer is garbage, and the digits are summed by hand.
+  if (i - start > 9) return 0;
+  pid_t pid = 0;
+  for (size_t k = start; k < i; ++k) pid = pid * 10 + (info[k] - '0');
+  return pid;
+}
 
 void UniqueFd::reset(int fd) {
   if (fd_ >= 0) ::close(fd_);

@@ -146,4 +146,8 @@ class ChildProcess {
 // True when the current effective user is root, i.e. when drop_root changes identity.
 bool running_as_root();
 
+// The PID that bwrap's --info-fd JSON names as "child-pid"; 0 while the report is incomplete or
+// when it names no plausible PID. Never throws (it runs on the way to killing a sandbox).
+pid_t parse_bwrap_child_pid(const std::string& info);
+
 }  // namespace acerl::reward

@@ -777,3 +777,14 @@ print('threads ok')
     CHECK(run.out.find("threads ok") != std::string::npos);
   }
 }
+
+TEST_CASE("bwrap's child-pid report is parsed without throwing, garbage gives 0", "[code]") {
+  // The shape bwrap --info-fd writes, whole and cut short.
+  CHECK(parse_bwrap_child_pid("{\n    \"child-pid\": 4242\n}\n") == 4242);
+  CHECK(parse_bwrap_child_pid("{\n    \"child-pid\": 42") == 0);  // more digits may follow
+  CHECK(parse_bwrap_child_pid("{\n    \"child-pid\": ") == 0);
+  CHECK(parse_bwrap_child_pid("") == 0);
+  // Not a PID: longer than any pid_max allows (std::stol would throw out_of_range here).
+  CHECK(parse_bwrap_child_pid("{\"child-pid\": 123456789012345678901234567890}") == 0);
+  CHECK(parse_bwrap_child_pid("{\"child-pid\": \"12\"}") == 0);
+}
