@@ -32,6 +32,9 @@ SFT_STEPS="${ACERL_SFT_STEPS:-1600}"
 RL_STEPS="${ACERL_RL_STEPS:-60}"
 EVAL_PROMPTS="${ACERL_EVAL_PROMPTS:-300}"
 SEEDS="${ACERL_SEEDS:-1 2 3}"
+# What every job's results depend on (start_job keeps a run directory to one set of them).
+COMMON_SETTINGS="prompts=$PROMPTS sft_steps=$SFT_STEPS eval_prompts=$EVAL_PROMPTS args=${ACERL_ARGS:-}"
+RL_SETTINGS="rl_steps=$RL_STEPS seeds=$SEEDS sft_from=${ACERL_SFT_FROM:-}"
 read -r -a EXTRA <<< "${ACERL_ARGS:-}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 if [ -n "${ACERL_LAUNCHER:-}" ]; then
@@ -42,6 +45,7 @@ else
   [ "$(id -u)" -ne 0 ] || LAUNCH+=(--allow-run-as-root)
 fi
 [ -x "$BUILD_DIR/acerl" ] || { echo "no $BUILD_DIR/acerl: run jobs/local/quickstart.sh (or tools/setup.sh) first" >&2; exit 2; }
+[ -x "$PYTHON" ] || { echo "no $PYTHON (the project venv): run tools/setup.sh first" >&2; exit 2; }
 cd "$EXP_ROOT"
 
 exp_log() { echo "[$(date +%H:%M:%S)] $*"; }
@@ -49,7 +53,8 @@ exp_log() { echo "[$(date +%H:%M:%S)] $*"; }
 acerl_step() {
   local log="$1"; shift
   mkdir -p "$(dirname "$log")"
-  local rc=0
+  local rc=0 before
+  before=$(stat -c %s "$log" 2>/dev/null || echo 0)
   "${LAUNCH[@]}" "$BUILD_DIR/acerl" "$@" "${EXTRA[@]}" >> "$log" 2>&1 || rc=$?
   [ "$rc" -eq 0 ] && return
   if [ "$rc" -eq 75 ]; then  # stopped with a checkpoint: run the job again to continue
@@ -57,10 +62,32 @@ acerl_step() {
     exit 75
   fi
   echo "failed (exit $rc): acerl $* (log: $log)" >&2
-  grep -m3 -i "error" "$log" >&2 || tail -5 "$log" >&2
+  # This attempt's output only (a log gathers every attempt at the step).
+  tail -c +$((before + 1)) "$log" | grep -m3 -i "error" >&2 || tail -5 "$log" >&2
   exit "$([ "$rc" -eq 2 ] && echo 2 || echo 1)"
 }
 latest_checkpoint() { echo "$1/checkpoints/$(cat "$1/checkpoints/latest")"; }
+
+# start_job RUN SETTINGS: makes RUN, refuses (exit 2) a RUN whose finished steps were made with
+# other settings (they would be skipped and mixed in), and appends this invocation's wall time
+# to RUN/wall_seconds when the job ends, however it ends (tools/findings.py sums the lines).
+start_job() {
+  local run="$1" settings="$2"
+  mkdir -p "$run"
+  if [ -f "$run/settings" ] && [ "$(cat "$run/settings")" != "$settings" ]; then
+    echo "$run was made with other settings:" >&2
+    echo "  then: $(cat "$run/settings")" >&2
+    echo "  now:  $settings" >&2
+    echo "use another ACERL_RUN_DIR, or delete $run to start over" >&2
+    exit 2
+  fi
+  echo "$settings" > "$run/settings"
+  JOB_RUN="$run" JOB_START=$(date +%s)
+  trap 'echo "$(( $(date +%s) - JOB_START ))" >> "$JOB_RUN/wall_seconds"' EXIT
+}
+
+# is_done DIR: the step in DIR finished and was evaluated.
+is_done() { [ -f "$1/done" ] && [ -f "$1/eval/eval.json" ]; }
 
 # make_task DIR: the two-digit task (math only), P SFT prompts with four solutions each.
 make_task() {
@@ -107,6 +134,8 @@ rl_run() {
 # cell under RUN/starts/ otherwise; the start is evaluated under RUN/starts/pP_rR/eval either way.
 sft_start() {
   local run="$1" prompts="$2" responses="$3" name="p$2_r$3"
+  [[ "$prompts" =~ ^[0-9]+$ && "$responses" =~ ^[0-9]+$ ]] ||
+    { echo "an SFT cell is PROMPTS:RESPONSES (two whole numbers), not '$prompts:$responses'" >&2; exit 2; }
   local from="${ACERL_SFT_FROM:-}"
   if [ -n "$from" ]; then
     [ -d "$from" ] || { echo "ACERL_SFT_FROM=$from is not a directory" >&2; exit 2; }

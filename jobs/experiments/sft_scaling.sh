@@ -12,17 +12,17 @@
 # ACERL_PROMPT_DIVISORS (default "8 4 2 1") and ACERL_RESPONSES (default "1 2 4") set the grid.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUN="${ACERL_RUN_DIR:-$BUILD_DIR/runs/sft_scaling}"
-mkdir -p "$RUN"
-start=$(date +%s)
+DIVISORS="${ACERL_PROMPT_DIVISORS:-8 4 2 1}" RESPONSES="${ACERL_RESPONSES:-1 2 4}"
+start_job "$RUN" "$COMMON_SETTINGS divisors=$DIVISORS responses=$RESPONSES"
 exp_log "task: $PROMPTS SFT prompts x 4 solutions -> $RUN/data"
 make_task "$RUN/data"
-for divisor in ${ACERL_PROMPT_DIVISORS:-8 4 2 1}; do
-  for responses in ${ACERL_RESPONSES:-1 2 4}; do
-    prompts=$((PROMPTS / divisor))
+for divisor in $DIVISORS; do
+  for responses in $RESPONSES; do
+    prompts=$((PROMPTS / divisor)) dir="$RUN/sft/p$((PROMPTS / divisor))_r$responses"
+    if is_done "$dir"; then exp_log "SFT on $prompts prompts x $responses responses: done"; continue; fi
     exp_log "SFT on $prompts prompts x $responses responses ($SFT_STEPS steps), then eval"
-    sft_cell "$RUN/data" "$RUN/sft/p${prompts}_r${responses}" "$prompts" "$responses"
+    sft_cell "$RUN/data" "$dir" "$prompts" "$responses"
   done
 done
-echo "$(( $(date +%s) - start ))" >> "$RUN/wall_seconds"  # one line per invocation
 "$PYTHON" tools/findings.py sft-scaling "$RUN"
-exp_log "done in $(( $(date +%s) - start )) s: $RUN/finding1.md, $RUN/finding1.png"
+exp_log "done in $(( $(date +%s) - JOB_START )) s: $RUN/finding1.md, $RUN/finding1.png"

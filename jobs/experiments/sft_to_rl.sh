@@ -10,17 +10,18 @@
 # ACERL_STARTS (default "P/4:2 P/2:2 P:4", as prompts:responses) names the starts.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUN="${ACERL_RUN_DIR:-$BUILD_DIR/runs/sft_to_rl}"
-mkdir -p "$RUN"
-start=$(date +%s)
-for cell in ${ACERL_STARTS:-$((PROMPTS / 4)):2 $((PROMPTS / 2)):2 $PROMPTS:4}; do
+STARTS="${ACERL_STARTS:-$((PROMPTS / 4)):2 $((PROMPTS / 2)):2 $PROMPTS:4}"
+start_job "$RUN" "$COMMON_SETTINGS $RL_SETTINGS starts=$STARTS"
+for cell in $STARTS; do
   prompts="${cell%%:*}" responses="${cell##*:}"
   exp_log "SFT start: $prompts prompts x $responses responses"
   sft_start "$RUN" "$prompts" "$responses"
   for seed in $SEEDS; do
+    dir="$RUN/rl/p${prompts}_r${responses}_s$seed"
+    if is_done "$dir"; then exp_log "GRPO from p${prompts}_r${responses}, seed $seed: done"; continue; fi
     exp_log "GRPO from p${prompts}_r${responses}, seed $seed ($RL_STEPS steps), then eval"
-    rl_run "$DATA" "$RUN/rl/p${prompts}_r${responses}_s$seed" "$START" "$seed"
+    rl_run "$DATA" "$dir" "$START" "$seed"
   done
 done
-echo "$(( $(date +%s) - start ))" >> "$RUN/wall_seconds"  # one line per invocation
 "$PYTHON" tools/findings.py sft-to-rl "$RUN"
-exp_log "done in $(( $(date +%s) - start )) s: $RUN/finding2.md, $RUN/finding2.png"
+exp_log "done in $(( $(date +%s) - JOB_START )) s: $RUN/finding2.md, $RUN/finding2.png"

@@ -12,14 +12,14 @@
 # entropies, default "0.1 0.3 0.5") and ACERL_TARGETS (auto targets, default "0.1 0.2 0.3 0.4 0.5").
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUN="${ACERL_RUN_DIR:-$BUILD_DIR/runs/temperature}"
-mkdir -p "$RUN"
-start=$(date +%s)
 cell="${ACERL_START:-$PROMPTS:4}"
+ENTROPIES="${ACERL_ENTROPIES:-0.1 0.3 0.5}" TARGETS="${ACERL_TARGETS:-0.1 0.2 0.3 0.4 0.5}"
+start_job "$RUN" "$COMMON_SETTINGS $RL_SETTINGS start=$cell entropies=$ENTROPIES targets=$TARGETS"
 prompts="${cell%%:*}" responses="${cell##*:}"
 exp_log "SFT start: $prompts prompts x $responses responses"
 sft_start "$RUN" "$prompts" "$responses"
 declare -A seen=()
-for entropy in ${ACERL_ENTROPIES:-0.1 0.3 0.5}; do
+for entropy in $ENTROPIES; do
   tune="$RUN/tune/h$entropy"
   [ -f "$tune/tune_temperature.json" ] ||
     acerl_step "$tune.log" tune-temperature "$INI" --run.dir="$tune" --model.path="$START" \
@@ -32,17 +32,19 @@ for entropy in ${ACERL_ENTROPIES:-0.1 0.3 0.5}; do
   fi
   seen[$t]="$entropy"
   for seed in $SEEDS; do
+    dir="$RUN/rl/fixed_h${entropy}_s$seed"
+    if is_done "$dir"; then exp_log "GRPO at fixed T = $t, seed $seed: done"; continue; fi
     exp_log "GRPO at fixed T = $t (start entropy $entropy), seed $seed, then eval"
-    rl_run "$DATA" "$RUN/rl/fixed_h${entropy}_s$seed" "$START" "$seed" --rl.temperature="$t"
+    rl_run "$DATA" "$dir" "$START" "$seed" --rl.temperature="$t"
   done
 done
-for target in ${ACERL_TARGETS:-0.1 0.2 0.3 0.4 0.5}; do
+for target in $TARGETS; do
   for seed in $SEEDS; do
+    dir="$RUN/rl/auto_h${target}_s$seed"
+    if is_done "$dir"; then exp_log "GRPO at T = auto, target $target, seed $seed: done"; continue; fi
     exp_log "GRPO at T = auto, target entropy $target, seed $seed, then eval"
-    rl_run "$DATA" "$RUN/rl/auto_h${target}_s$seed" "$START" "$seed" --rl.temperature=auto \
-      --rl.target_entropy="$target"
+    rl_run "$DATA" "$dir" "$START" "$seed" --rl.temperature=auto --rl.target_entropy="$target"
   done
 done
-echo "$(( $(date +%s) - start ))" >> "$RUN/wall_seconds"  # one line per invocation
 "$PYTHON" tools/findings.py temperature "$RUN"
-exp_log "done in $(( $(date +%s) - start )) s: $RUN/finding3.md, $RUN/finding3.png"
+exp_log "done in $(( $(date +%s) - JOB_START )) s: $RUN/finding3.md, $RUN/finding3.png"
