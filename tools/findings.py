@@ -381,10 +381,10 @@ def temperature(run):
         mid = mid[0]
         lower = [k_ for k_ in fixed if k_[2] < mid[2]]
         higher = [k_ for k_ in fixed if k_[2] > mid[2]]
-        outcome = {}
+        outcome, diffs = {}, {}
         for o in lower + higher:
             d, se = compare(mid, o)
-            outcome[o] = verdict(d, se)
+            outcome[o], diffs[o] = verdict(d, se), d
             lines.append(f"- {label(mid)} minus {label(o)}: {d:+.1f} ± {se:.1f} points ({outcome[o]})")
         if not lower or not higher:
             word = ("not testable: no distinct fixed temperature " +
@@ -393,14 +393,19 @@ def temperature(run):
             word = "reproduced"
         elif "clearly worse" in outcome.values():
             word = "not reproduced: entropy 0.3 is clearly worse than another fixed temperature"
+        elif "clearly better" in outcome.values() and all(d > 0 for d in diffs.values()):
+            word = "partly reproduced: entropy 0.3 is clearly better than one side, better within noise than the other"
         elif "clearly better" in outcome.values():
-            word = "partly reproduced: entropy 0.3 is clearly better than one side, within noise of the other"
+            word = ("not reproduced: entropy 0.3 is clearly better than one side, "
+                    "but below the other (within noise)")
         else:
             word = "not reproduced: every difference is within noise"
     if auto:
         best = max(auto, key=lambda k_: summary[k_]["avg"])
-        lines.append(f"- Under auto, the best target is {best[1]:g} ({fmt(summary[best]['avg'], summary[best]['se'])}; "
-                     f"the best of {len(auto)}, so the difference below is biased in its favour)")
+        bias = (f"; the best of {len(auto)}, so the difference below is biased in its favour"
+                if len(auto) > 1 else "")
+        lines.append(f"- Under auto, the best target is {best[1]:g} "
+                     f"({fmt(summary[best]['avg'], summary[best]['se'])}{bias})")
         ref = [k_ for k_ in auto if abs(k_[1] - 0.3) < 1e-9]
         if ref and best != ref[0]:
             d, se = compare(best, ref[0])

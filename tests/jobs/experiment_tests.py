@@ -203,6 +203,10 @@ def case_scripts(build):
     rc, out = run_cmd(["jobs/experiments/sft_scaling.sh"], dict(env, ACERL_RUN_DIR=f1))
     check(rc == 0 and all(p.stat().st_mtime_ns == t for p, t in before.items()) and logs,
           "sft_scaling.sh run again skips every finished step")
+    # Other settings on the same run directory would mix stale steps in: refused, exit 2.
+    rc, out = run_cmd(["jobs/experiments/sft_scaling.sh"], dict(env, ACERL_RUN_DIR=f1, ACERL_SFT_STEPS="4"))
+    check(rc == 2 and "was made with other settings" in out and "sft_steps=4" in out,
+          f"other settings on a finished run directory are bad input, exit 2 (got {rc})")
 
     f2 = os.path.join(tmp, "sft_to_rl")
     rc, out = run_cmd(["jobs/experiments/sft_to_rl.sh"],
