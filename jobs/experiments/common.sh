@@ -16,6 +16,11 @@
 #   ACERL_SEEDS      run.seed of the repeated RL runs (default "1 2 3")
 #   ACERL_SFT_FROM   the run directory of sft_scaling.sh: findings 2 and 3 take its task and the
 #                    SFT checkpoints of the cells they need instead of training them again
+#   ACERL_CONFIG     the INI every step reads (default inputs/experiments/findings.ini): your
+#                    model (model.init or model.path), tokenizer and training settings
+#   ACERL_DATA       a folder with your sft.jsonl (several responses per prompt), rl.jsonl and
+#                    eval.jsonl, used instead of writing the synthetic task (set ACERL_PROMPTS
+#                    to its number of SFT prompts)
 #   ACERL_ARGS       extra --section.key=value settings given to every acerl step
 set -euo pipefail
 EXP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,14 +31,15 @@ BUILD_DIR="$(from_caller "${ACERL_BUILD_DIR:-$EXP_ROOT/build}")"
 [ -z "${ACERL_RUN_DIR:-}" ] || ACERL_RUN_DIR="$(from_caller "$ACERL_RUN_DIR")"
 [ -z "${ACERL_SFT_FROM:-}" ] || ACERL_SFT_FROM="$(from_caller "$ACERL_SFT_FROM")"
 PYTHON="${ACERL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/acerl}/venv/bin/python"
-INI="$EXP_ROOT/inputs/experiments/findings.ini"
+INI="$(from_caller "${ACERL_CONFIG:-$EXP_ROOT/inputs/experiments/findings.ini}")"
+[ -z "${ACERL_DATA:-}" ] || ACERL_DATA="$(from_caller "$ACERL_DATA")"
 PROMPTS="${ACERL_PROMPTS:-1600}"
 SFT_STEPS="${ACERL_SFT_STEPS:-1600}"
 RL_STEPS="${ACERL_RL_STEPS:-60}"
 EVAL_PROMPTS="${ACERL_EVAL_PROMPTS:-300}"
 SEEDS="${ACERL_SEEDS:-1 2 3}"
 # What every job's results depend on (start_job keeps a run directory to one set of them).
-COMMON_SETTINGS="prompts=$PROMPTS sft_steps=$SFT_STEPS eval_prompts=$EVAL_PROMPTS args=${ACERL_ARGS:-}"
+COMMON_SETTINGS="config=$INI data=${ACERL_DATA:-synthetic} prompts=$PROMPTS sft_steps=$SFT_STEPS eval_prompts=$EVAL_PROMPTS args=${ACERL_ARGS:-}"
 RL_SETTINGS="rl_steps=$RL_STEPS seeds=$SEEDS sft_from=${ACERL_SFT_FROM:-}"
 read -r -a EXTRA <<< "${ACERL_ARGS:-}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
@@ -89,9 +95,18 @@ start_job() {
 # is_done DIR: the step in DIR finished and was evaluated.
 is_done() { [ -f "$1/done" ] && [ -f "$1/eval/eval.json" ]; }
 
-# make_task DIR: the two-digit task (math only), P SFT prompts with four solutions each.
+# make_task DIR: the two-digit task (math only), P SFT prompts with four solutions each; or DIR
+# becomes a link to ACERL_DATA.
 make_task() {
   [ -f "$1/eval.jsonl" ] && return
+  if [ -n "${ACERL_DATA:-}" ]; then
+    local f
+    for f in sft.jsonl rl.jsonl eval.jsonl; do
+      [ -f "$ACERL_DATA/$f" ] || { echo "ACERL_DATA=$ACERL_DATA has no $f" >&2; exit 2; }
+    done
+    ln -sfn "$ACERL_DATA" "$1"
+    return
+  fi
   acerl_step "$1/synth.log" data synth --output "$1" --run.seed=1234 --digits 2 --solutions 4 \
     --code-fraction 0 --sft-prompts "$PROMPTS" --rl-prompts 2000 --eval-prompts "$EVAL_PROMPTS"
 }

@@ -14,7 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 RUN="${ACERL_RUN_DIR:-$BUILD_DIR/runs/sft_scaling}"
 DIVISORS="${ACERL_PROMPT_DIVISORS:-8 4 2 1}" RESPONSES="${ACERL_RESPONSES:-1 2 4}"
 start_job "$RUN" "$COMMON_SETTINGS divisors=$DIVISORS responses=$RESPONSES"
-exp_log "task: $PROMPTS SFT prompts x 4 solutions -> $RUN/data"
+exp_log "task: ${ACERL_DATA:-the synthetic one, $PROMPTS SFT prompts x 4 solutions} -> $RUN/data"
 make_task "$RUN/data"
 for divisor in $DIVISORS; do
   for responses in $RESPONSES; do
