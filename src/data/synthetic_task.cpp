@@ -31,6 +31,22 @@ struct Problem {
 
 std::string s(int64_t v) { return std::to_string(v); }
 
+// The story of a math problem, a + b ("Ann has 3 apples and gets 4 more...") or a - b ("... had
+// 12 pens and lost 5..."), with its answer; `tag` starts the key, which tells the task's
+// variants apart.
+Problem word_problem(bool add, const std::string& n, const std::string& it, int a, int b,
+                     const char* tag) {
+  Problem p;
+  p.type = "math";
+  p.key = tag + n + it + s(a) + "," + s(b);
+  p.prompt =
+      add ? n + " has " + s(a) + " " + it + " and gets " + s(b) + " more. How many " + it +
+                " does " + n + " have now?"
+          : n + " had " + s(a) + " " + it + " and lost " + s(b) + ". How many " + it + " are left?";
+  p.answer = s(add ? a + b : a - b);
+  return p;
+}
+
 // One-operation word problems: "Ann has 3 apples and gets 4 more..." (a + b) or "... had 12 pens
 // and lost 5..." (a - b), with two or three differently worded worked solutions.
 Problem math_problem(std::mt19937_64& rng, double slip_rate) {
@@ -41,14 +57,7 @@ Problem math_problem(std::mt19937_64& rng, double slip_rate) {
   const int b = add ? digit(rng) : std::uniform_int_distribution<int>(1, a - 1)(rng);
   const int ans = add ? a + b : a - b;
   const std::string op = add ? " + " : " - ";
-  Problem p;
-  p.type = "math";
-  p.key = std::string(add ? "a" : "s") + n + it + s(a) + "," + s(b);
-  p.prompt =
-      add ? n + " has " + s(a) + " " + it + " and gets " + s(b) + " more. How many " + it +
-                " does " + n + " have now?"
-          : n + " had " + s(a) + " " + it + " and lost " + s(b) + ". How many " + it + " are left?";
-  p.answer = s(ans);
+  Problem p = word_problem(add, n, it, a, b, add ? "a" : "s");
   // The teacher slips now and then, as distilled data does: its reasoning is right but the boxed
   // answer is off by one or two. SFT copies the slips; the verifiable reward of RL removes them.
   auto boxed = [&] {
@@ -165,14 +174,7 @@ Problem two_digit_problem(std::mt19937_64& rng, double slip_rate, int64_t soluti
     b = value(rng);
     if (!add && a < b) std::swap(a, b);
   } while (b % 10 == 0 || (!add && a / 10 == b / 10));
-  Problem p;
-  p.type = "math";
-  p.key = std::string(add ? "A" : "S") + n + it + s(a) + "," + s(b);
-  p.prompt =
-      add ? n + " has " + s(a) + " " + it + " and gets " + s(b) + " more. How many " + it +
-                " does " + n + " have now?"
-          : n + " had " + s(a) + " " + it + " and lost " + s(b) + ". How many " + it + " are left?";
-  p.answer = s(add ? a + b : a - b);
+  Problem p = word_problem(add, n, it, a, b, add ? "A" : "S");
   // The methods in a per-problem order, so that "the first R solutions" are not always the same
   // methods.
   std::vector<int> methods = {0, 1, 2, 3};
