@@ -21,16 +21,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from checks import check, finish
+
 ROOT = Path(__file__).resolve().parents[2]
 SKIP = 77
-failures = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAILED: ") + what, flush=True)
-    if not ok:
-        failures.append(what)
-    return ok
 
 
 def sh(cmd, timeout=600, env=None, cwd=ROOT, check_rc=True):
@@ -467,5 +461,4 @@ if __name__ == "__main__":
     p.add_argument("--build", required=True)
     a = p.parse_args()
     CASES[a.case](a.build)
-    print(f"{a.case}: {'FAILED ' + str(len(failures)) + ' check(s)' if failures else 'passed'}")
-    sys.exit(1 if failures else 0)
+    finish(a.case)

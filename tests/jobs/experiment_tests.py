@@ -27,16 +27,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from checks import check, finish
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "findings.py"
-failures = []
-
-
-def check(ok, what):
-    print(("ok: " if ok else "FAILED: ") + what, flush=True)
-    if not ok:
-        failures.append(what)
-    return ok
 
 
 def run_cmd(cmd, env=None, timeout=900):
@@ -243,10 +237,7 @@ def main():
         case_report()
     else:
         case_scripts(os.path.abspath(a.build))
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        sys.exit(1)
-    print("all checks passed")
+    finish(a.case)
 
 
 if __name__ == "__main__":
