@@ -245,9 +245,9 @@ def sft_to_rl(run):
     rows = []
     for start, afters in groups.items():
         before = starts[start]
-        mean, se, per_problem, _ = seed_mean(afters)
+        mean, se, per_problem, se_seeds = seed_mean(afters)
         name = os.path.basename(os.path.dirname(os.path.dirname(start)))
-        rows.append(dict(name=name, before=before, after=mean, after_se=se,
+        rows.append(dict(name=name, before=before, after=mean, after_se=se, se_seeds=se_seeds,
                          after_problem=per_problem, afters=afters, seeds=len(afters)))
     rows.sort(key=lambda r: r["before"].avg)
     k = rows[0]["before"].k
@@ -256,8 +256,7 @@ def sft_to_rl(run):
              f"start ({rows[0]['seeds']} seeds each); held-out avg@{k} (%, ± SE).\n",
              "| SFT start | before RL | after RL (mean of seeds) | gain |", "|---|---|---|---|"]
     for r in rows:
-        gain_se = math.hypot(paired_se(r["after_problem"], r["before"].per_problem),
-                             seed_mean(r["afters"])[3])
+        gain_se = math.hypot(paired_se(r["after_problem"], r["before"].per_problem), r["se_seeds"])
         lines.append(f"| {r['name']} | {fmt(r['before'].avg, r['before'].se)} | "
                      f"{fmt(r['after'], r['after_se'])} | {r['after'] - r['before'].avg:+.1f} ± {gain_se:.1f} |")
     weak, strong = rows[0], rows[-1]
@@ -268,14 +267,14 @@ def sft_to_rl(run):
     pairs = [(e, weak_by_seed[e.seed]) for e in strong["afters"] if e.seed in weak_by_seed]
     seeds = len(pairs)
     per_seed_gaps = np.array([s_.avg - w_.avg for s_, w_ in pairs])
+    se_gap_seeds = per_seed_gaps.std(ddof=1) / math.sqrt(seeds) if seeds > 1 else 0.0
     gap_after = strong["after"] - weak["after"]
-    se_after = math.hypot(paired_se(strong["after_problem"], weak["after_problem"]),
-                          per_seed_gaps.std(ddof=1) / math.sqrt(seeds) if seeds > 1 else 0.0)
+    se_after = math.hypot(paired_se(strong["after_problem"], weak["after_problem"]), se_gap_seeds)
     narrowing = gap_before - gap_after
     se_narrow = math.hypot(
         paired_se(strong["before"].per_problem - weak["before"].per_problem,
                   strong["after_problem"] - weak["after_problem"]),
-        per_seed_gaps.std(ddof=1) / math.sqrt(seeds) if seeds > 1 else 0.0)
+        se_gap_seeds)
     ordered = all(rows[i]["after"] <= rows[i + 1]["after"] for i in range(len(rows) - 1))
     lines += ["", f"Gap between the strongest and the weakest start ({strong['name']} − {weak['name']}): "
               f"**{fmt(gap_before, se_before)} before RL, {fmt(gap_after, se_after)} after**; "

@@ -77,6 +77,7 @@ latest_checkpoint() { echo "$1/checkpoints/$(cat "$1/checkpoints/latest")"; }
 # start_job RUN SETTINGS: makes RUN, refuses (exit 2) a RUN whose finished steps were made with
 # other settings (they would be skipped and mixed in), and appends this invocation's wall time
 # to RUN/wall_seconds when the job ends, however it ends (tools/findings.py sums the lines).
+record_wall_time() { echo "$(( $(date +%s) - JOB_START ))" >> "$JOB_RUN/wall_seconds"; }
 start_job() {
   local run="$1" settings="$2"
   mkdir -p "$run"
@@ -89,7 +90,16 @@ start_job() {
   fi
   echo "$settings" > "$run/settings"
   JOB_RUN="$run" JOB_START=$(date +%s)
-  trap 'echo "$(( $(date +%s) - JOB_START ))" >> "$JOB_RUN/wall_seconds"' EXIT
+  trap record_wall_time EXIT
+}
+
+# finish_job FINDING N: records the wall time (so that the report counts this invocation too),
+# then writes RUN/findingN.md and .png with tools/findings.py FINDING.
+finish_job() {
+  trap - EXIT
+  record_wall_time
+  "$PYTHON" tools/findings.py "$1" "$JOB_RUN"
+  exp_log "done in $(( $(date +%s) - JOB_START )) s: $JOB_RUN/finding$2.md, $JOB_RUN/finding$2.png"
 }
 
 # is_done DIR: the step in DIR finished and was evaluated.

@@ -24,5 +24,4 @@ for divisor in $DIVISORS; do
     sft_cell "$RUN/data" "$dir" "$prompts" "$responses"
   done
 done
-"$PYTHON" tools/findings.py sft-scaling "$RUN"
-exp_log "done in $(( $(date +%s) - JOB_START )) s: $RUN/finding1.md, $RUN/finding1.png"
+finish_job sft-scaling 1

@@ -23,5 +23,4 @@ for cell in $STARTS; do
     rl_run "$DATA" "$dir" "$START" "$seed"
   done
 done
-"$PYTHON" tools/findings.py sft-to-rl "$RUN"
-exp_log "done in $(( $(date +%s) - JOB_START )) s: $RUN/finding2.md, $RUN/finding2.png"
+finish_job sft-to-rl 2

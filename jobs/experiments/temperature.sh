@@ -46,5 +46,4 @@ for target in $TARGETS; do
     rl_run "$DATA" "$dir" "$START" "$seed" --rl.temperature=auto --rl.target_entropy="$target"
   done
 done
-"$PYTHON" tools/findings.py temperature "$RUN"
-exp_log "done in $(( $(date +%s) - JOB_START )) s: $RUN/finding3.md, $RUN/finding3.png"
+finish_job temperature 3

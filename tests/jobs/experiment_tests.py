@@ -189,6 +189,9 @@ def case_scripts(build):
             b = report["benchmarks"][0]
             row = f"| {p} | {r} | {p * r} | {100 * b['avg_at_k']:.1f} ± {100 * b['standard_error']:.1f} |"
             check(row in table, f"finding 1 table row for {p}x{r} is its eval report: {row}")
+        # The job's own report counts its wall time (recorded before the report is written).
+        check(re.search(r"wall time \d+ s \(", table) is not None,
+              "finding1.md states the job's measured wall time")
         sft = [json.loads(x) for x in open(os.path.join(f1, "data", "sft.jsonl"))]
         check(len(sft) == 160, f"the task has 40 prompts x 4 solutions (got {len(sft)} records)")
     # A second invocation finds every step done: no step runs again.
