@@ -63,7 +63,8 @@ int convert_checkpoint(const std::string& in, const std::string& out, torch::Sca
   model::Qwen2ForCausalLM m = model::load_pretrained(in, single);
   json::Value state;
   state.set("imported_from", in);
-  io::write_checkpoint(out, *m, nullptr, {0, state, "", json::dump(m->config().to_json())}, single);
+  io::write_checkpoint(out, *m, nullptr, {0, state, "", json::dump(m->config().to_json()), {}},
+                       single);
   log0(str("wrote ", out, " (weights of ", in, ", step 0)"));
   return 0;
 }

@@ -139,6 +139,41 @@ CheckpointInfo read_info(const h5::File& file) {
   return info;
 }
 
+// /replica_records/<d>/<k>: record k of data-parallel replica d, bytes, written by the replica's
+// first rank (every rank takes part in creating them, so every rank learns every size first).
+void write_replica_records(const h5::File& file, const std::vector<std::vector<uint8_t>>& records,
+                           const parallel::ProcessGroups& groups) {
+  const bool writer = groups.replica().rank() == 0;
+  std::vector<double> mine;
+  if (writer) {
+    mine = {double(groups.dp().rank()), double(records.size())};
+    for (const auto& r : records) mine.push_back(double(r.size()));
+  }
+  const std::vector<double> all = parallel::all_gather_concat(mine, groups.world().mpi_comm());
+  std::map<int64_t, std::vector<int64_t>> sizes;  // replica -> record sizes
+  for (size_t at = 0; at < all.size();) {
+    const auto replica = static_cast<int64_t>(all[at]);
+    const auto count = static_cast<size_t>(all[at + 1]);
+    for (size_t k = 0; k < count; ++k)
+      sizes[replica].push_back(static_cast<int64_t>(all[at + 2 + k]));
+    at += 2 + count;
+  }
+  size_t total = 0;
+  for (const auto& [replica, list] : sizes) total += list.size();
+  if (total == 0) return;
+  h5::Group root = file.create_group("replica_records");
+  root.set_attr("replicas", int64_t(groups.layout().dp));
+  for (const auto& [replica, list] : sizes) {
+    h5::Group group = root.create_group(std::to_string(replica));
+    for (size_t k = 0; k < list.size(); ++k) {
+      ACERL_CHECK(list[k] > 0, "replica record ", k, " of replica ", replica, " is empty");
+      h5::Dataset ds = h5::Dataset::create(group, std::to_string(k), h5::DType::u8, {list[k]});
+      if (writer && replica == groups.dp().rank())
+        ds.write(records[k].data(), h5::DType::u8, {0}, {list[k]}, h5::Transfer::independent);
+    }
+  }
+}
+
 }  // namespace
 
 int64_t checkpoint_fault_delay_ms() {
@@ -184,6 +219,7 @@ void write_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& mode
       write_tensors(group.create_group("exp_avg"), specs, m, groups);
       write_tensors(group.create_group("exp_avg_sq"), specs, v, groups);
     }
+    write_replica_records(file, info.replica_records, groups);
     // The generator state of rank 0 (all ranks seed it identically).
     auto rng = file.create_group("rng");
     torch::Tensor state = at::detail::getDefaultCPUGenerator().get_state();
@@ -347,6 +383,24 @@ std::string CheckpointManager::latest() const {
 
 CheckpointInfo read_checkpoint_info(const std::string& path) {
   return read_info(open_checkpoint(path, MPI_COMM_NULL));
+}
+
+ReplicaRecords read_replica_records(const std::string& path, int64_t replica) {
+  h5::File file = open_checkpoint(path, MPI_COMM_NULL);
+  ReplicaRecords out;
+  if (!file.exists("replica_records")) return out;
+  h5::Group root = file.open_group("replica_records");
+  out.replicas = root.attr_int("replicas");
+  const std::string mine = std::to_string(replica);
+  if (!root.exists(mine)) return out;
+  h5::Group group = root.open_group(mine);
+  for (size_t k = 0; group.exists(std::to_string(k)); ++k) {
+    h5::Dataset ds = h5::Dataset::open(group, std::to_string(k));
+    std::vector<uint8_t> bytes(static_cast<size_t>(ds.shape().at(0)));
+    ds.read_all(bytes.data(), h5::DType::u8);
+    out.records.push_back(std::move(bytes));
+  }
+  return out;
 }
 
 CheckpointInfo load_checkpoint(const std::string& path, model::Qwen2ForCausalLMImpl& model,

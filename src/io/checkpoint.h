@@ -27,6 +27,18 @@ struct CheckpointInfo {
   json::Value state;         // trainer state: data cursor, counters, ...
   std::string config;        // resolved config of the run that wrote it
   std::string model_config;  // config.json text
+  // Byte records kept per data-parallel replica, in order (the split layout keeps there the
+  // batches its rollout ranks generated ahead of the checkpoint's step). Saving: every rank
+  // passes its own replica's records, the same on every rank of the replica. Loading leaves it
+  // empty: read_replica_records() reads one replica's.
+  std::vector<std::vector<uint8_t>> replica_records;
+};
+
+// One replica's records of a checkpoint, and the replica count of the run that wrote them (0:
+// the checkpoint has none).
+struct ReplicaRecords {
+  int64_t replicas = 0;
+  std::vector<std::vector<uint8_t>> records;
 };
 
 class CheckpointManager {
@@ -65,6 +77,9 @@ CheckpointInfo load_checkpoint(const std::string& path, model::Qwen2ForCausalLMI
                                optim::AdamW* optimizer, const parallel::ProcessGroups& groups);
 // Attributes only (no tensors), any rank, serial open.
 CheckpointInfo read_checkpoint_info(const std::string& path);
+// The records of data-parallel replica `replica` (/replica_records/<replica>/<k>), any rank,
+// serial open.
+ReplicaRecords read_replica_records(const std::string& path, int64_t replica);
 
 // Test hook: when ACERL_FAULT_CHECKPOINT_DELAY_MS is set, save() sleeps that long after writing
 // the model tensors, before the optimizer state, so a test can kill the job mid-checkpoint.

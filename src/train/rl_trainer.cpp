@@ -199,7 +199,23 @@ class RlTrainer {
   // `easy` (null: a drained batch, discarded).
   void send_batch(const StepBatch& batch, const rl::PromptSampler& sampler,
                   const rl::EasyPromptFilter& easy);
-  StepBatch receive_batch(rl::PromptSampler* sampler, rl::EasyPromptFilter* easy);
+  // A batch message as it travels: its bytes, and how long the learner waited for it.
+  struct BatchMessage {
+    torch::Tensor payload;  // uint8
+    double t_wait = 0;
+    bool from_checkpoint = false;  // (a stop signal it reports was the stopped run's)
+  };
+  BatchMessage receive_batch_message();
+  // The message's batch; mirrors the producer's prompt order and easy lists into `sampler` and
+  // `easy`.
+  StepBatch decode_batch(const BatchMessage& message, rl::PromptSampler& sampler,
+                         rl::EasyPromptFilter& easy) const;
+  // Learner: the next step's batch, the first held in ahead_ or else the next message.
+  StepBatch next_batch(rl::PromptSampler& sampler, rl::EasyPromptFilter& easy);
+  // Learner with rl.max_lag = k > 0, before a checkpoint at `step`: receives the batches its
+  // rollout ranks generate ahead (steps step + 1 ... step + k, at most to the run's end) into
+  // ahead_, so that the checkpoint holds them and a resume continues the pipeline.
+  void pull_ahead(int64_t step);
   // Learner rank -> its rollout rank after every update (non-blocking, the buffer kept until
   // sent): every parameter, flat, fp32 (exact), its version (updates done) and a flag.
   void send_weights(int64_t version, WeightsFlag flag);
@@ -228,7 +244,8 @@ class RlTrainer {
               StepBatch& batch, const LearnResult& learned, double t_learn,
               Clock::time_point step_start);
   // Saves the run at `state`, the position a resume continues from, with the stage's prompt
-  // order and easy-prompt lists as they are now.
+  // order and easy-prompt lists as they are now (and, split at lag k > 0, the batches generated
+  // ahead of it).
   void save(rl::RlState state, const rl::PromptSampler& sampler, const rl::EasyPromptFilter& easy);
 
   MpiRuntime& runtime_;
@@ -253,7 +270,13 @@ class RlTrainer {
   int rollout_peer_ = -1;
   std::vector<int> learner_peers_;
   std::deque<std::pair<std::unique_ptr<parallel::CommRequest>, torch::Tensor>> sending_;
-  int64_t weights_version_ = 0;  // rollout rank: updates behind the weights it holds
+  // Split at lag k > 0: the batches of the steps after this one that are already here (pulled
+  // for a checkpoint, or read from one). A learner learns from them before receiving more; a
+  // resumed rollout rank replays them (its prompt order, easy lists and temperature advance as
+  // when it generated them) before generating.
+  std::deque<BatchMessage> ahead_;
+  int64_t run_end_step_ = 0;       // the last step of this invocation (rl.stop_after_stage)
+  int64_t weights_version_ = 0;    // rollout rank: updates behind the weights it holds
   double last_weight_sync_s_ = 0;  // learner: packing and posting the last weights
   bool running_ = false;           // past setup: in the steps
   std::string last_checkpoint_;  // the newest checkpoint this run can go back to
@@ -474,10 +497,17 @@ void RlTrainer::save(rl::RlState state, const rl::PromptSampler& sampler,
   state.stage_prompts = static_cast<int64_t>(sampler.prompts());
   state.easy = easy.easy_prompts();
   state.solved = easy.solved_this_epoch();
+  io::CheckpointInfo info{state.global_step, state.to_json(), resolved_,
+                          json::dump(architecture_.to_json()), {}};
+  if (roles_.split) {
+    pull_ahead(state.global_step);
+    for (const auto& message : ahead_) {
+      const auto* bytes = message.payload.data_ptr<uint8_t>();
+      info.replica_records.emplace_back(bytes, bytes + message.payload.numel());
+    }
+  }
   const auto t0 = Clock::now();
-  last_checkpoint_ = checkpoints_->save(*model_, adamw_.get(),
-                                        {state.global_step, state.to_json(), resolved_,
-                                         json::dump(architecture_.to_json())});
+  last_checkpoint_ = checkpoints_->save(*model_, adamw_.get(), info);
   control_->record_checkpoint_seconds(seconds_since(t0));
   log0(str("rl step ", state.global_step, ": wrote ", last_checkpoint_));
 }
@@ -586,6 +616,26 @@ rl::RlState RlTrainer::resume(bool resume_flag, const std::vector<Stage>& stages
     }
     state = rl::RlState::from_json(s, info.step, path);
     last_checkpoint_ = path;
+    if (roles_.split && !learner() && weight_dtype() == torch::kBFloat16 && state.global_step > 0) {
+      // The uninterrupted run's rollout ranks hold these weights as they came over the wire.
+      torch::NoGradGuard no_grad;
+      for (const auto& p : model_->param_shards()) p.tensor.copy_(p.tensor.to(torch::kBFloat16));
+    }
+    const io::ReplicaRecords ahead = io::read_replica_records(path, groups_->dp().rank());
+    if (roles_.split && ahead.replicas == groups_->layout().dp) {
+      for (const auto& bytes : ahead.records) {
+        BatchMessage message;
+        message.from_checkpoint = true;
+        message.payload = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+        std::memcpy(message.payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+        ahead_.push_back(std::move(message));
+      }
+    } else if (ahead.replicas > 0) {
+      log0(str("resume: ", path, " holds the batches ", ahead.replicas,
+               " rollout replicas generated ahead; this layout (",
+               roles_.split ? str(groups_->layout().dp, " replicas") : std::string("colocated"),
+               ") generates them afresh, so the run leaves the uninterrupted one's path"));
+    }
     ACERL_USAGE_CHECK(state.stage <= stages.size(), "checkpoint ", path, " is at stage ",
                       state.stage + 1, " of a curriculum with more stages than the ",
                       stages.size(), " this config defines");
@@ -720,16 +770,24 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
   prune_sends();
 }
 
-StepBatch RlTrainer::receive_batch(rl::PromptSampler* sampler, rl::EasyPromptFilter* easy) {
+RlTrainer::BatchMessage RlTrainer::receive_batch_message() {
   ACERL_PROFILE_PHASE("acerl::receive_rollouts");
   const auto t0 = Clock::now();
   torch::Tensor size = torch::empty({1}, torch::kInt64);
   group_->recv(size, rollout_peer_, kBatchTag);
-  torch::Tensor payload = torch::empty({size.item<int64_t>()}, torch::kUInt8);
-  group_->recv(payload, rollout_peer_, kBatchTag);
+  BatchMessage message;
+  message.payload = torch::empty({size.item<int64_t>()}, torch::kUInt8);
+  group_->recv(message.payload, rollout_peer_, kBatchTag);
+  message.t_wait = seconds_since(t0);
+  return message;
+}
+
+StepBatch RlTrainer::decode_batch(const BatchMessage& message, rl::PromptSampler& sampler,
+                                  rl::EasyPromptFilter& easy) const {
   StepBatch batch(cfg_.rl.entropy_grid.values.size());
-  batch.t_wait = seconds_since(t0);
-  io::ByteReader r(payload.data_ptr<uint8_t>(), static_cast<size_t>(payload.numel()));
+  batch.t_wait = message.t_wait;
+  io::ByteReader r(message.payload.data_ptr<uint8_t>(),
+                   static_cast<size_t>(message.payload.numel()));
   batch.kept = rl::read_rollouts(r);
   batch.totals.assign(r.get_vector<double>());
   batch.max_length = r.get<int64_t>();
@@ -737,7 +795,7 @@ StepBatch RlTrainer::receive_batch(rl::PromptSampler* sampler, rl::EasyPromptFil
   batch.t_score = r.get<double>();
   batch.weights_version = r.get<int64_t>();
   batch.t_rollout_wait = r.get<double>();
-  batch.rollout_stop_signal = r.get<uint8_t>() != 0;
+  batch.rollout_stop_signal = r.get<uint8_t>() != 0 && !message.from_checkpoint;
   // The producer's prompt order and easy lists, mirrored so that a checkpoint holds them.
   const auto epoch = r.get<int64_t>();
   const auto cursor = r.get<uint64_t>();
@@ -747,9 +805,23 @@ StepBatch RlTrainer::receive_batch(rl::PromptSampler* sampler, rl::EasyPromptFil
     for (uint64_t i = 0; i < count; ++i) ids.insert(r.get_string());
   }
   ACERL_CHECK(r.done(), "a rollout batch message has trailing bytes");
-  if (sampler) sampler->restore(epoch, cursor);
-  if (easy) easy->restore(lists[0], lists[1]);
+  sampler.restore(epoch, cursor);
+  easy.restore(lists[0], lists[1]);
   return batch;
+}
+
+StepBatch RlTrainer::next_batch(rl::PromptSampler& sampler, rl::EasyPromptFilter& easy) {
+  if (ahead_.empty()) return decode_batch(receive_batch_message(), sampler, easy);
+  StepBatch batch = decode_batch(ahead_.front(), sampler, easy);
+  ahead_.pop_front();
+  return batch;
+}
+
+void RlTrainer::pull_ahead(int64_t step) {
+  // The rollout ranks generate these with weights the learner has already sent (step s uses
+  // those after update s - 1 - k <= step - 1), so they come; the next one is due anyway.
+  const int64_t want = std::min<int64_t>(cfg_.rl.max_lag, run_end_step_ - step);
+  while (static_cast<int64_t>(ahead_.size()) < want) ahead_.push_back(receive_batch_message());
 }
 
 // The flat weights message in buckets of rl.weight_bucket_mb (the last one shorter): [start,
@@ -1014,11 +1086,11 @@ int RlTrainer::run(bool resume_flag) {
   }
   running_ = true;
   // Split layout: the weights everyone starts from (the checkpoint's, or the initial ones), and
-  // the last step of this invocation (a learner that stops drains the batches sent before).
+  // the last step of this invocation (no batch is generated or pulled ahead beyond it).
   const int64_t start_version = state.global_step;
   weights_version_ = start_version;
-  int64_t run_end_step = state.global_step - state.stage_step;
-  for (size_t i = state.stage; i <= stop_after; ++i) run_end_step += stages[i].steps;
+  run_end_step_ = state.global_step - state.stage_step;
+  for (size_t i = state.stage; i <= stop_after; ++i) run_end_step_ += stages[i].steps;
   // The position a checkpoint written now would resume at.
   auto at = [&](size_t stage, int64_t stage_step) {
     rl::RlState s = state;
@@ -1046,6 +1118,14 @@ int RlTrainer::run(bool resume_flag) {
       Watchdog::set_step(state.global_step + 1);
       ProfiledStep profiled(profiler, state.global_step + 1);
       const auto step_start = Clock::now();
+      if (roles_.split && !learner() && !ahead_.empty()) {
+        // Resumed: a batch the checkpoint holds (the learner learns from its copy).
+        const StepBatch batch = decode_batch(ahead_.front(), sampler, easy);
+        ahead_.pop_front();
+        ++state.global_step;
+        control_temperature(stage, batch.totals, state);
+        continue;
+      }
       if (roles_.split && !learner()) {
         // A rollout rank: step s generates with the weights after update
         // max(start, s - 1 - max_lag), then hands the batch to its learner and moves on.
@@ -1067,8 +1147,8 @@ int RlTrainer::run(bool resume_flag) {
         continue;
       }
       // Colocated, every rank produces and consumes; split, the learner receives the batch.
-      StepBatch batch = roles_.split ? receive_batch(&sampler, &easy)
-                                     : produce(stage, sampler, easy, state);
+      StepBatch batch =
+          roles_.split ? next_batch(sampler, easy) : produce(stage, sampler, easy, state);
       auto t0 = Clock::now();
       const LearnResult learned = consume(batch, stage, state);
       const double t_learn = seconds_since(t0);
@@ -1096,13 +1176,8 @@ int RlTrainer::run(bool resume_flag) {
           save(at(state.stage + 1, 0), sampler, easy);
         else if (!interval)
           save(at(state.stage, state.stage_step + 1), sampler, easy);
-        if (roles_.split) {
-          // The batches its rollout rank generated ahead of this step are dropped.
-          for (int64_t s = state.global_step + 1;
-               s <= std::min(state.global_step + cfg_.rl.max_lag, run_end_step); ++s)
-            receive_batch(nullptr, nullptr);
-          finish_sends();
-        }
+        // (The batches generated ahead of this step went into the checkpoint.)
+        finish_sends();
         log0(str("rl: stopping at step ", state.global_step, " for ", control_->reason(stop),
                  "; checkpoint ", last_checkpoint_, "; exit ", kExitStopped,
                  ", resume with --resume"));

@@ -161,7 +161,8 @@ int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& r
     json::Value state;
     state.set("epoch", at_epoch);
     state.set("phase", "sft");
-    io::CheckpointInfo info{at_step, state, resolved_config, json::dump(architecture.to_json())};
+    io::CheckpointInfo info{
+        at_step, state, resolved_config, json::dump(architecture.to_json()), {}};
     const auto t0 = std::chrono::steady_clock::now();
     last_checkpoint = checkpoints.save(*model, &adamw, info);
     control.record_checkpoint_seconds(

@@ -34,7 +34,8 @@ TEST_CASE("a checkpoint written at tp=2 loads at pp=2 and at tp=1 with identical
   json::Value state;
   state.set("epoch", int64_t(2));
   io::CheckpointManager manager(dir, 2, tp2);
-  const std::string path = manager.save(*writer, &adamw, {5, state, "[run]\n", json::dump(config.to_json())});
+  const std::string path =
+      manager.save(*writer, &adamw, {5, state, "[run]\n", json::dump(config.to_json()), {}});
   CHECK(manager.latest() == path);
 
   // The full tensors the writer's shards make up (gathered over TP on both ranks alike).

@@ -466,6 +466,17 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
   CHECK(trace_tool("untimed", dir + "split_colocated/trace.h5", dir + "split_stop/trace.h5",
                    " rl") ==
         "equal 26\n");
+  // In bf16 too: a resumed rollout rank rounds the checkpoint's weights as the wire did.
+  const std::string bf16_args = args + " --parallel.rollout_ranks=2 --rl.weight_sync_dtype=bf16";
+  CHECK_THAT(stop_after_step_2(mpiexec(4) + " " + rl_cmd(f, "split_bf16_stop", bf16_args),
+                               dir + "split_bf16_stop.log"),
+             Contains("exit=75"));
+  auto bf16_resumed = run_process(
+      mpiexec(4) + " " + rl_cmd(f, "split_bf16_stop", bf16_args + " --resume"), 600);
+  INFO(bf16_resumed.out << bf16_resumed.err);
+  REQUIRE(bf16_resumed.exit_code == 0);
+  CHECK(trace_tool("untimed", dir + "split_bf16/trace.h5", dir + "split_bf16_stop/trace.h5",
+                   " rl rl_rollouts") == "equal 35\n");  // (with lag and IS weights)
 }
 
 TEST_CASE("rl split at tp = 2: tensor-parallel shards sync to the rollout replica; equal to "
@@ -517,13 +528,16 @@ TEST_CASE("rl split with rollout_tp = 1: the learners' tp shards gather into a w
 }
 
 TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, deterministically; a "
-          "stop drains the batch generated ahead and the run resumes",
+          "stopped or restarted run continues the pipeline bit for bit",
           "[rl-e2e]") {
   const RlFixture& f = rl_fixture();
   const std::string args =
       " --parallel.dp=2 --parallel.rollout_ranks=2 --rl.max_lag=1 --rl.temperature=auto"
       " --rl.steps=5";
-  auto a = run_process(mpiexec(4) + " " + rl_cmd(f, "lag1_a", args), 600);
+  // Checkpoints every 2 steps: each holds the batch generated ahead of it (pulling it early
+  // changes nothing, so a equals b).
+  auto a = run_process(
+      mpiexec(4) + " " + rl_cmd(f, "lag1_a", args + " --checkpoint.interval=2"), 600);
   INFO(a.out << a.err);
   REQUIRE(a.exit_code == 0);
   auto b = run_process(mpiexec(4) + " " + rl_cmd(f, "lag1_b", args), 600);
@@ -550,6 +564,8 @@ TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, dete
   CHECK(std::any_of(weights.begin() + 1, weights.end(), [](double w) { return w != 1.0; }));
   CHECK(column(dir + "lag1_tis/trace.h5", "clip_fraction") == std::vector<double>(5, 0.0));
 
+  // Stopped after step 2 (the checkpoint keeps batch 3, generated with update 1's weights) and
+  // resumed: the same run, bit for bit.
   CHECK_THAT(stop_after_step_2(mpiexec(4) + " " + rl_cmd(f, "lag1_stop", args),
                                dir + "lag1_stop.log"),
              Contains("exit=75"));
@@ -557,10 +573,19 @@ TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, dete
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.exit_code == 0);
   CHECK_THAT(resumed.out, Contains("rl done after 5 steps"));
-  // After a resume the pipeline restarts from the checkpoint's weights: lag 0 first.
-  const std::vector<double> lags = column(dir + "lag1_stop/trace.h5", "lag");
-  REQUIRE(lags.size() == 5);
-  CHECK(std::count(lags.begin(), lags.end(), 0.0) == 2);
+  CHECK(trace_tool("untimed", dir + "lag1_a/trace.h5", dir + "lag1_stop/trace.h5", " rl") ==
+        "equal 29\n");
+  // Restarted from the periodic checkpoint of step 2 (as after a crash): the same again.
+  auto restarted = run_process(
+      mpiexec(4) + " " +
+          rl_cmd(f, "lag1_a",
+                 args + " --checkpoint.resume=" + quote(dir + "lag1_a/checkpoints/step_00000002.h5")),
+      600);
+  INFO(restarted.out << restarted.err);
+  REQUIRE(restarted.exit_code == 0);
+  CHECK_THAT(restarted.out, Contains("resumed from"));
+  CHECK(trace_tool("untimed", dir + "lag1_b/trace.h5", dir + "lag1_a/trace.h5", " rl") ==
+        "equal 29\n");
 }
 
 TEST_CASE("rl split: a rollout rank killed mid-run ends the whole job, naming the rank",
