@@ -153,9 +153,10 @@ struct StepBatch {
   int64_t max_length = 0;  // longest response kept by any replica
   double t_generate = 0, t_score = 0;
   // Split layout: the weights version the rollouts used (updates done), the rollout rank's wait
-  // for those weights, whether a stop signal reached it; the learner's wait for the batch.
+  // for those weights (idle, then receiving and unpacking them: the bytes received since its
+  // previous batch), whether a stop signal reached it; the learner's wait for the batch.
   int64_t weights_version = 0;
-  double t_rollout_wait = 0, t_wait = 0;
+  double t_rollout_wait = 0, t_weight_transfer = 0, weight_bytes = 0, t_wait = 0;
   bool rollout_stop_signal = false;
 };
 
@@ -278,6 +279,8 @@ class RlTrainer {
   int64_t run_end_step_ = 0;       // the last step of this invocation (rl.stop_after_stage)
   int64_t weights_version_ = 0;    // rollout rank: updates behind the weights it holds
   double last_weight_sync_s_ = 0;  // learner: packing and posting the last weights
+  // Rollout rank: receiving and unpacking weights since its last batch, and their bytes.
+  double weight_transfer_s_ = 0, weight_bytes_ = 0;
   bool running_ = false;           // past setup: in the steps
   std::string last_checkpoint_;  // the newest checkpoint this run can go back to
   rollout::GeneratorOptions generation_;
@@ -752,6 +755,8 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
   w.put(batch.t_score);
   w.put(batch.weights_version);
   w.put(batch.t_rollout_wait);
+  w.put(batch.t_weight_transfer);
+  w.put(batch.weight_bytes);
   w.put<uint8_t>(batch.rollout_stop_signal ? 1 : 0);
   w.put(sampler.epoch());
   w.put<uint64_t>(sampler.cursor());
@@ -795,6 +800,8 @@ StepBatch RlTrainer::decode_batch(const BatchMessage& message, rl::PromptSampler
   batch.t_score = r.get<double>();
   batch.weights_version = r.get<int64_t>();
   batch.t_rollout_wait = r.get<double>();
+  batch.t_weight_transfer = r.get<double>();
+  batch.weight_bytes = r.get<double>();
   batch.rollout_stop_signal = r.get<uint8_t>() != 0 && !message.from_checkpoint;
   // The producer's prompt order and easy lists, mirrored so that a checkpoint holds them.
   const auto epoch = r.get<int64_t>();
@@ -874,9 +881,11 @@ WeightsFlag RlTrainer::receive_weights() {
   };
   WeightsFlag flag = kContinue;
   std::vector<torch::Tensor> payloads;
+  Clock::time_point arrived;  // the first header: from then on, transfer and unpacking
   for (int k = 0; k < tp; ++k) {
     torch::Tensor header = torch::empty({2}, torch::kInt64);
     group_->recv(header, learner_peers_[static_cast<size_t>(k)], kWeightsTag);
+    if (k == 0) arrived = Clock::now();
     weights_version_ = header[0].item<int64_t>();
     flag = static_cast<WeightsFlag>(header[1].item<int64_t>());
     int64_t numel = 0;
@@ -909,6 +918,9 @@ WeightsFlag RlTrainer::receive_weights() {
       offsets[0] += full.numel();
     }
   }
+  for (const auto& payload : payloads)
+    weight_bytes_ += static_cast<double>(payload.numel() * payload.element_size());
+  weight_transfer_s_ += seconds_since(arrived);
   return flag;
 }
 
@@ -999,6 +1011,11 @@ void RlTrainer::record(const Stage& stage, const rl::RlState& state, double used
       row.emplace_back("time_wait_rollouts", batch.t_wait);
       row.emplace_back("time_rollout_wait_weights", batch.t_rollout_wait);
       row.emplace_back("time_weight_sync", last_weight_sync_s_);  // the previous step's
+      row.emplace_back("time_weight_transfer", batch.t_weight_transfer);
+      row.emplace_back("weight_sync_bytes", batch.weight_bytes);
+      row.emplace_back("weight_sync_gbps", batch.t_weight_transfer > 0
+                                                ? batch.weight_bytes / batch.t_weight_transfer / 1e9
+                                                : 0.0);
     }
     for (size_t t = 0; t < kTypes.size(); ++t) {
       if (totals.type_count(t) == 0) continue;
@@ -1139,7 +1156,10 @@ int RlTrainer::run(bool resume_flag) {
         const double waited = seconds_since(t0);
         StepBatch batch = produce(stage, sampler, easy, state);
         batch.weights_version = weights_version_;
-        batch.t_rollout_wait = waited;
+        batch.t_rollout_wait = waited - weight_transfer_s_;
+        batch.t_weight_transfer = weight_transfer_s_;
+        batch.weight_bytes = weight_bytes_;
+        weight_transfer_s_ = weight_bytes_ = 0;
         batch.rollout_stop_signal = stop_signal_received();
         send_batch(batch, sampler, easy);
         ++state.global_step;

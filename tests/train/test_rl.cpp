@@ -432,6 +432,17 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
              dir + "split_lag0/checkpoints/step_00000005.h5", "") == "equal 51\n");
   const std::vector<double> waits = column(dir + "split_lag0/trace.h5", "time_weight_sync");
   CHECK(waits.size() == 5);
+  // Every parameter in fp32 from step 2 on (step 1 generates with the start's weights).
+  const double params = std::stod(python_out(
+      "import h5py, numpy, sys\n"
+      "n = []\n"
+      "h5py.File(sys.argv[1], 'r')['model'].visititems(lambda k, v: n.append(v.size) if "
+      "isinstance(v, h5py.Dataset) else None)\n"
+      "print(sum(n))",
+      quote(dir + "split_lag0/checkpoints/step_00000005.h5")));
+  REQUIRE(params > 1000);
+  CHECK(column(dir + "split_lag0/trace.h5", "weight_sync_bytes") ==
+        std::vector<double>{0, 4 * params, 4 * params, 4 * params, 4 * params});
   // The weights in many small buckets: still exact. In bf16: the rollout ranks generate with
   // rounded weights, which the learner's recomputed log-probs show.
   auto buckets = run_process(mpiexec(4) + " " + rl_cmd(f, "split_buckets",
@@ -451,6 +462,7 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
   REQUIRE(rounded.size() == 5);
   CHECK(rounded[0] == exact[0]);  // step 1: the start's weights on both sides
   CHECK(rounded[1] > 10 * std::max(exact[1], 1e-9));
+  CHECK(column(dir + "split_bf16/trace.h5", "weight_sync_bytes")[1] == 2 * params);
 
   // Stop the split run after step 2 (SIGUSR1 reaches every rank), resume on 4 ranks.
   CHECK_THAT(stop_after_step_2(mpiexec(4) + " " +

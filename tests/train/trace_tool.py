@@ -3,7 +3,9 @@
   equal A.h5 B.h5 PHASE NAMES...   prints "equal N" when every named dataset of PHASE is
                                    bit-identical in both traces (N rows), else the differences
   untimed A.h5 B.h5 GROUP...       prints "equal N" when every dataset of each GROUP but the
-                                   timings (time_*, step_time) is bit-identical (N datasets)
+                                   timings (time_*, step_time) and the weight traffic
+                                   (weight_sync_*: a resumed rollout rank starts with the
+                                   checkpoint's weights) is bit-identical (N datasets)
   weights A.h5 B.h5                prints "equal N" when the two checkpoints' /model tensors
                                    are bit-identical (N tensors)
   column TRACE.h5 PHASE NAME       prints the dataset as space-separated values
@@ -39,7 +41,7 @@ def untimed(a, b, groups):
                                  if isinstance(obj, h5py.Dataset) else None)
             for name in sorted(names):
                 leaf = name.rsplit("/", 1)[-1]
-                if leaf.startswith("time_") or leaf == "step_time":
+                if leaf.startswith(("time_", "weight_sync_")) or leaf == "step_time":
                     continue
                 if name not in fb[group]:
                     print(f"{group}/{name}: missing")
