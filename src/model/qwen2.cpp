@@ -93,7 +93,7 @@ torch::Tensor Qwen2ForCausalLMImpl::forward_hidden(const torch::Tensor& input,
 torch::Tensor Qwen2ForCausalLMImpl::head(const torch::Tensor& hidden) {
   ACERL_CHECK(stage_.head, "head() called on a pipeline stage without the LM head");
   if (lm_head) return lm_head(hidden);
-  return torch::linear(parallel::copy_to_tp(hidden, *tp_), embed_tokens->weight);
+  return parallel::linear(parallel::copy_to_tp(hidden, *tp_), embed_tokens->weight);
 }
 
 torch::Tensor Qwen2ForCausalLMImpl::forward(const torch::Tensor& input, const AttentionInputs& in) {

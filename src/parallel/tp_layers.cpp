@@ -1,6 +1,8 @@
 // Tensor-parallel linear and embedding layers; see tp_layers.h.
 #include "parallel/tp_layers.h"
 
+#include <ATen/autocast_mode.h>
+
 #include "parallel/tp_mappings.h"
 #include "runtime/error.h"
 
@@ -11,6 +13,21 @@ int64_t shard(int64_t full, const Communicator& tp, const char* what) {
   return full / tp.size();
 }
 }  // namespace
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  const int64_t in = x.size(-1);
+  const int64_t rows = in > 0 ? x.numel() / in : 0;
+  const bool few = rows >= 1 && rows <= kFewRows && x.device().is_cpu() &&
+                   x.scalar_type() == torch::kFloat32 && w.scalar_type() == torch::kFloat32 &&
+                   !at::autocast::is_autocast_enabled(at::kCPU);
+  if (!few) return torch::linear(x, w, b);
+  torch::Tensor x2 = x.reshape({rows, in});
+  if (rows == 1) x2 = x2.repeat({2, 1});
+  torch::Tensor yt = b.defined() ? torch::addmm(b.unsqueeze(1), w, x2.t()) : torch::mm(w, x2.t());
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = w.size(0);
+  return yt.t().narrow(0, 0, rows).contiguous().view(shape);
+}
 
 ColumnParallelLinearImpl::ColumnParallelLinearImpl(int64_t in_features, int64_t out_features,
                                                    bool with_bias, Communicator& tp)
@@ -25,7 +42,7 @@ torch::Tensor ColumnParallelLinearImpl::forward(const torch::Tensor& x) {
 }
 
 torch::Tensor ColumnParallelLinearImpl::forward_in_region(const torch::Tensor& x_in_region) {
-  return torch::linear(x_in_region, weight, bias);
+  return parallel::linear(x_in_region, weight, bias);
 }
 
 RowParallelLinearImpl::RowParallelLinearImpl(int64_t in_features, int64_t out_features,
@@ -37,7 +54,7 @@ RowParallelLinearImpl::RowParallelLinearImpl(int64_t in_features, int64_t out_fe
 }
 
 torch::Tensor RowParallelLinearImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = reduce_from_tp(torch::linear(x, weight), *tp_);
+  torch::Tensor y = reduce_from_tp(parallel::linear(x, weight), *tp_);
   return bias.defined() ? y + bias : y;
 }
 
