@@ -13,13 +13,14 @@
 namespace acerl::parallel {
 
 // y = x w^T + b, as torch::linear. With few rows (at most kFewRows: decoding, one row per
-// sequence) in float32 on the CPU it computes the same product as w x^T: LibTorch's MKL runs
-// x w^T with few rows 1.3-8x slower (it repacks all of w on every call), and a one-row product on
-// one thread, so a single row goes in twice. Which form runs depends only on the shapes and
-// dtypes, so equal inputs still give equal results.
+// sequence) and a large w (at least kLargeWeight elements) in float32 on the CPU it computes the
+// same product as w x^T: LibTorch's MKL runs x w^T with few rows 1.3-8x slower there (it repacks
+// all of w on every call), and a one-row product on one thread, so a single row goes in twice.
+// Which form runs depends only on the shapes and dtypes, so equal inputs give equal results.
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w,
                      const torch::Tensor& b = torch::Tensor());
 constexpr int64_t kFewRows = 64;
+constexpr int64_t kLargeWeight = 512 * 1024;
 
 class ColumnParallelLinearImpl : public torch::nn::Module {
  public:

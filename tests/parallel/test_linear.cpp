@@ -1,6 +1,7 @@
 // parallel::linear, the few-row float32 product computed as w x^T, equals torch::linear (to
 // float32 rounding) for every row count around its threshold, with and without bias, for 2-d
-// and 3-d inputs, and is torch::linear itself (bit for bit) under bf16 autocast and for many rows.
+// and 3-d inputs, and is torch::linear itself (bit for bit) under bf16 autocast, for many rows
+// and for small weights.
 #include "support/catch.h"
 
 #include <torch/torch.h>
@@ -13,7 +14,8 @@ using namespace acerl;
 TEST_CASE("parallel::linear equals torch::linear for few and many rows", "[parallel]") {
   torch::NoGradGuard no_grad;
   torch::manual_seed(5);
-  torch::Tensor w = torch::randn({300, 48}), b = torch::randn({300});
+  torch::Tensor w = torch::randn({parallel::kLargeWeight / 48 + 1, 48});
+  torch::Tensor b = torch::randn({w.size(0)});
   for (int64_t rows : {int64_t(1), int64_t(2), int64_t(7), parallel::kFewRows,
                        parallel::kFewRows + 1, int64_t(200)}) {
     INFO("rows " << rows);
@@ -22,12 +24,14 @@ TEST_CASE("parallel::linear equals torch::linear for few and many rows", "[paral
     CHECK(torch::allclose(parallel::linear(x, w, b), torch::linear(x, w, b), 1e-5, 1e-5));
     torch::Tensor x3 = x.view({rows, 1, 48});  // decoding: (batch, 1 token, d)
     torch::Tensor y3 = parallel::linear(x3, w, b);
-    CHECK(y3.sizes() == torch::IntArrayRef({rows, 1, 300}));
+    CHECK(y3.sizes() == torch::IntArrayRef({rows, 1, w.size(0)}));
     CHECK(y3.is_contiguous());
     CHECK(torch::allclose(y3, torch::linear(x3, w, b), 1e-5, 1e-5));
     if (rows > parallel::kFewRows)
       CHECK(torch::equal(parallel::linear(x, w, b), torch::linear(x, w, b)));
   }
+  torch::Tensor small = torch::randn({300, 48}), x1 = torch::randn({1, 48});
+  CHECK(torch::equal(parallel::linear(x1, small), torch::linear(x1, small)));
   // Under bf16 autocast it is torch::linear (autocast casts the operands to bfloat16).
   torch::Tensor x = torch::randn({3, 48});
   model::AutocastScope autocast(model::Precision::bf16);
