@@ -18,8 +18,8 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch
   const int64_t in = x.size(-1);
   const int64_t rows = in > 0 ? x.numel() / in : 0;
   const bool few = rows >= 1 && rows <= kFewRows && w.numel() >= kLargeWeight &&
-                   x.device().is_cpu() &&
-                   x.scalar_type() == torch::kFloat32 && w.scalar_type() == torch::kFloat32 &&
+                   x.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
+                   w.scalar_type() == torch::kFloat32 &&
                    !at::autocast::is_autocast_enabled(at::kCPU);
   if (!few) return torch::linear(x, w, b);
   torch::Tensor x2 = x.reshape({rows, in});
