@@ -196,8 +196,7 @@ class RlTrainer {
   // ---- the split layout: a rollout rank produces, its learner consumes (lag 0) ----
   bool learner() const { return !roles_.rollout; }
   // Rollout rank -> its learner (non-blocking, the buffer kept until sent): the batch and the
-  // stage's prompt order and easy lists after it. The learner mirrors those into `sampler` and
-  // `easy` (null: a drained batch, discarded).
+  // stage's prompt order and easy lists after it, which decode_batch() mirrors.
   void send_batch(const StepBatch& batch, const rl::PromptSampler& sampler,
                   const rl::EasyPromptFilter& easy);
   // A batch message as it travels: its bytes, and how long the learner waited for it.
@@ -211,6 +210,8 @@ class RlTrainer {
   // `easy`.
   StepBatch decode_batch(const BatchMessage& message, rl::PromptSampler& sampler,
                          rl::EasyPromptFilter& easy) const;
+  // The first batch held in ahead_, decoded and removed.
+  StepBatch pop_ahead(rl::PromptSampler& sampler, rl::EasyPromptFilter& easy);
   // Learner: the next step's batch, the first held in ahead_ or else the next message.
   StepBatch next_batch(rl::PromptSampler& sampler, rl::EasyPromptFilter& easy);
   // Learner with rl.max_lag = k > 0, before a checkpoint at `step`: receives the batches its
@@ -624,7 +625,10 @@ rl::RlState RlTrainer::resume(bool resume_flag, const std::vector<Stage>& stages
       torch::NoGradGuard no_grad;
       for (const auto& p : model_->param_shards()) p.tensor.copy_(p.tensor.to(torch::kBFloat16));
     }
-    const io::ReplicaRecords ahead = io::read_replica_records(path, groups_->dp().rank());
+    // Split, every rank needs its replica's batches; colocated, rank 0 only says they are unused.
+    const io::ReplicaRecords ahead = roles_.split || groups_->rank() == 0
+                                         ? io::read_replica_records(path, groups_->dp().rank())
+                                         : io::ReplicaRecords{};
     if (roles_.split && ahead.replicas == groups_->layout().dp) {
       for (const auto& bytes : ahead.records) {
         BatchMessage message;
@@ -817,11 +821,15 @@ StepBatch RlTrainer::decode_batch(const BatchMessage& message, rl::PromptSampler
   return batch;
 }
 
-StepBatch RlTrainer::next_batch(rl::PromptSampler& sampler, rl::EasyPromptFilter& easy) {
-  if (ahead_.empty()) return decode_batch(receive_batch_message(), sampler, easy);
+StepBatch RlTrainer::pop_ahead(rl::PromptSampler& sampler, rl::EasyPromptFilter& easy) {
   StepBatch batch = decode_batch(ahead_.front(), sampler, easy);
   ahead_.pop_front();
   return batch;
+}
+
+StepBatch RlTrainer::next_batch(rl::PromptSampler& sampler, rl::EasyPromptFilter& easy) {
+  return ahead_.empty() ? decode_batch(receive_batch_message(), sampler, easy)
+                        : pop_ahead(sampler, easy);
 }
 
 void RlTrainer::pull_ahead(int64_t step) {
@@ -1137,8 +1145,7 @@ int RlTrainer::run(bool resume_flag) {
       const auto step_start = Clock::now();
       if (roles_.split && !learner() && !ahead_.empty()) {
         // Resumed: a batch the checkpoint holds (the learner learns from its copy).
-        const StepBatch batch = decode_batch(ahead_.front(), sampler, easy);
-        ahead_.pop_front();
+        const StepBatch batch = pop_ahead(sampler, easy);
         ++state.global_step;
         control_temperature(stage, batch.totals, state);
         continue;
