@@ -27,6 +27,18 @@ void KvCache::select_rows(const torch::Tensor& rows) {
   v = v.index_select(1, rows);
 }
 
+void KvCache::move_rows(const std::vector<int64_t>& from, const std::vector<int64_t>& to,
+                        int64_t keep) {
+  if (!from.empty()) {
+    torch::Tensor src = torch::tensor(from, torch::kInt64).to(k.device());
+    torch::Tensor dst = torch::tensor(to, torch::kInt64).to(k.device());
+    k.index_copy_(1, dst, k.index_select(1, src));
+    v.index_copy_(1, dst, v.index_select(1, src));
+  }
+  k = k.narrow(1, 0, keep);
+  v = v.narrow(1, 0, keep);
+}
+
 void KvCache::append_rows(const KvCache& other) {
   if (!k.defined()) {
     *this = other;

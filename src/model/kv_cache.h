@@ -21,6 +21,10 @@ struct KvCache {
              const torch::Tensor& slots);
   // Keeps only the rows `rows` (int64 indices), in that order: finished sequences leave the batch.
   void select_rows(const torch::Tensor& rows);
+  // Keeps the first `keep` rows, after copying row from[i] into row to[i] for every i: finished
+  // sequences leave the batch by having later live rows move into their places, so that only
+  // the moved rows are copied (a view of the first rows, no new cache).
+  void move_rows(const std::vector<int64_t>& from, const std::vector<int64_t>& to, int64_t keep);
   // Appends the rows of `other` (same layers, heads and capacity): a refill joins the batch.
   void append_rows(const KvCache& other);
 };

@@ -256,20 +256,29 @@ void Generator::decode_compact(const std::vector<GenerationRequest>& requests, i
       record(s, rows, out);
       stats_.decode_steps += 1;
     }
-    // Compaction: finished sequences leave the batch and the cache.
-    std::vector<int64_t> keep;
-    std::vector<Row> live;
+    // Compaction: finished sequences leave the batch and the cache; the live rows past the
+    // new batch size move into their places (a row's tokens do not depend on its place).
+    std::vector<bool> done(rows.size());
+    size_t live = 0;
     for (size_t b = 0; b < rows.size(); ++b) {
-      if (finished(rows[b], out)) continue;
-      keep.push_back(static_cast<int64_t>(b));
-      live.push_back(rows[b]);
+      done[b] = finished(rows[b], out);
+      live += !done[b];
     }
-    if (live.size() != rows.size()) {
-      if (live.empty())
-        cache = model::KvCache();
-      else
-        cache.select_rows(torch::tensor(keep, torch::kInt64).to(model_.device()));
-      rows = std::move(live);
+    if (live == 0) {
+      rows.clear();
+      cache = model::KvCache();
+    } else if (live != rows.size()) {
+      std::vector<int64_t> from, to;
+      size_t mover = live;
+      for (size_t hole = 0; hole < live; ++hole) {
+        if (!done[hole]) continue;
+        while (done[mover]) ++mover;
+        from.push_back(static_cast<int64_t>(mover));
+        to.push_back(static_cast<int64_t>(hole));
+        rows[hole] = rows[mover++];
+      }
+      rows.resize(live);
+      cache.move_rows(from, to, static_cast<int64_t>(live));
     }
   }
 }

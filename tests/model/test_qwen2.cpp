@@ -228,3 +228,23 @@ TEST_CASE("a model file with tensors Qwen2 does not have is refused by name", "[
   write_with("model.layers.0.self_attn.rotary_emb.inv_freq");  // recomputed: accepted
   CHECK_NOTHROW(model::load_pretrained(dir, *groups));
 }
+
+TEST_CASE("KvCache::move_rows moves the named rows into place and keeps the first ones",
+          "[model]") {
+  model::KvCache cache = model::KvCache::allocate(2, 5, 1, 3, 2, torch::kFloat32);
+  for (int64_t b = 0; b < 5; ++b) {  // row b holds b (keys) and -b (values) everywhere
+    cache.k.select(1, b).fill_(static_cast<double>(b));
+    cache.v.select(1, b).fill_(-static_cast<double>(b));
+  }
+  // Rows 0 and 2 finished: the live rows 3 and 4 take their places, row 1 stays.
+  cache.move_rows({3, 4}, {0, 2}, 3);
+  REQUIRE(cache.batch() == 3);
+  const std::vector<double> want = {3, 1, 4};
+  for (int64_t b = 0; b < 3; ++b) {
+    CHECK(torch::all(cache.k.select(1, b) == want[static_cast<size_t>(b)]).item<bool>());
+    CHECK(torch::all(cache.v.select(1, b) == -want[static_cast<size_t>(b)]).item<bool>());
+  }
+  cache.move_rows({}, {}, 1);  // the last rows finished: nothing moves
+  CHECK(cache.batch() == 1);
+  CHECK(torch::all(cache.k == 3).item<bool>());
+}
