@@ -1,6 +1,8 @@
 // Grouped-query attention and its masks; see attention.h.
 #include "model/attention.h"
 
+#include "model/decode_attention.h"
+
 #include "parallel/tp_mappings.h"
 #include "runtime/error.h"
 
@@ -93,7 +95,12 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInpu
   if (!causal) mask = in.mask;
   const int64_t group = n_head_local_ / n_head_kv_local_;
   torch::Tensor out;
-  if (T == 1 && group > 1 && !causal) {
+  if (T == 1 && in.cache && decode_attention_applies(q, k, v)) {
+    // A decode step on the CPU: each row over its own slots [0, position] only.
+    torch::Tensor lengths = in.position_ids.reshape({B}) + 1;
+    out = decode_attention(q.reshape({B, n_head_kv_local_, group, head_dim_}), k, v, lengths)
+              .reshape({B, n_head_local_, 1, head_dim_});
+  } else if (T == 1 && group > 1 && !causal) {
     // A decode step: the `group` query heads that share a KV head become `group` query rows of
     // that KV head, (B, H, 1, hd) -> (B, KV, group, hd), and the (B, 1, 1, S) mask broadcasts
     // over them. Same result; SDPA's fused CPU kernel takes it, where enable_gqa falls back to
