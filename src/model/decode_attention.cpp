@@ -1,13 +1,14 @@
 // The CPU attention of decode steps; see decode_attention.h.
 //
 // One (row, KV head) pair is one task: its G query rows are scored against the row's valid slots
-// (each key read once for all G), softmaxed, and the values summed, all in float32 in L1-sized
-// scratch. The loops are written in 16-lane blocks that the compiler vectorises for the widest
-// unit the CPU has (target_clones picks AVX-512, AVX2 or the baseline at load time); this file is
-// built with -ffp-contract=off, so every clone rounds alike and results do not depend on the CPU.
+// (each key read once for all G), softmaxed, and the values summed, all in float32 in a scratch
+// row per thread. The loops are written in 16-lane blocks that the compiler vectorises for the
+// widest unit the CPU has (on x86-64, target_clones picks AVX-512, AVX2 or the baseline at load
+// time); the file is built with -ffp-contract=off, so every clone rounds alike.
 #include "model/decode_attention.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 
 #include <algorithm>
 #include <cmath>
@@ -107,7 +108,11 @@ ACERL_INLINE void pair_body(const float* q, const T* k, const T* v, int64_t k_st
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
 #define ACERL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else  // (other architectures: one build for the compiler's target)
+#define ACERL_CLONES
+#endif
 
 ACERL_CLONES void pair_f32(const float* q, const float* k, const float* v, int64_t k_step,
                            int64_t v_step, int64_t len, int64_t G, int64_t hd, float scale,
@@ -137,6 +142,7 @@ bool decode_attention_applies(const torch::Tensor& q, const torch::Tensor& k,
 
 torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, const torch::Tensor& lengths) {
+  RECORD_FUNCTION("acerl::decode_attention", std::vector<c10::IValue>());  // (a profiler operator)
   ACERL_CHECK(decode_attention_applies(q, k, v), "decode_attention: unsupported cache (",
               k.scalar_type(), " on ", k.device(), ")");
   const int64_t B = q.size(0), KV = q.size(1), G = q.size(2), hd = q.size(3), S = k.size(2);

@@ -17,7 +17,7 @@ bool decode_attention_applies(const torch::Tensor& q, const torch::Tensor& k,
 // the CPU: row b attends to slots [0, lengths[b]), 1 <= lengths[b] <= S. Returns
 // softmax(q k^T / sqrt(hd)) v as (B, KV, G, hd) in q's dtype, computed in float32. Each (row, KV
 // head) is summed by one thread in a fixed order, so the result does not depend on the thread
-// count, the batch or the row's place in it, nor on the CPU's vector width.
+// count, the batch or the row's place in it, nor on the x86 CPU's vector width.
 torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, const torch::Tensor& lengths);
 
