@@ -2,12 +2,18 @@
 // shapes ("small", 55M parameters, and the Qwen2.5-0.5B shape, random weights) in fp32 and bf16
 // autocast, seq 512, against the same architecture in PyTorch eager (tests/bench/qwen2_eager.py)
 // run by the same torch wheel with the same thread count.
-//   acerl_bench_model [--quick]   (--quick: small shape only)
+// Each figure is the median of --rounds rounds (default 3), a round measuring acerl and then
+// eager, so that a shared machine's drift falls on both sides alike.
+//   acerl_bench_model [--quick] [--rounds N]   (--quick: small shape only)
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "bench_util.h"
 #include "io/json.h"
@@ -97,10 +103,34 @@ double eager(const char* shape, const char* dtype, const char* mode, int repeats
   return json::parse(out, "qwen2_eager.py").at("tokens_per_s").as_number();
 }
 
+// Median of `rounds` alternating measurements of acerl (`ours`) and eager (`theirs`).
+std::pair<double, double> alternating(int rounds, const std::function<double()>& ours,
+                                      const std::function<double()>& theirs) {
+  std::vector<double> a, b;
+  for (int r = 0; r < rounds; ++r) {
+    a.push_back(ours());
+    b.push_back(theirs());
+  }
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return {a[a.size() / 2], b[b.size() / 2]};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  int rounds = 3;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+      rounds = std::max(1, std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr, "usage: acerl_bench_model [--quick] [--rounds N]\n");
+      return 2;
+    }
+  }
   torch::set_num_threads(2);
   torch::manual_seed(0);
   std::vector<Shape> shapes = {{"small", make(512, 8, 8, 2, 1408, 32000, false)}};
@@ -119,12 +149,14 @@ int main(int argc, char** argv) {
     const int64_t steps = big ? 16 : 32;
     for (auto precision : {model::Precision::fp32, model::Precision::bf16}) {
       const char* dtype = model::precision_name(precision);
-      double ours = train_tokens_per_s(*m, precision, 512, repeats);
-      double theirs = eager(shape.name, dtype, "train", repeats, steps);
+      auto [ours, theirs] = alternating(
+          rounds, [&] { return train_tokens_per_s(*m, precision, 512, repeats); },
+          [&] { return eager(shape.name, dtype, "train", repeats, steps); });
       std::printf("%-9s %-5s %-22s %12.1f %12.1f %7.2f\n", shape.name, dtype, "forward+backward",
                   ours, theirs, theirs > 0 ? ours / theirs : 0.0);
-      ours = decode_tokens_per_s(*m, precision, 512, steps, repeats);
-      theirs = eager(shape.name, dtype, "decode", repeats, steps);
+      std::tie(ours, theirs) = alternating(
+          rounds, [&] { return decode_tokens_per_s(*m, precision, 512, steps, repeats); },
+          [&] { return eager(shape.name, dtype, "decode", repeats, steps); });
       std::printf("%-9s %-5s %-22s %12.1f %12.1f %7.2f\n", shape.name, dtype, "decode (batch 1)",
                   ours, theirs, theirs > 0 ? ours / theirs : 0.0);
       std::fflush(stdout);
