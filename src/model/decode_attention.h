@@ -22,7 +22,8 @@ torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k,
                                const torch::Tensor& v, const torch::Tensor& lengths);
 
 // exp(x) for x <= 0 as decode_attention computes it (a degree-6 polynomial after range
-// reduction; relative error below 3e-7; 0 below -87); exposed for its test.
+// reduction; relative error below 3e-7; below -87 it returns exp(-87), about 1.6e-38); exposed
+// for its test.
 float decode_attention_exp(float x);
 
 }  // namespace acerl::model
