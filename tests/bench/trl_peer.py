@@ -96,8 +96,21 @@ def hf_tokenizer(hf):
 
 
 class StepTimer:
+    """Step times from trainer callbacks; with watch_generate(model), also the time each step
+    spent in model.generate (TRL's GRPOTrainer calls it on the unwrapped model)."""
+
     def __init__(self):
-        self.times, self._t = [], None
+        self.times, self.generate, self._t, self._gen = [], [], None, 0.0
+
+    def watch_generate(self, model):
+        original = model.generate
+
+        def timed(*args, **kw):
+            t = time.perf_counter()
+            out = original(*args, **kw)
+            self._gen += time.perf_counter() - t
+            return out
+        model.generate = timed
 
     def callback(self):
         from transformers import TrainerCallback
@@ -106,9 +119,11 @@ class StepTimer:
         class Cb(TrainerCallback):
             def on_step_begin(self, *args, **kw):
                 timer._t = time.perf_counter()
+                timer._gen = 0.0
 
             def on_step_end(self, *args, **kw):
                 timer.times.append(time.perf_counter() - timer._t)
+                timer.generate.append(timer._gen)
         return Cb()
 
 
@@ -134,13 +149,19 @@ def trl_rl(a, hf, math):
     model.generation_config.eos_token_id = tok.convert_tokens_to_ids(["<|im_end|>", "<|endoftext|>"])
     model.generation_config.pad_token_id = tok.pad_token_id
     timer = StepTimer()
+    timer.watch_generate(model)
     trainer = GRPOTrainer(model=model, reward_funcs=boxed_reward, args=cfg, train_dataset=ds,
                           processing_class=tok, callbacks=[timer.callback()])
     trainer.train()
     lengths = [h["completions/mean_length"] for h in trainer.state.log_history
                if "completions/mean_length" in h]
     rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]
-    return timer.times, lengths, rewards
+    if not any(timer.generate):
+        sys.exit("trl_peer.py: GRPOTrainer never called model.generate; cannot split its step")
+    rest = [t - g for t, g in zip(timer.times, timer.generate)]
+    split = {"time_generate": float(np.median(timer.generate[2:])),
+             "time_rest": float(np.median(rest[2:]))}
+    return timer.times, lengths, rewards, split
 
 
 def acerl_rl(a, acerl, ckpt, math, ranks):
@@ -231,17 +252,22 @@ def main():
     if "rl" not in a.skip:
         print(f"RL step: {a.prompts} prompts x {a.group} rollouts, {a.tokens} new tokens, "
               f"T = {a.temperature}, lr {a.lr}, no KL, fp32, {a.threads} threads in all")
-        times, lengths, rewards = trl_rl(a, hf, math)
+        times, lengths, rewards, split = trl_rl(a, hf, math)
         results["trl_grpo"] = summary(f"TRL {trl.__version__} GRPOTrainer", times, lengths,
                                       rewards, rollouts)
+        results["trl_grpo"].update(split)
+        print(f"    generate {split['time_generate']:.3f} s (model.generate), everything else "
+              f"(rewards, log-probs, loss, update) {split['time_rest']:.3f} s")
         for ranks in sorted({a.threads, 1}):
             times, lengths, rewards, phases = acerl_rl(a, acerl, ckpt, math, ranks)
             r = summary(f"acerl rl {ranks} x {a.threads // ranks} threads", times, lengths,
                         rewards, rollouts)
             r.update(phases)
             r["ratio_vs_trl"] = results["trl_grpo"]["step_s"] / r["step_s"]
+            learn_ratio = results["trl_grpo"]["time_rest"] / max(phases["time_learn"], 1e-9)
             print(f"    {r['ratio_vs_trl']:.2f}x TRL's step | generate {phases['time_generate']:.3f}"
-                  f" s, score {phases['time_score']:.3f} s, learn {phases['time_learn']:.3f} s")
+                  f" s, score {phases['time_score']:.3f} s, learn {phases['time_learn']:.3f} s "
+                  f"({learn_ratio:.2f}x TRL's rest of the step)")
             results[f"acerl_rl_{ranks}x{a.threads // ranks}"] = r
     if "sft" not in a.skip:
         print("SFT: rows of 512 tokens, 8 rows per step, fp32")
