@@ -8,12 +8,15 @@
 
 namespace acerl::model {
 
-AttentionInputs training_inputs(const torch::Tensor& position_ids, const torch::Tensor& doc_ids,
-                                const Qwen2Config& config, const torch::Tensor& segment_ids) {
-  AttentionInputs in;
-  in.position_ids = position_ids;
-  in.rope = rope_tables(position_ids, config.head_dim(), config.rope_theta);
-  if (!doc_ids.defined()) return in;
+namespace {
+
+// Rows from this width on take block_attention on the CPU; narrower rows have too little work
+// per block for its per-block operator calls (at the quickstart's rows of ~140 tokens, 4
+// heads of 32, masked SDPA was faster).
+constexpr int64_t kMinBlockedRow = 256;
+
+// The dense (B, 1, T, T) mask of training_inputs' rule, for SDPA.
+torch::Tensor training_mask(const torch::Tensor& doc_ids, const torch::Tensor& segment_ids) {
   const int64_t T = doc_ids.size(1);
   auto index = torch::TensorOptions().dtype(torch::kInt64).device(doc_ids.device());
   torch::Tensor causal = torch::ones({T, T}, index.dtype(torch::kBool)).tril();  // (T, T)
@@ -26,7 +29,22 @@ AttentionInputs training_inputs(const torch::Tensor& position_ids, const torch::
     torch::Tensor key_segment = segment_ids.unsqueeze(1);  // (B, 1, T)
     allowed = allowed & ((key_segment == 0) | (segment_ids.unsqueeze(2) == key_segment));
   }
-  in.mask = (allowed | diagonal).unsqueeze(1);  // (B, 1, T, T)
+  return (allowed | diagonal).unsqueeze(1);  // (B, 1, T, T)
+}
+
+}  // namespace
+
+AttentionInputs training_inputs(const torch::Tensor& position_ids, const torch::Tensor& doc_ids,
+                                const Qwen2Config& config, const torch::Tensor& segment_ids) {
+  AttentionInputs in;
+  in.position_ids = position_ids;
+  in.rope = rope_tables(position_ids, config.head_dim(), config.rope_theta);
+  if (position_ids.device().is_cpu() && position_ids.size(1) >= kMinBlockedRow) {
+    // block_attention reads the documents itself; the dense mask is built only if needed.
+    in.blocks = block_layout(position_ids.size(0), position_ids.size(1), doc_ids, segment_ids);
+  } else if (doc_ids.defined()) {
+    in.mask = training_mask(doc_ids, segment_ids);
+  }
   return in;
 }
 
@@ -41,7 +59,7 @@ AttentionInputs over_cache(const torch::Tensor& position_ids, KvCache& cache,
   in.rope = rope_tables(position_ids, config.head_dim(), config.rope_theta);
   in.cache = &cache;
   in.cache_len = cache_len;
-  torch::Tensor slots = torch::arange(cache_len, position_ids.options());             // (S)
+  torch::Tensor slots = torch::arange(cache_len, position_ids.options());            // (S)
   in.mask = (slots.view({1, 1, 1, -1}) <= position_ids.unsqueeze(1).unsqueeze(-1));  // (B, 1, T, S)
   return in;
 }
@@ -90,12 +108,19 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInpu
     v = in.cache->v[local_layer_].narrow(2, 0, in.cache_len);
     q = q.to(k.scalar_type());
   }
-  const bool causal = !in.mask.defined();
-  std::optional<torch::Tensor> mask;
-  if (!causal) mask = in.mask;
   const int64_t group = n_head_local_ / n_head_kv_local_;
   torch::Tensor out;
-  if (T == 1 && in.cache && decode_attention_applies(q, k, v)) {
+  std::optional<torch::Tensor> mask;
+  if (in.mask.defined()) {
+    mask = in.mask;
+  } else if (in.blocks.key_begin.defined() && in.blocks.doc_ids.defined() &&
+             !block_attention_applies(q)) {
+    mask = training_mask(in.blocks.doc_ids, in.blocks.segment_ids);
+  }
+  const bool causal = !mask.has_value();
+  if (in.blocks.key_begin.defined() && block_attention_applies(q)) {
+    out = block_attention(q, k, v, in.blocks);  // training on the CPU
+  } else if (T == 1 && in.cache && decode_attention_applies(q, k, v)) {
     // A decode step on the CPU: each row over its own slots [0, position] only.
     torch::Tensor lengths = in.position_ids.reshape({B}) + 1;
     out = decode_attention(q.reshape({B, n_head_kv_local_, group, head_dim_}), k, v, lengths)
@@ -105,8 +130,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInpu
     // that KV head, (B, H, 1, hd) -> (B, KV, group, hd), and the (B, 1, 1, S) mask broadcasts
     // over them. Same result; SDPA's fused CPU kernel takes it, where enable_gqa falls back to
     // expanding K and V (measured at the Qwen2.5-0.5B shape, 768 slots: 0.065 vs 0.83 ms).
-    out = at::scaled_dot_product_attention(q.reshape({B, n_head_kv_local_, group, head_dim_}), k,
-                                           v, mask)
+    out = at::scaled_dot_product_attention(q.reshape({B, n_head_kv_local_, group, head_dim_}), k, v,
+                                           mask)
               .reshape({B, n_head_local_, 1, head_dim_});
   } else {
     out = at::scaled_dot_product_attention(q, k, v, mask, 0.0, causal, std::nullopt,

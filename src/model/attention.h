@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include "model/block_attention.h"
 #include "model/kv_cache.h"
 #include "model/qwen2_config.h"
 #include "model/rope.h"
@@ -18,6 +19,7 @@ struct AttentionInputs {
   torch::Tensor position_ids;  // (B, T) int64
   RopeTables rope;             // from position_ids
   torch::Tensor mask;        // (B, 1, T, S) bool, true = may attend; undefined: plain causal over T
+  BlockLayout blocks;        // training on the CPU: the layout block_attention reads (no mask)
   KvCache* cache = nullptr;  // cached mode: keys/values of slots [0, cache_len) are attended
   int64_t cache_len = 0;
 };

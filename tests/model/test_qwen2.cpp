@@ -62,7 +62,8 @@ TEST_CASE("logits equal transformers' Qwen2ForCausalLM (GQA, untied head, rope_t
   auto config = tiny_config();
   Reference ref =
       hf_logits("qwen2_logits", config,
-                {random_ids(5, 256, 1), random_ids(17, 256, 2), random_ids(40, 256, 3)});
+                {random_ids(5, 256, 1), random_ids(17, 256, 2), random_ids(40, 256, 3),
+                 random_ids(300, 256, 4)});  // (rows of 256+ take model::block_attention)
   auto groups = parallel::ProcessGroups::single();
   auto m = model::load_pretrained(ref.dir, *groups);
   torch::NoGradGuard no_grad;
@@ -83,34 +84,40 @@ TEST_CASE("packed documents attend only within themselves, positions restart", "
   auto groups = parallel::ProcessGroups::single();
   auto m = model::load_pretrained(ref.dir, *groups);
   torch::NoGradGuard no_grad;
-  // Row 0: docs 0,1,2 then padding; row 1: docs 2,0 then padding. Same width T.
-  const int64_t T = 26;
-  torch::Tensor ids = torch::zeros({2, T}, torch::kInt64),
-                positions = torch::zeros({2, T}, torch::kInt64);
-  torch::Tensor doc_ids = torch::full({2, T}, -1, torch::kInt64);
-  std::vector<std::vector<int>> rows = {{0, 1, 2}, {2, 0}};
-  std::vector<std::vector<int64_t>> starts(2);
-  for (int r = 0; r < 2; ++r) {
-    int64_t at = 0;
-    for (int d : rows[r]) {
-      starts[r].push_back(at);
-      for (size_t j = 0; j < docs[d].size(); ++j, ++at) {
-        ids[r][at] = docs[d][j];
-        positions[r][at] = static_cast<int64_t>(j);
-        doc_ids[r][at] = d;
+  // Row 0: docs 0,1,2 then padding; row 1: docs 2,0 then padding. Rows of 26 tokens take SDPA
+  // with the dense mask, rows of 300 model::block_attention.
+  for (const int64_t T : {26, 300}) {
+    INFO("row width " << T);
+    torch::Tensor ids = torch::zeros({2, T}, torch::kInt64),
+                  positions = torch::zeros({2, T}, torch::kInt64);
+    torch::Tensor doc_ids = torch::full({2, T}, -1, torch::kInt64);
+    std::vector<std::vector<int>> rows = {{0, 1, 2}, {2, 0}};
+    std::vector<std::vector<int64_t>> starts(2);
+    for (int r = 0; r < 2; ++r) {
+      int64_t at = 0;
+      for (int d : rows[r]) {
+        starts[r].push_back(at);
+        for (size_t j = 0; j < docs[d].size(); ++j, ++at) {
+          ids[r][at] = docs[d][j];
+          positions[r][at] = static_cast<int64_t>(j);
+          doc_ids[r][at] = d;
+        }
       }
     }
-  }
-  torch::Tensor logits = m->forward(ids, model::training_inputs(positions, doc_ids, config));
-  for (int r = 0; r < 2; ++r) {
-    for (size_t k = 0; k < rows[r].size(); ++k) {
-      int d = rows[r][k];
-      torch::Tensor slice = logits[r].narrow(0, starts[r][k], static_cast<int64_t>(docs[d].size()));
-      INFO("row " << r << " doc " << d);
-      CHECK(relative_error(slice, ref.logits[d]) < 1e-4);
+    auto inputs = model::training_inputs(positions, doc_ids, config);
+    CHECK(inputs.blocks.key_begin.defined() == (T >= 256));
+    torch::Tensor logits = m->forward(ids, inputs);
+    for (int r = 0; r < 2; ++r) {
+      for (size_t k = 0; k < rows[r].size(); ++k) {
+        int d = rows[r][k];
+        torch::Tensor slice =
+            logits[r].narrow(0, starts[r][k], static_cast<int64_t>(docs[d].size()));
+        INFO("row " << r << " doc " << d);
+        CHECK(relative_error(slice, ref.logits[d]) < 1e-4);
+      }
     }
+    CHECK(torch::isfinite(logits).all().item<bool>());  // padding rows stay finite
   }
-  CHECK(torch::isfinite(logits).all().item<bool>());  // padding rows stay finite
 }
 
 TEST_CASE("prefill + incremental decode with the KV cache equals the full forward", "[model]") {
