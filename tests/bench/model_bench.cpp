@@ -4,7 +4,11 @@
 // run by the same torch wheel with the same thread count.
 // Each figure is the median of --rounds rounds (default 3), a round measuring acerl and then
 // eager, so that a shared machine's drift falls on both sides alike.
-//   acerl_bench_model [--quick] [--rounds N]   (--quick: small shape only)
+//   acerl_bench_model [--quick] [--rounds N] [--shape S] [--precision P] [--measure M]
+//   --quick: small shape only; --shape small|qwen0.5b, --precision fp32|bf16 and
+//   --measure train|decode keep only the rows they name; --profile DIR records one more acerl run
+//   of each row with the LibTorch profiler into DIR/<shape>_<dtype>_<measure>.json (read it with
+//   tools/profile_table.py).
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -21,6 +25,7 @@
 #include "model/qwen2.h"
 #include "parallel/process_groups.h"
 #include "runtime/error.h"
+#include "train/profiler.h"
 
 using namespace acerl;
 
@@ -116,25 +121,53 @@ std::pair<double, double> alternating(int rounds, const std::function<double()>&
   return {a[a.size() / 2], b[b.size() / 2]};
 }
 
+// One more run of `ours` under the profiler, written to `dir`/`name`.json, inside a phase
+// acerl::<measure> so that tools/profile_table.py reports it.
+void profile(const std::string& dir, const std::string& name, const char* measure,
+             const std::function<double()>& ours) {
+  if (dir.empty()) return;
+  train::StepProfiler profiler("1", dir + "/" + name + ".json", false);
+  train::ProfiledStep step(profiler, 1);
+  ACERL_PROFILE_PHASE(str("acerl::", measure));
+  ours();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool quick = false;
   int rounds = 3;
+  std::string only_shape, only_precision, only_measure, profile_dir;
   for (int i = 1; i < argc; ++i) {
+    const bool has_value = i + 1 < argc;
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
-    } else if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+    } else if (std::strcmp(argv[i], "--rounds") == 0 && has_value) {
       rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--shape") == 0 && has_value) {
+      only_shape = argv[++i];
+    } else if (std::strcmp(argv[i], "--precision") == 0 && has_value) {
+      only_precision = argv[++i];
+    } else if (std::strcmp(argv[i], "--measure") == 0 && has_value) {
+      only_measure = argv[++i];
+    } else if (std::strcmp(argv[i], "--profile") == 0 && has_value) {
+      profile_dir = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: acerl_bench_model [--quick] [--rounds N]\n");
+      std::fprintf(stderr,
+                   "usage: acerl_bench_model [--quick] [--rounds N] [--shape small|qwen0.5b]\n"
+                   "                         [--precision fp32|bf16] [--measure train|decode]\n"
+                   "                         [--profile DIR]\n");
       return 2;
     }
   }
+  auto wanted = [](const std::string& only, const char* name) {
+    return only.empty() || only == name;
+  };
   torch::set_num_threads(2);
   torch::manual_seed(0);
   std::vector<Shape> shapes = {{"small", make(512, 8, 8, 2, 1408, 32000, false)}};
-  if (!quick) shapes.push_back({"qwen0.5b", make(896, 24, 14, 2, 4864, 151936, true)});
+  if (!quick || only_shape == "qwen0.5b")
+    shapes.push_back({"qwen0.5b", make(896, 24, 14, 2, 4864, 151936, true)});
   std::printf("threads %d; bf16 matmul peak %.0f GFLOP/s, fp32 %.0f GFLOP/s\n",
               torch::get_num_threads(), bench::matmul_peak_gflops(torch::kBFloat16),
               bench::matmul_peak_gflops(torch::kFloat32));
@@ -142,6 +175,7 @@ int main(int argc, char** argv) {
               "acerl tok/s", "eager tok/s", "ratio");
   auto groups = parallel::ProcessGroups::single();
   for (const auto& shape : shapes) {
+    if (!wanted(only_shape, shape.name)) continue;
     model::Qwen2ForCausalLM m(shape.config, *groups);
     model::init_parameters(*m, 1);
     const bool big = std::strcmp(shape.name, "small") != 0;
@@ -149,16 +183,24 @@ int main(int argc, char** argv) {
     const int64_t steps = big ? 16 : 32;
     for (auto precision : {model::Precision::fp32, model::Precision::bf16}) {
       const char* dtype = model::precision_name(precision);
-      auto [ours, theirs] = alternating(
-          rounds, [&] { return train_tokens_per_s(*m, precision, 512, repeats); },
-          [&] { return eager(shape.name, dtype, "train", repeats, steps); });
-      std::printf("%-9s %-5s %-22s %12.1f %12.1f %7.2f\n", shape.name, dtype, "forward+backward",
-                  ours, theirs, theirs > 0 ? ours / theirs : 0.0);
-      std::tie(ours, theirs) = alternating(
-          rounds, [&] { return decode_tokens_per_s(*m, precision, 512, steps, repeats); },
-          [&] { return eager(shape.name, dtype, "decode", repeats, steps); });
-      std::printf("%-9s %-5s %-22s %12.1f %12.1f %7.2f\n", shape.name, dtype, "decode (batch 1)",
-                  ours, theirs, theirs > 0 ? ours / theirs : 0.0);
+      if (!wanted(only_precision, dtype)) continue;
+      double ours = 0, theirs = 0;
+      if (wanted(only_measure, "train")) {
+        auto run = [&] { return train_tokens_per_s(*m, precision, 512, repeats); };
+        std::tie(ours, theirs) = alternating(
+            rounds, run, [&] { return eager(shape.name, dtype, "train", repeats, steps); });
+        profile(profile_dir, str(shape.name, "_", dtype, "_train"), "train", run);
+        std::printf("%-9s %-5s %-22s %12.1f %12.1f %7.2f\n", shape.name, dtype, "forward+backward",
+                    ours, theirs, theirs > 0 ? ours / theirs : 0.0);
+      }
+      if (wanted(only_measure, "decode")) {
+        auto run = [&] { return decode_tokens_per_s(*m, precision, 512, steps, repeats); };
+        std::tie(ours, theirs) = alternating(
+            rounds, run, [&] { return eager(shape.name, dtype, "decode", repeats, steps); });
+        profile(profile_dir, str(shape.name, "_", dtype, "_decode"), "decode", run);
+        std::printf("%-9s %-5s %-22s %12.1f %12.1f %7.2f\n", shape.name, dtype, "decode (batch 1)",
+                    ours, theirs, theirs > 0 ? ours / theirs : 0.0);
+      }
       std::fflush(stdout);
     }
   }

@@ -2,10 +2,13 @@
 // AdamW) of the "small" shape, 4 rows x 512 tokens, against the same step in PyTorch eager
 // (tests/bench/qwen2_eager.py sftstep, torch.optim.AdamW) with the same wheel and thread count.
 // MFU is against the matmul peak this benchmark measures in the compute precision.
-//   acerl_bench_sft [auto|bf16|fp32]   (default auto: bf16 where the CPU has native bf16 matmuls)
+//   acerl_bench_sft [auto|bf16|fp32] [--profile DIR]
+//   (default auto: bf16 where the CPU has native bf16 matmuls; --profile records one more acerl
+//   step with the LibTorch profiler into DIR/sft_<precision>.json, for tools/profile_table.py)
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <string>
 
 #include "bench_util.h"
 #include "io/json.h"
@@ -15,6 +18,7 @@
 #include "parallel/grad_sync.h"
 #include "parallel/process_groups.h"
 #include "runtime/error.h"
+#include "train/profiler.h"
 #include "train/throughput.h"
 #include "train/train_step.h"
 
@@ -22,6 +26,8 @@ using namespace acerl;
 
 int main(int argc, char** argv) {
   const model::Precision precision = model::parse_precision(argc > 1 ? argv[1] : "auto");
+  const std::string profile_dir =
+      argc > 3 && std::string(argv[2]) == "--profile" ? argv[3] : std::string();
   const char* name = model::precision_name(precision);
   torch::set_num_threads(2);
   torch::manual_seed(0);
@@ -51,14 +57,19 @@ int main(int argc, char** argv) {
   rows.weights = torch::ones({B, T});
   const double peak = bench::matmul_peak_gflops(model::compute_dtype(precision));
   train::Throughput throughput(c, T, precision, peak, *groups);
-  double seconds = bench::median_seconds(
-      [&] {
-        sync.zero_grad();
-        train::forward_backward(*m, *groups, rows, B, precision, &sync);
-        parallel::clip_grad_norm(split, replicated, *groups, 1.0);
-        adamw.step(1e-4);
-      },
-      5, 1);
+  auto step = [&] {
+    sync.zero_grad();
+    train::forward_backward(*m, *groups, rows, B, precision, &sync);
+    parallel::clip_grad_norm(split, replicated, *groups, 1.0);
+    adamw.step(1e-4);
+  };
+  double seconds = bench::median_seconds(step, 5, 1);
+  if (!profile_dir.empty()) {
+    train::StepProfiler profiler("1", str(profile_dir, "/sft_", name, ".json"), false);
+    train::ProfiledStep profiled(profiler, 1);
+    ACERL_PROFILE_PHASE("acerl::sft_step");
+    step();
+  }
   const double ours = B * T / seconds;
   std::string out =
       bench::run_python(std::string(ACERL_SOURCE_DIR) + "/tests/bench/qwen2_eager.py",
