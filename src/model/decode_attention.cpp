@@ -16,29 +16,13 @@
 #include <cstring>
 #include <vector>
 
+#include "parallel/cpu_math.h"
 #include "runtime/error.h"
 
 namespace acerl::model {
 namespace {
 
-constexpr int kLanes = 16;
-
-#define ACERL_INLINE inline __attribute__((always_inline))
-
-ACERL_INLINE float widen(float x) { return x; }
-ACERL_INLINE float widen(uint16_t x) {  // bfloat16 bits -> float32
-  const uint32_t bits = static_cast<uint32_t>(x) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-// Sum of 16 lanes, pairwise.
-ACERL_INLINE float lane_sum(float* acc) {
-  for (int w = kLanes / 2; w > 0; w /= 2)
-    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
-  return acc[0];
-}
+using namespace parallel::cpu_math;
 
 template <typename T>
 ACERL_INLINE float dot(const float* q, const T* k, int64_t hd) {
@@ -48,31 +32,6 @@ ACERL_INLINE float dot(const float* q, const T* k, int64_t hd) {
     for (int j = 0; j < kLanes; ++j) acc[j] += q[d + j] * widen(k[d + j]);
   for (int j = 0; d < hd; ++d, ++j) acc[j] += q[d] * widen(k[d]);
   return lane_sum(acc);
-}
-
-// exp(x), x <= 0: x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its degree-6 polynomial (the
-// Cephes expf coefficients), times 2^n built in the exponent bits. n comes from rounding with
-// the 1.5 * 2^23 shift (the integer lands in the low mantissa bits), so the loop has no calls.
-ACERL_INLINE float exp_nonpositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
-  constexpr float kShift = 12582912.0f;  // 1.5 * 2^23
-  const float t = x * 1.44269504088896341f + kShift;
-  const float n = t - kShift;
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t bits;
-  std::memcpy(&bits, &t, sizeof bits);
-  const int32_t e = (bits - 0x4B400000 + 127) << 23;  // n + 127 in the exponent field
-  float scale;
-  std::memcpy(&scale, &e, sizeof scale);
-  return p * scale;
 }
 
 // One (row, KV head): out (G, hd) from q (G, hd) and the first `len` slots of k and v.
@@ -107,12 +66,6 @@ ACERL_INLINE void pair_body(const float* q, const T* k, const T* v, int64_t k_st
     }
   }
 }
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#define ACERL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else  // (other architectures: one build for the compiler's target)
-#define ACERL_CLONES
-#endif
 
 ACERL_CLONES void pair_f32(const float* q, const float* k, const float* v, int64_t k_step,
                            int64_t v_step, int64_t len, int64_t G, int64_t hd, float scale,

@@ -7,6 +7,8 @@
 //   d log p_t / dz_j = 1[j = t] - p_j,     dH / dz_j = -p_j (log p_j + H).
 #include "parallel/vocab_parallel.h"
 
+#include "parallel/softmax_rows.h"
+
 #if ACERL_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
 
@@ -39,32 +41,55 @@ Stats softmax_stats(const torch::Tensor& logits, Communicator& tp, double temper
 }
 
 // The communicator travels as an integer (IValues cannot hold pointers); it outlives the graph.
+// On the CPU (softmax_rows_apply) the statistics and gradients come from parallel/softmax_rows'
+// loops, which keep only (N) statistics for backward; elsewhere from LibTorch operators over a
+// float32 copy of the logits.
 struct LogProb : torch::autograd::Function<LogProb> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits,
                                const torch::Tensor& targets, int64_t vocab_start, int64_t comm,
                                double temperature) {
     Communicator& tp = *reinterpret_cast<Communicator*>(comm);
-    Stats s = softmax_stats(logits, tp, temperature);
     const int64_t local = logits.size(-1);
     torch::Tensor local_target = targets - vocab_start;
     torch::Tensor mine = (local_target >= 0) & (local_target < local);
     torch::Tensor index = local_target.clamp(0, local - 1).unsqueeze(-1);
+    ctx->saved_data["temperature"] = temperature;
+    ctx->saved_data["dtype"] = static_cast<int64_t>(logits.scalar_type());
+    if (softmax_rows_apply(logits)) {
+      torch::Tensor x = logits.contiguous();
+      torch::Tensor max = rows_max(x, temperature), sum;
+      tp.all_reduce(max, ReduceOp::max);
+      rows_sum_exp(x, temperature, max, sum, nullptr);
+      tp.all_reduce(sum);
+      torch::Tensor z_target = x.gather(-1, index).squeeze(-1).to(torch::kFloat32) *
+                               static_cast<float>(1.0 / temperature) * mine;
+      tp.all_reduce(z_target);
+      ctx->save_for_backward({x, max, sum, index, mine});
+      return z_target - max - sum.log();
+    }
+    Stats s = softmax_stats(logits, tp, temperature);
     torch::Tensor z_target = s.z.gather(-1, index).squeeze(-1) * mine;
     tp.all_reduce(z_target);
     torch::Tensor logprob = z_target - s.max - s.sum.log();
     ctx->save_for_backward({s.e, s.sum, index, mine});
-    ctx->saved_data["temperature"] = temperature;
-    ctx->saved_data["dtype"] = static_cast<int64_t>(logits.scalar_type());
     return logprob;
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto saved = ctx->get_saved_variables();
+    const double temperature = ctx->saved_data["temperature"].toDouble();
+    auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
+    if (saved.size() == 5) {  // the CPU loops
+      const torch::Tensor &x = saved[0], &max = saved[1], &sum = saved[2], &index = saved[3],
+                          &mine = saved[4];
+      torch::Tensor grad = logprob_grad(x, temperature, max, sum, grads[0], index.squeeze(-1),
+                                        mine.to(torch::kFloat32));
+      return {grad.to(dtype), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    }
     const torch::Tensor &e = saved[0], &sum = saved[1], &index = saved[2], &mine = saved[3];
     torch::Tensor g = grads[0].to(torch::kFloat32).unsqueeze(-1);  // (N, 1)
     torch::Tensor grad = -(e / sum.unsqueeze(-1)) * g;
     grad.scatter_add_(-1, index, g * mine.unsqueeze(-1).to(torch::kFloat32));
-    grad = grad / ctx->saved_data["temperature"].toDouble();
-    auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
+    grad = grad / temperature;
     return {grad.to(dtype), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
@@ -73,6 +98,19 @@ struct Entropy : torch::autograd::Function<Entropy> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& logits, int64_t comm,
                                double temperature) {
     Communicator& tp = *reinterpret_cast<Communicator*>(comm);
+    ctx->saved_data["temperature"] = temperature;
+    ctx->saved_data["dtype"] = static_cast<int64_t>(logits.scalar_type());
+    if (softmax_rows_apply(logits)) {
+      torch::Tensor x = logits.contiguous();
+      torch::Tensor max = rows_max(x, temperature), sum, weighted;
+      tp.all_reduce(max, ReduceOp::max);
+      rows_sum_exp(x, temperature, max, sum, &weighted);
+      tp.all_reduce(sum);
+      tp.all_reduce(weighted);
+      torch::Tensor entropy = sum.log() - weighted / sum;
+      ctx->save_for_backward({x, max, sum, entropy});
+      return entropy;
+    }
     Stats s = softmax_stats(logits, tp, temperature);
     torch::Tensor shifted = s.z - s.max.unsqueeze(-1);  // z - M
     torch::Tensor weighted = (s.e * shifted).sum(-1);
@@ -80,20 +118,24 @@ struct Entropy : torch::autograd::Function<Entropy> {
     torch::Tensor log_sum = s.sum.log();
     torch::Tensor entropy = log_sum - weighted / s.sum;
     ctx->save_for_backward({s.e, s.sum, shifted, log_sum, entropy});
-    ctx->saved_data["temperature"] = temperature;
-    ctx->saved_data["dtype"] = static_cast<int64_t>(logits.scalar_type());
     return entropy;
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     auto saved = ctx->get_saved_variables();
+    const double temperature = ctx->saved_data["temperature"].toDouble();
+    auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
+    if (saved.size() == 4) {  // the CPU loops
+      torch::Tensor grad =
+          entropy_grad(saved[0], temperature, saved[1], saved[2], saved[3], grads[0]);
+      return {grad.to(dtype), torch::Tensor(), torch::Tensor()};
+    }
     const torch::Tensor &e = saved[0], &sum = saved[1], &shifted = saved[2], &log_sum = saved[3],
                         &h = saved[4];
     torch::Tensor p = e / sum.unsqueeze(-1);
     torch::Tensor log_p = shifted - log_sum.unsqueeze(-1);
     torch::Tensor grad =
         -p * (log_p + h.unsqueeze(-1)) * grads[0].to(torch::kFloat32).unsqueeze(-1);
-    grad = grad / ctx->saved_data["temperature"].toDouble();
-    auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
+    grad = grad / temperature;
     return {grad.to(dtype), torch::Tensor(), torch::Tensor()};
   }
 };
@@ -125,7 +167,7 @@ torch::Tensor entropies_cuda(const torch::Tensor& logits, Communicator& tp,
   for (int64_t k = 0; k < K; ++k)
     inv.narrow(0, k, 1).fill_(static_cast<float>(1.0 / temperatures[static_cast<size_t>(k)]));
   torch::Tensor stats = torch::empty({3, N, K}, x.options());  // max, sum, weighted sum
-  constexpr int64_t kChunk = 16;                              // temperatures per launch
+  constexpr int64_t kChunk = 16;                               // temperatures per launch
   for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
     const int64_t k = std::min(kChunk, K - k0);
     torch::Tensor part = torch::empty({3, N, k}, x.options());
