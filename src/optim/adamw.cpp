@@ -1,11 +1,48 @@
 // AdamW and the learning-rate schedule; see adamw.h.
 #include "optim/adamw.h"
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
 
+#include "parallel/cpu_math.h"
 #include "runtime/error.h"
 
 namespace acerl::optim {
+namespace {
+
+struct Update {
+  float decay;         // 1 - lr * wd, or 1
+  float one_minus_b1;  // 1 - b1
+  float b2, one_minus_b2;
+  float correction2_sqrt, eps;
+  float step;  // -lr / (1 - b1^t)
+};
+
+// One pass over a parameter: the same formulas as the operator sequence below, element by element
+// (the rounding differs from LibTorch's kernels, which may fuse multiply-adds, in the last bits).
+ACERL_CLONES void update_f32(float* p, const float* g, float* m, float* v, int64_t n,
+                             const Update& u) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float gi = g[i];
+    const float mi = m[i] + u.one_minus_b1 * (gi - m[i]);
+    const float vi = v[i] * u.b2 + u.one_minus_b2 * gi * gi;
+    const float denom = std::sqrt(vi) / u.correction2_sqrt + u.eps;
+    p[i] = p[i] * u.decay + u.step * (mi / denom);
+    m[i] = mi;
+    v[i] = vi;
+  }
+}
+
+bool fused_applies(const torch::Tensor& p, const torch::Tensor& g, const torch::Tensor& m,
+                   const torch::Tensor& v) {
+  for (const auto* t : {&p, &g, &m, &v})
+    if (!t->device().is_cpu() || t->scalar_type() != torch::kFloat32 || !t->is_contiguous())
+      return false;
+  return true;
+}
+
+}  // namespace
 
 AdamW::AdamW(std::vector<torch::Tensor> params, std::vector<bool> decay, AdamWOptions options)
     : params_(std::move(params)), decay_(std::move(decay)), options_(options) {
@@ -26,7 +63,24 @@ void AdamW::step(double lr) {
     torch::Tensor& p = params_[i];
     const torch::Tensor& g = p.grad();
     if (!g.defined()) continue;
-    if (decay_[i] && options_.weight_decay > 0) p.mul_(1 - lr * options_.weight_decay);
+    const bool decays = decay_[i] && options_.weight_decay > 0;
+    if (fused_applies(p, g, m_[i], v_[i])) {
+      // CPU float32: one pass reading p, g, m, v and writing p, m, v.
+      const Update u{decays ? static_cast<float>(1 - lr * options_.weight_decay) : 1.0f,
+                     static_cast<float>(1 - b1),
+                     static_cast<float>(b2),
+                     static_cast<float>(1 - b2),
+                     static_cast<float>(correction2_sqrt),
+                     static_cast<float>(options_.eps),
+                     static_cast<float>(-lr / correction1)};
+      float *pp = p.data_ptr<float>(), *mp = m_[i].data_ptr<float>(), *vp = v_[i].data_ptr<float>();
+      const float* gp = g.data_ptr<float>();
+      at::parallel_for(0, p.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+        update_f32(pp + begin, gp + begin, mp + begin, vp + begin, end - begin, u);
+      });
+      continue;
+    }
+    if (decays) p.mul_(1 - lr * options_.weight_decay);
     m_[i].lerp_(g, 1 - b1);
     v_[i].mul_(b2).addcmul_(g, g, 1 - b2);
     torch::Tensor denom = (v_[i].sqrt() / correction2_sqrt).add_(options_.eps);
