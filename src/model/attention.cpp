@@ -10,10 +10,13 @@ namespace acerl::model {
 
 namespace {
 
-// Rows from this width on take block_attention on the CPU; narrower rows have too little work
-// per block for its per-block operator calls (at the quickstart's rows of ~140 tokens, 4
-// heads of 32, masked SDPA was faster).
+// block_attention takes rows of at least kMinBlockedRow tokens of models at least
+// kMinBlockedWidth wide on the CPU. Below either, a block holds too little work for its dozens of
+// operator calls: at the quickstart model's width (128: 4 heads of 32) the RL learner's rows of
+// 512 ran about 15% slower through it than through masked SDPA; at the small shape's (512) its
+// SFT step ran faster (measured on a 2-core EPYC, see the README).
 constexpr int64_t kMinBlockedRow = 256;
+constexpr int64_t kMinBlockedWidth = 256;
 
 // The dense (B, 1, T, T) mask of training_inputs' rule, for SDPA.
 torch::Tensor training_mask(const torch::Tensor& doc_ids, const torch::Tensor& segment_ids) {
@@ -39,7 +42,8 @@ AttentionInputs training_inputs(const torch::Tensor& position_ids, const torch::
   AttentionInputs in;
   in.position_ids = position_ids;
   in.rope = rope_tables(position_ids, config.head_dim(), config.rope_theta);
-  if (position_ids.device().is_cpu() && position_ids.size(1) >= kMinBlockedRow) {
+  if (position_ids.device().is_cpu() && position_ids.size(1) >= kMinBlockedRow &&
+      config.hidden_size >= kMinBlockedWidth) {
     // block_attention reads the documents itself; the dense mask is built only if needed.
     in.blocks = block_layout(position_ids.size(0), position_ids.size(1), doc_ids, segment_ids);
   } else if (doc_ids.defined()) {

@@ -62,8 +62,7 @@ TEST_CASE("logits equal transformers' Qwen2ForCausalLM (GQA, untied head, rope_t
   auto config = tiny_config();
   Reference ref =
       hf_logits("qwen2_logits", config,
-                {random_ids(5, 256, 1), random_ids(17, 256, 2), random_ids(40, 256, 3),
-                 random_ids(300, 256, 4)});  // (rows of 256+ take model::block_attention)
+                {random_ids(5, 256, 1), random_ids(17, 256, 2), random_ids(40, 256, 3)});
   auto groups = parallel::ProcessGroups::single();
   auto m = model::load_pretrained(ref.dir, *groups);
   torch::NoGradGuard no_grad;
@@ -77,9 +76,12 @@ TEST_CASE("logits equal transformers' Qwen2ForCausalLM (GQA, untied head, rope_t
 }
 
 TEST_CASE("packed documents attend only within themselves, positions restart", "[model]") {
+  // 256 wide, so that rows of 256+ tokens take model::block_attention (narrower models and rows
+  // take SDPA with the dense mask); doc 3 is one causal row of 300.
   auto config = tiny_config();
+  config.hidden_size = 256;
   std::vector<std::vector<int64_t>> docs = {random_ids(7, 256, 11), random_ids(12, 256, 12),
-                                            random_ids(4, 256, 13)};
+                                            random_ids(4, 256, 13), random_ids(300, 256, 14)};
   Reference ref = hf_logits("qwen2_packed", config, docs);
   auto groups = parallel::ProcessGroups::single();
   auto m = model::load_pretrained(ref.dir, *groups);
@@ -118,6 +120,9 @@ TEST_CASE("packed documents attend only within themselves, positions restart", "
     }
     CHECK(torch::isfinite(logits).all().item<bool>());  // padding rows stay finite
   }
+  auto causal = model::training_inputs(torch::arange(300).unsqueeze(0), {}, config);
+  REQUIRE(causal.blocks.key_begin.defined());
+  CHECK(relative_error(m->forward(as_row(docs[3]), causal)[0], ref.logits[3]) < 1e-4);
 }
 
 TEST_CASE("prefill + incremental decode with the KV cache equals the full forward", "[model]") {
