@@ -54,7 +54,8 @@ ACERL_INLINE float exp_nonpositive(float x) {
   p = p * r * r + r + 1.0f;
   int32_t bits;
   std::memcpy(&bits, &t, sizeof bits);
-  const int32_t e = (bits - 0x4B400000 + 127) << 23;  // n + 127 in the exponent field
+  // n + 127 in the exponent field (unsigned: a NaN's bits shift out without overflow)
+  const uint32_t e = static_cast<uint32_t>(bits - 0x4B400000 + 127) << 23;
   float scale;
   std::memcpy(&scale, &e, sizeof scale);
   return p * scale;
