@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "parallel/sum_squares.h"
 #include "runtime/error.h"
 
 namespace acerl::parallel {
@@ -113,10 +114,10 @@ double global_grad_norm(const std::vector<torch::Tensor>& split_params,
                         const ProcessGroups& groups) {
   double local = 0;
   for (const auto& p : split_params)
-    if (p.grad().defined()) local += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
+    if (p.grad().defined()) local += sum_of_squares(p.grad());
   if (groups.tp_rank() == 0)
     for (const auto& p : replicated_params)
-      if (p.grad().defined()) local += p.grad().to(torch::kFloat64).pow(2).sum().item<double>();
+      if (p.grad().defined()) local += sum_of_squares(p.grad());
   torch::Tensor total = torch::tensor({local}, torch::kFloat64);
   groups.tp().all_reduce(total);
   groups.pp().all_reduce(total);
