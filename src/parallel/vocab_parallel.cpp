@@ -65,6 +65,7 @@ struct LogProb : torch::autograd::Function<LogProb> {
                                static_cast<float>(1.0 / temperature) * mine;
       tp.all_reduce(z_target);
       ctx->save_for_backward({x, max, sum, index, mine});
+      ctx->saved_data["cpu_loops"] = true;
       return z_target - max - sum.log();
     }
     Stats s = softmax_stats(logits, tp, temperature);
@@ -78,7 +79,7 @@ struct LogProb : torch::autograd::Function<LogProb> {
     auto saved = ctx->get_saved_variables();
     const double temperature = ctx->saved_data["temperature"].toDouble();
     auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
-    if (saved.size() == 5) {  // the CPU loops
+    if (ctx->saved_data.count("cpu_loops")) {
       const torch::Tensor &x = saved[0], &max = saved[1], &sum = saved[2], &index = saved[3],
                           &mine = saved[4];
       torch::Tensor grad = logprob_grad(x, temperature, max, sum, grads[0], index.squeeze(-1),
@@ -109,6 +110,7 @@ struct Entropy : torch::autograd::Function<Entropy> {
       tp.all_reduce(weighted);
       torch::Tensor entropy = sum.log() - weighted / sum;
       ctx->save_for_backward({x, max, sum, entropy});
+      ctx->saved_data["cpu_loops"] = true;
       return entropy;
     }
     Stats s = softmax_stats(logits, tp, temperature);
@@ -124,7 +126,7 @@ struct Entropy : torch::autograd::Function<Entropy> {
     auto saved = ctx->get_saved_variables();
     const double temperature = ctx->saved_data["temperature"].toDouble();
     auto dtype = static_cast<torch::ScalarType>(ctx->saved_data["dtype"].toInt());
-    if (saved.size() == 4) {  // the CPU loops
+    if (ctx->saved_data.count("cpu_loops")) {
       torch::Tensor grad =
           entropy_grad(saved[0], temperature, saved[1], saved[2], saved[3], grads[0]);
       return {grad.to(dtype), torch::Tensor(), torch::Tensor()};
