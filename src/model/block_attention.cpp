@@ -132,15 +132,8 @@ void mask_scores(torch::Tensor& S, const Geometry& g, const BlockLayout& layout,
   S4.masked_fill_(allowed.logical_not(), -std::numeric_limits<double>::infinity());
 }
 
-// The block's queries, scaled, as (KV, G * n, hd) in the accumulation dtype.
-torch::Tensor block_queries(const torch::Tensor& q, const Geometry& g, const Block& blk) {
-  torch::Tensor part = q[blk.b].view({g.KV, g.G, g.T, g.hd}).narrow(2, blk.a, blk.n);
-  torch::Tensor out = torch::empty({g.KV, g.G, blk.n, g.hd}, q.options().dtype(g.acc));
-  out.copy_(part).mul_(g.scale);
-  return out.view({g.KV, g.G * blk.n, g.hd});
-}
-
-// (KV, G, T, hd)-shaped rows of `t` (B, H, T, hd) narrowed to the block, as (KV, G * n, hd).
+// (KV, G, T, hd)-shaped rows of `t` (B, H, T, hd) narrowed to the block, as (KV, G * n, hd) in
+// the accumulation dtype.
 torch::Tensor block_rows(const torch::Tensor& t, const Geometry& g, const Block& blk) {
   return t[blk.b]
       .view({g.KV, g.G, g.T, g.hd})
@@ -148,6 +141,11 @@ torch::Tensor block_rows(const torch::Tensor& t, const Geometry& g, const Block&
       .to(g.acc)
       .contiguous()
       .view({g.KV, g.G * blk.n, g.hd});
+}
+
+// The block's queries, scaled.
+torch::Tensor block_queries(const torch::Tensor& q, const Geometry& g, const Block& blk) {
+  return block_rows(q, g, blk).mul_(g.scale);
 }
 
 // P = softmax of the block's masked scores, (KV, G * n, L).

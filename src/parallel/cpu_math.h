@@ -28,8 +28,9 @@ ACERL_INLINE float widen(uint16_t x) {  // bfloat16 bits -> float32
   return f;
 }
 
-// Sum of 16 lanes, pairwise.
-ACERL_INLINE float lane_sum(float* acc) {
+// Sum of 16 lanes (float or double), pairwise.
+template <typename T>
+ACERL_INLINE T lane_sum(T* acc) {
   for (int w = kLanes / 2; w > 0; w /= 2)
     for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
   return acc[0];

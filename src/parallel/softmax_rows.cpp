@@ -81,6 +81,13 @@ ACERL_INLINE void entropy_grad_body(const T* x, int64_t V, float inv_t, float m,
   }
 }
 
+// The target's column of a log-prob gradient row: (1 - p_t) g / T = (1 + e_t a) c.
+template <typename T>
+void target_column(const T* x, T* out, int64_t t, float inv_t, float m, float a, float c) {
+  const float e = exp_nonpositive(widen(x[t]) * inv_t - m);
+  store(out + t, (1.0f + e * a) * c);
+}
+
 ACERL_CLONES float max_f32(const float* x, int64_t V, float inv_t) { return max_body(x, V, inv_t); }
 ACERL_CLONES float max_bf16(const uint16_t* x, int64_t V, float inv_t) {
   return max_body(x, V, inv_t);
@@ -204,18 +211,12 @@ torch::Tensor logprob_grad(const torch::Tensor& x, double temperature, const tor
       auto* ob = reinterpret_cast<uint16_t*>(o);
       const auto* xb = static_cast<const uint16_t*>(rows.row(i));
       lp_grad_bf16(xb, rows.v, inv_t, mp[i], a, c, ob);
-      if (hp[i] != 0) {
-        const float e = exp_nonpositive(widen(xb[t]) * inv_t - mp[i]);
-        ob[t] = to_bf16((1.0f + e * a) * c);
-      }
+      if (hp[i] != 0) target_column(xb, ob, t, inv_t, mp[i], a, c);
     } else {
       auto* of = reinterpret_cast<float*>(o);
       const auto* xf = static_cast<const float*>(rows.row(i));
       lp_grad_f32(xf, rows.v, inv_t, mp[i], a, c, of);
-      if (hp[i] != 0) {
-        const float e = exp_nonpositive(xf[t] * inv_t - mp[i]);
-        of[t] = (1.0f + e * a) * c;
-      }
+      if (hp[i] != 0) target_column(xf, of, t, inv_t, mp[i], a, c);
     }
   });
   return out;

@@ -29,9 +29,7 @@ ACERL_CLONES double chunk_sum(const float* x, int64_t n) {
     const double v = x[i];
     acc[j] += v * v;
   }
-  for (int w = kLanes / 2; w > 0; w /= 2)
-    for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
-  return acc[0];
+  return lane_sum(acc);
 }
 
 }  // namespace
