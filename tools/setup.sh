@@ -39,7 +39,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache git pkg-config
   openmpi-bin libopenmpi-dev libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev catch2 bubblewrap environment-modules
-  python3 python3-venv
+  python3 python3-venv procps
   # the batch-system tests: a one-node Slurm (tools/slurm_local.sh), its PBS commands, Lua for
   # the Lmod modulefile
   munge slurmctld slurmd slurm-client slurm-wlm-torque lua5.3

@@ -2,12 +2,12 @@
 #include "train/run_control.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
 
 #include "config/deadline.h"
+#include "runtime/clock.h"
 #include "runtime/error.h"
 #include "runtime/exit_codes.h"
 #include "runtime/log.h"
@@ -16,13 +16,6 @@
 
 namespace acerl::train {
 namespace {
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// The process start, for "+DURATION" deadlines (set when the library loads).
-const double g_process_start = unix_now();
 
 constexpr size_t kRecentSteps = 5;
 
@@ -35,7 +28,7 @@ RunControl::RunControl(const config::Config& cfg, parallel::Communicator& world,
       margin_s_(cfg.run.deadline_margin_s) {
   install_stop_signal_handlers();
   deadline_ =
-      config::parse_deadline(cfg.run.deadline, g_process_start, std::getenv("SLURM_JOB_END_TIME"));
+      config::parse_deadline(cfg.run.deadline, process_start_unix(), std::getenv("SLURM_JOB_END_TIME"));
   if (deadline_ > 0)
     log0(str(phase_, ": run.deadline in ", static_cast<int64_t>(deadline_ - unix_now()),
              " s; the run checkpoints and exits 75 when the next step would not fit"));
