@@ -1,8 +1,10 @@
-// RMSNorm; see rmsnorm.h. CUDA float32 tensors take the fused kernel of kernels/rmsnorm.cu (one
-// pass forward, one backward, no float32 temporaries of the activations); everything else takes
-// the LibTorch expression, which is also the kernel math's reference in the tests.
+// RMSNorm; see rmsnorm.h. Float32 tensors take one pass forward and one backward, with no
+// float32 temporaries of the activations: the fused kernel of kernels/rmsnorm.cu on CUDA, the
+// loops of model/rmsnorm_rows on the CPU. Everything else (bf16 activations) takes the LibTorch
+// expression.
 #include "model/rmsnorm.h"
 
+#include "model/rmsnorm_rows.h"
 #include "runtime/error.h"
 
 #if ACERL_WITH_CUDA
@@ -13,11 +15,31 @@
 
 namespace acerl::model {
 
-#if ACERL_WITH_CUDA
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
+
+struct CpuRmsNorm : torch::autograd::Function<CpuRmsNorm> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, double eps) {
+    torch::Tensor xc = x.contiguous(), w = weight.contiguous(), inv_rms;
+    torch::Tensor y = rmsnorm_rows_forward(xc, w, eps, &inv_rms);
+    ctx->save_for_backward({xc, w, inv_rms});
+    return y;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    auto saved = ctx->get_saved_variables();
+    torch::Tensor dx, dw;
+    rmsnorm_rows_backward(saved[0], saved[1], saved[2], grads[0], dx, dw);
+    return {dx, dw, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+#if ACERL_WITH_CUDA
+namespace {
 
 struct FusedRmsNorm : torch::autograd::Function<FusedRmsNorm> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
@@ -61,6 +83,12 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
       weight.scalar_type() == torch::kFloat32 && x.numel() > 0)
     return FusedRmsNorm::apply(x, weight, eps_);
 #endif
+  if (x.device().is_cpu() && x.scalar_type() == torch::kFloat32 &&
+      weight.scalar_type() == torch::kFloat32 && x.numel() > 0) {
+    if (torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad()))
+      return CpuRmsNorm::apply(x, weight, eps_);
+    return rmsnorm_rows_forward(x.contiguous(), weight.contiguous(), eps_, nullptr);
+  }
   torch::Tensor h = x.to(torch::kFloat32);
   h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps_);
   return weight * h.to(x.scalar_type());
