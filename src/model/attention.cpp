@@ -54,6 +54,12 @@ AttentionInputs training_inputs(const torch::Tensor& position_ids, const torch::
 
 namespace {
 
+// Slot s may be attended from position p when s <= p: (B, 1, T, S).
+torch::Tensor cache_mask(const torch::Tensor& position_ids, int64_t cache_len) {
+  torch::Tensor slots = torch::arange(cache_len, position_ids.options());  // (S)
+  return slots.view({1, 1, 1, -1}) <= position_ids.unsqueeze(1).unsqueeze(-1);
+}
+
 // The new tokens at `position_ids` (= cache slots) attend to every slot at or before their own
 // position among the first `cache_len`.
 AttentionInputs over_cache(const torch::Tensor& position_ids, KvCache& cache,
@@ -63,8 +69,10 @@ AttentionInputs over_cache(const torch::Tensor& position_ids, KvCache& cache,
   in.rope = rope_tables(position_ids, config.head_dim(), config.rope_theta);
   in.cache = &cache;
   in.cache_len = cache_len;
-  torch::Tensor slots = torch::arange(cache_len, position_ids.options());            // (S)
-  in.mask = (slots.view({1, 1, 1, -1}) <= position_ids.unsqueeze(1).unsqueeze(-1));  // (B, 1, T, S)
+  // CPU decode steps leave the mask to the layers that need one: the decode kernel reads the
+  // positions instead.
+  if (!(position_ids.device().is_cpu() && position_ids.size(1) == 1))
+    in.mask = cache_mask(position_ids, cache_len);
   return in;
 }
 
@@ -115,16 +123,19 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const AttentionInpu
   const int64_t group = n_head_local_ / n_head_kv_local_;
   torch::Tensor out;
   std::optional<torch::Tensor> mask;
+  const bool decode_kernel = T == 1 && in.cache && decode_attention_applies(q, k, v);
   if (in.mask.defined()) {
     mask = in.mask;
   } else if (in.blocks.key_begin.defined() && in.blocks.doc_ids.defined() &&
              !block_attention_applies(q)) {
     mask = training_mask(in.blocks.doc_ids, in.blocks.segment_ids);
+  } else if (in.cache && !decode_kernel) {
+    mask = cache_mask(in.position_ids, in.cache_len);
   }
   const bool causal = !mask.has_value();
   if (in.blocks.key_begin.defined() && block_attention_applies(q)) {
     out = block_attention(q, k, v, in.blocks);  // training on the CPU
-  } else if (T == 1 && in.cache && decode_attention_applies(q, k, v)) {
+  } else if (decode_kernel) {
     // A decode step on the CPU: each row over its own slots [0, position] only.
     torch::Tensor lengths = in.position_ids.reshape({B}) + 1;
     out = decode_attention(q.reshape({B, n_head_kv_local_, group, head_dim_}), k, v, lengths)

@@ -18,7 +18,8 @@ namespace acerl::model {
 struct AttentionInputs {
   torch::Tensor position_ids;  // (B, T) int64
   RopeTables rope;             // from position_ids
-  torch::Tensor mask;        // (B, 1, T, S) bool, true = may attend; undefined: plain causal over T
+  torch::Tensor mask;  // (B, 1, T, S) bool, true = may attend; undefined: plain causal over T, or
+                       // (CPU decode steps) built by a layer from the positions if it needs one
   BlockLayout blocks;        // training on the CPU: the layout block_attention reads (no mask)
   KvCache* cache = nullptr;  // cached mode: keys/values of slots [0, cache_len) are attended
   int64_t cache_len = 0;

@@ -132,7 +132,11 @@ TEST_CASE("prefill + incremental decode with the KV cache equals the full forwar
   Reference ref = hf_logits("qwen2_decode", config, full);
   auto groups = parallel::ProcessGroups::single();
   auto m = model::load_pretrained(ref.dir, *groups);
-  torch::NoGradGuard no_grad;
+  // Without gradients CPU decode steps take acerl's decode kernel; with them, SDPA over the
+  // cache with the slot mask the layers build.
+  const bool grad = GENERATE(false, true);
+  INFO("gradients " << (grad ? "on" : "off"));
+  torch::AutoGradMode grad_mode(grad);
   // Prompts of different lengths in one right-padded batch, then decode token by token.
   std::vector<int64_t> prompt_len = {6, 2, 4};
   const int64_t B = 3, T = 6, steps = 5;
