@@ -81,6 +81,59 @@ ACERL_INLINE void entropy_grad_body(const T* x, int64_t V, float inv_t, float m,
   }
 }
 
+// The kept masses of n columns (n = kLanes in the vectorised blocks): exp(z - m) where z reaches
+// the threshold and the mass does not underflow, else 0; NaN where z is NaN.
+template <typename T>
+ACERL_INLINE void kept_masses(const T* x, int n, float inv_t, float m, float threshold, float* e) {
+  for (int j = 0; j < n; ++j) {
+    const float z = widen(x[j]) * inv_t;
+    const float d = z - m;
+    const float kept = (z >= threshold && d > -87.0f) ? exp_nonpositive(d) : 0.0f;
+    e[j] = d != d ? d : kept;
+  }
+}
+
+template <typename T>
+ACERL_INLINE double kept_mass_body(const T* x, int64_t V, float inv_t, float m, float threshold) {
+  double total = 0;
+  float e[kLanes];
+  for (int64_t v = 0; v < V; v += kLanes) {
+    if (v + kLanes <= V) {
+      kept_masses(x + v, kLanes, inv_t, m, threshold, e);
+      for (int j = 0; j < kLanes; ++j) total += e[j];
+    } else {
+      const int n = static_cast<int>(V - v);
+      kept_masses(x + v, n, inv_t, m, threshold, e);
+      for (int j = 0; j < n; ++j) total += e[j];
+    }
+  }
+  return total;
+}
+
+template <typename T>
+ACERL_INLINE int64_t pick_body(const T* x, int64_t V, float inv_t, float m, float threshold,
+                               double target, double* chosen) {
+  *chosen = 0;
+  if (!(target >= 0)) return -1;
+  double cum = 0;
+  float e[kLanes];
+  for (int64_t v = 0; v < V; v += kLanes) {
+    const int n = v + kLanes <= V ? kLanes : static_cast<int>(V - v);
+    if (n == kLanes)
+      kept_masses(x + v, kLanes, inv_t, m, threshold, e);
+    else
+      kept_masses(x + v, n, inv_t, m, threshold, e);
+    for (int j = 0; j < n; ++j) {
+      cum += e[j];
+      if (cum > target) {
+        *chosen = e[j];
+        return v + j;
+      }
+    }
+  }
+  return -1;
+}
+
 // The target's column of a log-prob gradient row: (1 - p_t) g / T = (1 + e_t a) c.
 template <typename T>
 void target_column(const T* x, T* out, int64_t t, float inv_t, float m, float a, float c) {
@@ -97,6 +150,20 @@ ACERL_CLONES void sum_f32(const float* x, int64_t V, float inv_t, float m, float
 }
 ACERL_CLONES void sum_bf16(const uint16_t* x, int64_t V, float inv_t, float m, float* s, float* w) {
   sum_body(x, V, inv_t, m, s, w);
+}
+ACERL_CLONES double kept_f32(const float* x, int64_t V, float inv_t, float m, float threshold) {
+  return kept_mass_body(x, V, inv_t, m, threshold);
+}
+ACERL_CLONES double kept_bf16(const uint16_t* x, int64_t V, float inv_t, float m, float threshold) {
+  return kept_mass_body(x, V, inv_t, m, threshold);
+}
+ACERL_CLONES int64_t pick_f32(const float* x, int64_t V, float inv_t, float m, float threshold,
+                              double target, double* chosen) {
+  return pick_body(x, V, inv_t, m, threshold, target, chosen);
+}
+ACERL_CLONES int64_t pick_bf16(const uint16_t* x, int64_t V, float inv_t, float m, float threshold,
+                               double target, double* chosen) {
+  return pick_body(x, V, inv_t, m, threshold, target, chosen);
 }
 ACERL_CLONES void lp_grad_f32(const float* x, int64_t V, float inv_t, float m, float a, float c,
                               float* out) {
@@ -184,6 +251,48 @@ void rows_sum_exp(const torch::Tensor& x, double temperature, const torch::Tenso
       sum_bf16(static_cast<const uint16_t*>(rows.row(i)), rows.v, inv_t, mp[i], sp + i, w);
     else
       sum_f32(static_cast<const float*>(rows.row(i)), rows.v, inv_t, mp[i], sp + i, w);
+  });
+}
+
+torch::Tensor rows_kept_mass(const torch::Tensor& x, double temperature, const torch::Tensor& m,
+                             const torch::Tensor& threshold) {
+  const Rows rows(x);
+  const torch::Tensor mf = float_rows(m, rows.n, "the row maxima"),
+                      tf = float_rows(threshold, rows.n, "the thresholds");
+  torch::Tensor total = torch::empty({rows.n}, torch::kFloat64);
+  const float *mp = mf.data_ptr<float>(), *thr = tf.data_ptr<float>();
+  double* out = total.data_ptr<double>();
+  const auto inv_t = static_cast<float>(1.0 / temperature);
+  rows.for_rows([&](int64_t i) {
+    out[i] = rows.bf16 ? kept_bf16(static_cast<const uint16_t*>(rows.row(i)), rows.v, inv_t, mp[i],
+                                   thr[i])
+                       : kept_f32(static_cast<const float*>(rows.row(i)), rows.v, inv_t, mp[i],
+                                  thr[i]);
+  });
+  return total;
+}
+
+void rows_pick(const torch::Tensor& x, double temperature, const torch::Tensor& m,
+               const torch::Tensor& threshold, const torch::Tensor& target, torch::Tensor& index,
+               torch::Tensor& chosen) {
+  const Rows rows(x);
+  const torch::Tensor mf = float_rows(m, rows.n, "the row maxima"),
+                      tf = float_rows(threshold, rows.n, "the thresholds");
+  const torch::Tensor targets = target.to(torch::kFloat64).contiguous();
+  ACERL_CHECK(targets.numel() == rows.n, "softmax_rows: ", targets.numel(), " targets for ",
+              rows.n, " rows");
+  index = torch::empty({rows.n}, torch::kInt64);
+  chosen = torch::empty({rows.n}, torch::kFloat64);
+  const float *mp = mf.data_ptr<float>(), *thr = tf.data_ptr<float>();
+  const double* tp = targets.data_ptr<double>();
+  int64_t* ip = index.data_ptr<int64_t>();
+  double* cp = chosen.data_ptr<double>();
+  const auto inv_t = static_cast<float>(1.0 / temperature);
+  rows.for_rows([&](int64_t i) {
+    ip[i] = rows.bf16 ? pick_bf16(static_cast<const uint16_t*>(rows.row(i)), rows.v, inv_t, mp[i],
+                                  thr[i], tp[i], cp + i)
+                      : pick_f32(static_cast<const float*>(rows.row(i)), rows.v, inv_t, mp[i],
+                                 thr[i], tp[i], cp + i);
   });
 }
 

@@ -9,6 +9,9 @@
 
 #include "parallel/softmax_rows.h"
 
+#include <cmath>
+#include <vector>
+
 #if ACERL_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
 
@@ -204,6 +207,30 @@ torch::Tensor vocab_parallel_entropies(const torch::Tensor& logits, Communicator
 #if ACERL_WITH_CUDA
   if (logits.is_cuda() && !temperatures.empty()) return entropies_cuda(logits, tp, temperatures);
 #endif
+  if (softmax_rows_apply(logits) && !temperatures.empty()) {
+    // The CPU loops per temperature, with one all-reduce of the maxima and one of the sums for
+    // the whole curve; H = log S - W / S per row and temperature on the host.
+    torch::Tensor x = logits.contiguous();
+    const int64_t N = x.size(0), K = static_cast<int64_t>(temperatures.size());
+    std::vector<torch::Tensor> maxima;
+    for (double t : temperatures) maxima.push_back(rows_max(x, t));
+    torch::Tensor max = torch::stack(maxima);  // (K, N)
+    tp.all_reduce(max, ReduceOp::max);
+    torch::Tensor sums = torch::empty({2, K, N}, torch::kFloat32);
+    for (int64_t k = 0; k < K; ++k) {
+      torch::Tensor sum, weighted;
+      rows_sum_exp(x, temperatures[static_cast<size_t>(k)], max[k], sum, &weighted);
+      sums[0][k].copy_(sum);
+      sums[1][k].copy_(weighted);
+    }
+    tp.all_reduce(sums);
+    torch::Tensor out = torch::empty({N, K}, torch::kFloat32);
+    auto s = sums.accessor<float, 3>();
+    auto h = out.accessor<float, 2>();
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < N; ++i) h[i][k] = std::log(s[0][k][i]) - s[1][k][i] / s[0][k][i];
+    return out;
+  }
   std::vector<torch::Tensor> columns;
   for (double t : temperatures) columns.push_back(vocab_parallel_entropy(logits, tp, t));
   return torch::stack(columns, -1);

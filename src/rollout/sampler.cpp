@@ -3,8 +3,10 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "kernels/sample_math.h"
+#include "parallel/softmax_rows.h"
 #include "runtime/error.h"
 
 #if ACERL_WITH_CUDA
@@ -90,6 +92,90 @@ Sampled greedy(const torch::Tensor& logits, int64_t vocab_start, parallel::Commu
   return out;
 }
 
+// The truncation threshold on z (top-k, then top-p within it); -inf where nothing is cut.
+torch::Tensor truncation_threshold(const torch::Tensor& z, const torch::Tensor& max,
+                                   const SamplingParams& params, parallel::Communicator& tp) {
+  torch::Tensor threshold =
+      torch::full({z.size(0)}, -std::numeric_limits<float>::infinity(), z.options());
+  if (params.top_k > 0) {
+    torch::Tensor top = gathered_top_values(z, params.top_k, tp);
+    if (params.top_k <= top.size(1)) threshold = top.select(1, params.top_k - 1).contiguous();
+  }
+  if (params.top_p < 1.0) {
+    torch::Tensor e64 = torch::exp(z - max.unsqueeze(-1)).to(torch::kFloat64);
+    threshold = nucleus_threshold(z, e64, max, threshold, params.top_p, tp);
+  }
+  return threshold;
+}
+
+bool truncated(const SamplingParams& params) { return params.top_k > 0 || params.top_p < 1.0; }
+
+// The CPU path: parallel/softmax_rows' loops read the logits where they are, in two passes for
+// the entropy and two for the pick; only top-k / top-p make a float32 copy (z). The per-row
+// arithmetic between the passes runs on the host over B values.
+Sampled sample_cpu(const torch::Tensor& logits, int64_t vocab_start, parallel::Communicator& tp,
+                   const SamplingParams& params, const torch::Tensor& uniforms) {
+  const double T = params.temperature;
+  const int64_t B = logits.size(0);
+  torch::Tensor x = logits.contiguous();
+  torch::Tensor max = parallel::rows_max(x, T);
+  tp.all_reduce(max, parallel::ReduceOp::max);
+  torch::Tensor sum, weighted;
+  parallel::rows_sum_exp(x, T, max, sum, &weighted);
+  torch::Tensor sums = torch::stack({sum, weighted}, -1);  // (B, 2)
+  tp.all_reduce(sums);
+
+  torch::Tensor threshold;
+  if (truncated(params)) {
+    // z exactly as the loops form it: x widened to float32, times the float32 1 / T.
+    const auto inv_t = static_cast<float>(1.0 / T);
+    threshold =
+        truncation_threshold(x.to(torch::kFloat32).mul(static_cast<double>(inv_t)), max, params, tp);
+  } else {
+    threshold = torch::full({B}, -std::numeric_limits<float>::infinity(), torch::kFloat32);
+  }
+  torch::Tensor masses =
+      tp.all_gather(parallel::rows_kept_mass(x, T, max, threshold).unsqueeze(-1), 1);  // (B, tp)
+  // Inverse CDF in global token order: this rank's kept mass is preceded by lower ranks'.
+  const torch::Tensor u = uniforms.to(torch::kCPU, torch::kFloat64).contiguous();
+  torch::Tensor target = torch::empty({B}, torch::kFloat64);
+  std::vector<double> total(static_cast<size_t>(B));
+  {
+    auto m = masses.accessor<double, 2>();
+    const double* up = u.data_ptr<double>();
+    double* tp_ = target.data_ptr<double>();
+    for (int64_t b = 0; b < B; ++b) {
+      double all = 0, before = 0;
+      for (int64_t r = 0; r < m.size(1); ++r) {
+        all += m[b][r];
+        if (r < tp.rank()) before += m[b][r];
+      }
+      total[static_cast<size_t>(b)] = all;
+      tp_[b] = kernels::sample_target(up[b], all) - before;
+    }
+  }
+  torch::Tensor index, chosen;
+  parallel::rows_pick(x, T, max, threshold, target, index, chosen);
+  torch::Tensor tokens = torch::where(index >= 0, index + vocab_start, -1);
+  tp.all_reduce(tokens, parallel::ReduceOp::max);
+  tp.all_reduce(chosen);
+  Sampled out;
+  out.tokens = tokens;
+  out.logprob = torch::empty({B}, torch::kFloat32);
+  out.entropy = torch::empty({B}, torch::kFloat32);
+  const int64_t* tok = tokens.data_ptr<int64_t>();
+  const double* ch = chosen.data_ptr<double>();
+  auto sw = sums.accessor<float, 2>();
+  float* lp = out.logprob.data_ptr<float>();
+  float* ent = out.entropy.data_ptr<float>();
+  for (int64_t b = 0; b < B; ++b) {
+    ACERL_CHECK(tok[b] >= 0, "sampling found no token (all probabilities zero?)");
+    lp[b] = static_cast<float>(std::log(ch[b]) - std::log(total[static_cast<size_t>(b)]));
+    ent[b] = std::log(sw[b][0]) - sw[b][1] / sw[b][0];  // H = log S - W / S
+  }
+  return out;
+}
+
 }  // namespace
 
 uint64_t sequence_stream(uint64_t seed, std::string_view prompt_id, int64_t sample_index) {
@@ -104,6 +190,8 @@ Sampled sample_vocab_parallel(const torch::Tensor& logits, int64_t vocab_start,
                               const torch::Tensor& uniforms) {
   torch::NoGradGuard no_grad;
   if (params.temperature <= 0) return greedy(logits, vocab_start, tp);
+  if (parallel::softmax_rows_apply(logits))
+    return sample_cpu(logits, vocab_start, tp, params, uniforms);
   const int64_t B = logits.size(0);
   const auto f32 = torch::kFloat32, f64 = torch::kFloat64;
   torch::Tensor z = logits.to(f32) / params.temperature;  // (B, Vl)
@@ -117,14 +205,7 @@ Sampled sample_vocab_parallel(const torch::Tensor& logits, int64_t vocab_start,
   Sampled out;
   out.entropy = (sums.select(1, 0).log() - sums.select(1, 1) / sums.select(1, 0)).to(f32);
 
-  // Truncation threshold on z.
-  torch::Tensor threshold = torch::full({B}, -std::numeric_limits<float>::infinity(), z.options());
-  if (params.top_k > 0) {
-    torch::Tensor top = gathered_top_values(z, params.top_k, tp);
-    if (params.top_k <= top.size(1)) threshold = top.select(1, params.top_k - 1).contiguous();
-  }
-  if (params.top_p < 1.0)
-    threshold = nucleus_threshold(z, e.to(f64), max, threshold, params.top_p, tp);
+  torch::Tensor threshold = truncation_threshold(z, max, params, tp);
 #if ACERL_WITH_CUDA
   // One GPU holds the whole vocabulary: the pick kernel walks the masses in place instead of
   // materialising them, their cumulative sum and the search in float64.

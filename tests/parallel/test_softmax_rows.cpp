@@ -110,3 +110,83 @@ TEST_CASE("CPU log-prob loops: a NaN logit gives a NaN log-prob, threads do not 
   CHECK(torch::equal(one.entropy, two.entropy));
   CHECK(torch::equal(one.grad, two.grad));
 }
+
+TEST_CASE("CPU sampling loops: kept masses and the inverse-CDF pick against float64", "[parallel]") {
+  torch::manual_seed(8);
+  const int64_t N = 5;
+  for (int64_t V : {7, 64, 1003}) {
+    for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+      const double temperature = 0.8;
+      torch::Tensor x = (torch::randn({N, V}) * 3).to(dtype);
+      x[1][V / 2] = -std::numeric_limits<float>::infinity();  // a masked logit
+      const auto inv_t = static_cast<float>(1.0 / temperature);
+      torch::Tensor z = x.to(torch::kFloat32) * static_cast<double>(inv_t);  // as the loops form it
+      torch::Tensor m = std::get<0>(z.max(-1));
+      // Row 0 keeps everything; the others keep z >= their median.
+      torch::Tensor threshold = std::get<0>(z.median(-1));
+      threshold[0] = -std::numeric_limits<float>::infinity();
+      torch::Tensor kept_ref = torch::where(z >= threshold.unsqueeze(-1),
+                                            torch::exp((z - m.unsqueeze(-1)).to(torch::kFloat64)),
+                                            torch::zeros({}, torch::kFloat64));
+      torch::Tensor cum = kept_ref.cumsum(-1);
+      torch::Tensor total = rows_kept_mass(x, temperature, m, threshold);
+      INFO("V " << V << ", " << dtype);
+      CHECK(total.scalar_type() == torch::kFloat64);
+      CHECK(max_error(total, cum.select(1, V - 1)) < 1e-6 * cum.select(1, V - 1).max().item<double>());
+
+      // Targets halfway through a column's mass pick that column, whatever the rounding.
+      for (int64_t row = 0; row < N; ++row) {
+        const torch::Tensor cum_row = cum[row].contiguous();
+        auto c = cum_row.accessor<double, 1>();
+        for (int64_t j = 0; j < V; ++j) {
+          const double before = j ? c[j - 1] : 0.0, mass = c[j] - before;
+          if (mass < 1e-3 * c[V - 1]) continue;  // (a masked, cut or negligible column)
+          torch::Tensor target = torch::full({N}, -1.0, torch::kFloat64);
+          target[row] = before + mass / 2;
+          torch::Tensor index, chosen;
+          rows_pick(x, temperature, m, threshold, target, index, chosen);
+          INFO("row " << row << ", column " << j);
+          REQUIRE(index[row].item<int64_t>() == j);
+          CHECK(std::abs(chosen[row].item<double>() - mass) < 1e-6 * mass);
+          CHECK(index.narrow(0, 0, row).eq(-1).all().item<bool>());  // negative targets: elsewhere
+          CHECK(chosen.narrow(0, 0, row).eq(0).all().item<bool>());
+        }
+      }
+      // A target at or beyond the row's kept mass lies in a later shard; target 0 picks the first
+      // kept column (never a masked or cut one).
+      torch::Tensor index, chosen;
+      rows_pick(x, temperature, m, threshold, total, index, chosen);
+      CHECK(index.eq(-1).all().item<bool>());
+      rows_pick(x, temperature, m, threshold, torch::zeros({N}, torch::kFloat64), index, chosen);
+      for (int64_t row = 0; row < N; ++row)
+        CHECK(index[row].item<int64_t>() ==
+              kept_ref[row].gt(0).to(torch::kInt64).argmax().item<int64_t>());
+    }
+  }
+}
+
+TEST_CASE("CPU sampling loops: a NaN logit makes the row's kept mass NaN; threads do not change "
+          "the pick",
+          "[parallel]") {
+  torch::manual_seed(9);
+  torch::Tensor x = torch::randn({6, 300});
+  torch::Tensor m = rows_max(x, 1.0);
+  torch::Tensor none = torch::full({6}, -std::numeric_limits<float>::infinity());
+  torch::Tensor poisoned = x.clone();
+  poisoned[2][123] = std::numeric_limits<float>::quiet_NaN();
+  torch::Tensor total = rows_kept_mass(poisoned, 1.0, m, none);
+  CHECK(std::isnan(total[2].item<double>()));
+  CHECK(torch::isfinite(total.narrow(0, 3, 3)).all().item<bool>());
+
+  torch::Tensor target = rows_kept_mass(x, 1.0, m, none) * torch::rand({6}, torch::kFloat64);
+  const int threads = at::get_num_threads();
+  torch::Tensor i1, c1, i2, c2;
+  at::set_num_threads(1);
+  rows_pick(x, 1.0, m, none, target, i1, c1);
+  at::set_num_threads(2);
+  rows_pick(x, 1.0, m, none, target, i2, c2);
+  at::set_num_threads(threads);
+  CHECK(torch::equal(i1, i2));
+  CHECK(torch::equal(c1, c2));
+  CHECK(i1.ge(0).all().item<bool>());
+}

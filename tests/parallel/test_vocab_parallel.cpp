@@ -38,5 +38,10 @@ TEST_CASE("vocab-parallel logprob and entropy equal the full-vocabulary computat
     torch::Tensor curve =
         vocab_parallel_entropies(mine.detach(), groups.tp(), {0.5, temperature, 2.0});
     CHECK(torch::allclose(curve.select(1, 1), ref_entropy.detach(), 1e-5, 1e-5));
+    for (int64_t k : {0, 2}) {
+      torch::Tensor lp = torch::log_softmax(full.to(torch::kFloat64) / (k == 0 ? 0.5 : 2.0), -1);
+      CHECK(torch::allclose(curve.select(1, k).to(torch::kFloat64), -(lp.exp() * lp).sum(-1),
+                            1e-5, 1e-5));
+    }
   }
 }
