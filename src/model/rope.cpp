@@ -1,7 +1,7 @@
-// Rotary embeddings; see rope.h. Float32 CPU tensors are rotated by one loop over the rows
-// (forward, and the transposed rotation for backward) that rounds exactly as the LibTorch
-// expression does (x_i c_i - x_{i+h} s_i, no fused multiply-add); other tensors take that
-// expression (six operators and a concatenation per call).
+// Rotary embeddings; see rope.h. Float32 and bfloat16 CPU tensors are rotated by one loop over
+// the rows (forward, and the transposed rotation for backward) that rounds exactly as the LibTorch
+// expression does (x_i c_i - x_{i+h} s_i, no fused multiply-add, each operator's result rounded to
+// the dtype); other tensors take that expression (six operators and a concatenation per call).
 #include "model/rope.h"
 
 #include <ATen/Parallel.h>
@@ -13,41 +13,65 @@
 namespace acerl::model {
 namespace {
 
+using namespace parallel::cpu_math;
+
+// Rounds a float32 result to the activations' dtype and back, as each LibTorch operator does.
+ACERL_INLINE float rounded(float v, const float*) { return v; }
+ACERL_INLINE float rounded(float v, const uint16_t*) { return widen(to_bf16(v)); }
+
 // One row of head_dim = 2 h: forward y = x c + rotate_half(x) s, i.e. y_i = x_i c_i - x_{i+h} s_i
 // and y_{i+h} = x_{i+h} c_{i+h} + x_i s_{i+h}; backward applies the transposed rotation to dy.
-ACERL_CLONES void rotate_row(const float* x, const float* c, const float* s, int64_t h,
-                             bool backward, float* y) {
-  const float *x0 = x, *x1 = x + h, *c0 = c, *c1 = c + h, *s0 = s, *s1 = s + h;
-  float *y0 = y, *y1 = y + h;
+// Each product and the sum are rounded to T as the expression's operators round them (in bf16 the
+// tables too: the expression casts them to the activations' dtype).
+template <typename T>
+ACERL_INLINE void rotate_row_body(const T* x, const float* c, const float* s, int64_t h,
+                                  bool backward, T* y) {
+  const T *x0 = x, *x1 = x + h;
+  const float *c0 = c, *c1 = c + h, *s0 = s, *s1 = s + h;
+  T *y0 = y, *y1 = y + h;
+  auto q = [](float v) { return rounded(v, static_cast<const T*>(nullptr)); };
   if (!backward) {
     for (int64_t i = 0; i < h; ++i) {
-      y0[i] = x0[i] * c0[i] - x1[i] * s0[i];
-      y1[i] = x1[i] * c1[i] + x0[i] * s1[i];
+      const float a = widen(x0[i]), b = widen(x1[i]);
+      store(y0 + i, q(q(a * q(c0[i])) - q(b * q(s0[i]))));
+      store(y1 + i, q(q(b * q(c1[i])) + q(a * q(s1[i]))));
     }
   } else {  // dx_i = dy_i c_i + dy_{i+h} s_{i+h};  dx_{i+h} = dy_{i+h} c_{i+h} - dy_i s_i
     for (int64_t i = 0; i < h; ++i) {
-      y0[i] = x0[i] * c0[i] + x1[i] * s1[i];
-      y1[i] = x1[i] * c1[i] - x0[i] * s0[i];
+      const float a = widen(x0[i]), b = widen(x1[i]);
+      store(y0 + i, q(q(a * q(c0[i])) + q(b * q(s1[i]))));
+      store(y1 + i, q(q(b * q(c1[i])) - q(a * q(s0[i]))));
     }
   }
 }
 
+ACERL_CLONES void rotate_row(const float* x, const float* c, const float* s, int64_t h,
+                             bool backward, float* y) {
+  rotate_row_body(x, c, s, h, backward, y);
+}
+ACERL_CLONES void rotate_row(const uint16_t* x, const float* c, const float* s, int64_t h,
+                             bool backward, uint16_t* y) {
+  rotate_row_body(x, c, s, h, backward, y);
+}
+
 // x (B, H, T, hd) with unit stride in hd; tables (B or 1, 1, T, hd) float32. Returns y in x's
 // layout where x is dense (the transposed view of a projection's output stays as it is).
-torch::Tensor rotate(const torch::Tensor& x, const RopeTables& tables, bool backward) {
-  const int64_t B = x.size(0), H = x.size(1), T = x.size(2), hd = x.size(3);
+template <typename T>
+torch::Tensor rotate_as(const torch::Tensor& x, const RopeTables& tables, bool backward) {
+  const int64_t B = x.size(0), H = x.size(1), T_ = x.size(2), hd = x.size(3);
   torch::Tensor y = torch::empty_like(x);
-  const torch::Tensor cos = tables.cos.expand({B, 1, T, hd}).contiguous(),
-                      sin = tables.sin.expand({B, 1, T, hd}).contiguous();
-  const float *xp = x.data_ptr<float>(), *cp = cos.data_ptr<float>(), *sp = sin.data_ptr<float>();
-  float* yp = y.data_ptr<float>();
+  const torch::Tensor cos = tables.cos.expand({B, 1, T_, hd}).contiguous(),
+                      sin = tables.sin.expand({B, 1, T_, hd}).contiguous();
+  const auto* xp = static_cast<const T*>(x.data_ptr());
+  const float *cp = cos.data_ptr<float>(), *sp = sin.data_ptr<float>();
+  auto* yp = static_cast<T*>(y.data_ptr());
   const int64_t sb = x.stride(0), sh = x.stride(1), st = x.stride(2);
   const int64_t ob = y.stride(0), oh = y.stride(1), ot = y.stride(2);
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(hd, 1));
-  at::parallel_for(0, B * H * T, grain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, B * H * T_, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
-      const int64_t b = r / (H * T), h = (r / T) % H, t = r % T;
-      const int64_t table = (b * T + t) * hd;
+      const int64_t b = r / (H * T_), h = (r / T_) % H, t = r % T_;
+      const int64_t table = (b * T_ + t) * hd;
       rotate_row(xp + b * sb + h * sh + t * st, cp + table, sp + table, hd / 2, backward,
                  yp + b * ob + h * oh + t * ot);
     }
@@ -55,8 +79,15 @@ torch::Tensor rotate(const torch::Tensor& x, const RopeTables& tables, bool back
   return y;
 }
 
+torch::Tensor rotate(const torch::Tensor& x, const RopeTables& tables, bool backward) {
+  return x.scalar_type() == torch::kBFloat16 ? rotate_as<uint16_t>(x, tables, backward)
+                                             : rotate_as<float>(x, tables, backward);
+}
+
 bool rope_loop_applies(const torch::Tensor& x, const RopeTables& tables) {
-  return x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.dim() == 4 &&
+  return x.device().is_cpu() &&
+         (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kBFloat16) &&
+         x.dim() == 4 &&
          x.size(3) % 2 == 0 && x.stride(3) == 1 && x.numel() > 0 &&
          tables.cos.scalar_type() == torch::kFloat32 && tables.cos.dim() == 4 &&
          tables.cos.size(1) == 1 && tables.cos.size(2) == x.size(2) &&
