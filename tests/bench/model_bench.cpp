@@ -1,7 +1,8 @@
 // acerl_bench_model: forward+backward and KV-cache decode tokens/s of the Qwen2 model for two
 // shapes ("small", 55M parameters, and the Qwen2.5-0.5B shape, random weights) in fp32 and bf16
 // autocast, seq 512, against the same architecture in PyTorch eager (tests/bench/qwen2_eager.py)
-// run by the same torch wheel with the same thread count.
+// run by the same torch wheel with the same thread count. The training loss is acerl's own (the
+// vocab-parallel log-prob its trainers use), eager's F.cross_entropy of the float32 logits.
 // Each figure is the median of --rounds rounds (default 3), a round measuring acerl and then
 // eager, so that a shared machine's drift falls on both sides alike.
 //   acerl_bench_model [--quick] [--rounds N] [--shape S] [--precision P] [--measure M]
@@ -24,6 +25,7 @@
 #include "model/precision.h"
 #include "model/qwen2.h"
 #include "parallel/process_groups.h"
+#include "parallel/vocab_parallel.h"
 #include "runtime/error.h"
 #include "train/profiler.h"
 
@@ -50,8 +52,10 @@ model::Qwen2Config make(int64_t d, int64_t layers, int64_t heads, int64_t kv, in
   return c;
 }
 
-double train_tokens_per_s(model::Qwen2ForCausalLMImpl& m, model::Precision precision, int64_t seq,
-                          int repeats) {
+// The loss as acerl's trainers take it: mean -log p of the targets from the logits as the model
+// returns them, through the vocab-parallel log-prob (on the CPU, its row loops).
+double train_tokens_per_s(model::Qwen2ForCausalLMImpl& m, parallel::Communicator& tp,
+                          model::Precision precision, int64_t seq, int repeats) {
   const auto& c = m.config();
   torch::Tensor ids = torch::randint(c.vocab_size, {1, seq});
   torch::Tensor positions = torch::arange(seq).unsqueeze(0);
@@ -64,8 +68,9 @@ double train_tokens_per_s(model::Qwen2ForCausalLMImpl& m, model::Precision preci
           model::AutocastScope autocast(precision);
           logits = m.forward(ids, inputs);
         }
-        auto loss = torch::cross_entropy_loss(logits.to(torch::kFloat32).view({-1, c.vocab_size}),
-                                              ids.view({-1}));
+        auto loss =
+            -parallel::vocab_parallel_logprob(logits.view({-1, c.vocab_size}), ids.view({-1}), 0, tp)
+                 .mean();
         loss.backward();
       },
       repeats);
@@ -186,7 +191,7 @@ int main(int argc, char** argv) {
       if (!wanted(only_precision, dtype)) continue;
       double ours = 0, theirs = 0;
       if (wanted(only_measure, "train")) {
-        auto run = [&] { return train_tokens_per_s(*m, precision, 512, repeats); };
+        auto run = [&] { return train_tokens_per_s(*m, groups->tp(), precision, 512, repeats); };
         std::tie(ours, theirs) = alternating(
             rounds, run, [&] { return eager(shape.name, dtype, "train", repeats, steps); });
         profile(profile_dir, str(shape.name, "_", dtype, "_train"), "train", run);
