@@ -25,8 +25,10 @@ ACERL_HD double stream_uniform(uint64_t stream, int64_t step) {
   return static_cast<double>(r >> 11) * 0x1.0p-53;
 }
 
-// The kept mass of one scaled logit: exp(z - max) (float, as the CPU sampler computes it) when
-// z reaches the truncation threshold, else 0.
+// The kept mass of one scaled logit: exp(z - max) in float when z reaches the truncation
+// threshold, else 0. (The CPU sampler's loops, parallel/softmax_rows, take z = x * (1 / T) and
+// exp from parallel/cpu_math.h's polynomial, within 3e-7 of expf, with underflowing masses 0: the
+// two pick the same token unless a uniform lands within that margin of a boundary.)
 ACERL_HD double sample_kept_mass(float z, float max, float threshold) {
   return z >= threshold ? static_cast<double>(expf(z - max)) : 0.0;
 }

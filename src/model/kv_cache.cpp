@@ -23,6 +23,10 @@ void write_cpu(torch::Tensor cache, const torch::Tensor& values, const torch::Te
   const torch::Tensor where = slots.to(torch::kInt64).contiguous();
   const int64_t B = src.size(0), n_kv = src.size(1), T = src.size(2), hd = src.size(3);
   const int64_t max_len = cache.size(2), elem = cache.element_size();
+  ACERL_CHECK(src.dim() == 4 && B <= cache.size(0) && n_kv == cache.size(1) &&
+                  where.numel() == B * T,
+              "KV cache write: values ", src.sizes(), " and ", where.numel(),
+              " slots for a cache layer of ", cache.sizes());
   const int64_t* wp = where.data_ptr<int64_t>();
   for (int64_t i = 0; i < B * T; ++i)
     ACERL_CHECK(wp[i] >= 0 && wp[i] < max_len, "KV cache write: slot ", wp[i], " outside [0, ",
@@ -39,7 +43,8 @@ void write_cpu(torch::Tensor cache, const torch::Tensor& values, const torch::Te
 }
 
 bool write_cpu_applies(const torch::Tensor& cache, const torch::Tensor& values) {
-  return cache.device().is_cpu() && values.device().is_cpu() && !values.requires_grad() &&
+  // (Without autograd: the copies bypass the cache's version counter.)
+  return cache.device().is_cpu() && values.device().is_cpu() && !torch::GradMode::is_enabled() &&
          cache.stride(3) == 1 &&
          values.stride(3) == 1 && values.size(3) == cache.size(3);
 }

@@ -85,7 +85,7 @@ torch::Tensor rotate(const torch::Tensor& x, const RopeTables& tables, bool back
 }
 
 bool rope_loop_applies(const torch::Tensor& x, const RopeTables& tables) {
-  return x.device().is_cpu() &&
+  return x.device().is_cpu() && tables.cos.device().is_cpu() && tables.sin.device().is_cpu() &&
          (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kBFloat16) &&
          x.dim() == 4 &&
          x.size(3) % 2 == 0 && x.stride(3) == 1 && x.numel() > 0 &&

@@ -62,6 +62,13 @@ ACERL_INLINE float exp_nonpositive(float x) {
   return p * scale;
 }
 
+// exp(x), x <= 0, with the masses that underflow float32 (x <= -87, a masked -inf logit among
+// them) exactly 0 and a NaN kept: what sums over softmax rows with masked entries need.
+ACERL_INLINE float exp_or_zero(float x) {
+  const float e = exp_nonpositive(x);
+  return (x > -87.0f || x != x) ? e : 0.0f;
+}
+
 // float32 -> bfloat16 bits, rounding to nearest even as c10::BFloat16 does (NaN stays NaN).
 ACERL_INLINE uint16_t to_bf16(float f) {
   uint32_t u;

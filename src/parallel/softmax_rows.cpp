@@ -45,15 +45,15 @@ ACERL_INLINE void sum_body(const T* x, int64_t V, float inv_t, float m, float* s
   for (; v + kLanes <= V; v += kLanes)
     for (int j = 0; j < kLanes; ++j) {
       const float d = widen(x[v + j]) * inv_t - m;
-      const float e = exp_nonpositive(d);
+      const float e = exp_or_zero(d);
       s[j] += e;
-      w[j] += e * d;
+      w[j] += e == 0.0f ? 0.0f : e * d;  // (a masked entry: 0, not 0 * -inf)
     }
   for (int j = 0; v < V; ++v, ++j) {
     const float d = widen(x[v]) * inv_t - m;
-    const float e = exp_nonpositive(d);
+    const float e = exp_or_zero(d);
     s[j] += e;
-    w[j] += e * d;
+    w[j] += e == 0.0f ? 0.0f : e * d;
   }
   *sum = lane_sum(s);
   if (weighted) *weighted = lane_sum(w);
@@ -65,7 +65,7 @@ template <typename T>
 ACERL_INLINE void logprob_grad_body(const T* x, int64_t V, float inv_t, float m, float neg_inv_sum,
                                     float scale, T* out) {
   for (int64_t v = 0; v < V; ++v) {
-    const float e = exp_nonpositive(widen(x[v]) * inv_t - m);
+    const float e = exp_or_zero(widen(x[v]) * inv_t - m);
     store(out + v, e * neg_inv_sum * scale);
   }
 }
@@ -76,8 +76,9 @@ ACERL_INLINE void entropy_grad_body(const T* x, int64_t V, float inv_t, float m,
                                     float shift, float scale, T* out) {
   for (int64_t v = 0; v < V; ++v) {
     const float d = widen(x[v]) * inv_t - m;
-    const float p = exp_nonpositive(d) * inv_sum;
-    store(out + v, -p * (d + shift) * scale);
+    const float p = exp_or_zero(d) * inv_sum;
+    const float t = p == 0.0f ? 0.0f : p * (d + shift);  // (a masked entry: 0)
+    store(out + v, -t * scale);
   }
 }
 
@@ -88,8 +89,7 @@ ACERL_INLINE void kept_masses(const T* x, int n, float inv_t, float m, float thr
   for (int j = 0; j < n; ++j) {
     const float z = widen(x[j]) * inv_t;
     const float d = z - m;
-    const float kept = (z >= threshold && d > -87.0f) ? exp_nonpositive(d) : 0.0f;
-    e[j] = d != d ? d : kept;
+    e[j] = (z >= threshold || d != d) ? exp_or_zero(d) : 0.0f;
   }
 }
 
@@ -137,7 +137,7 @@ ACERL_INLINE int64_t pick_body(const T* x, int64_t V, float inv_t, float m, floa
 // The target's column of a log-prob gradient row: (1 - p_t) g / T = (1 + e_t a) c.
 template <typename T>
 void target_column(const T* x, T* out, int64_t t, float inv_t, float m, float a, float c) {
-  const float e = exp_nonpositive(widen(x[t]) * inv_t - m);
+  const float e = exp_or_zero(widen(x[t]) * inv_t - m);
   store(out + t, (1.0f + e * a) * c);
 }
 

@@ -264,3 +264,36 @@ TEST_CASE("KvCache::move_rows moves the named rows into place and keeps the firs
   CHECK(cache.batch() == 1);
   CHECK(torch::all(cache.k == 3).item<bool>());
 }
+
+TEST_CASE("KvCache::write puts each row's keys and values into its slots, and nothing else",
+          "[model]") {
+  // A cache of 4 rows viewed as its first 3 (as compaction leaves it), bf16 and float32 values,
+  // the values' transposed layout of a projection, with and without autograd (direct copies,
+  // then LibTorch's indexed write).
+  for (auto dtype : {torch::kFloat32, torch::kBFloat16}) {
+    for (bool grad : {false, true}) {
+      INFO(dtype << ", gradients " << grad);
+      torch::AutoGradMode grad_mode(grad);
+      model::KvCache full = model::KvCache::allocate(2, 4, 2, 6, 8, dtype);
+      full.k.fill_(-1);
+      full.v.fill_(-2);
+      model::KvCache cache{full.k.narrow(1, 0, 3), full.v.narrow(1, 0, 3)};
+      const int64_t B = 3, KV = 2, T = 2, hd = 8;
+      torch::Tensor k = torch::randn({B, T, KV, hd}).transpose(1, 2);  // (B, KV, T, hd)
+      torch::Tensor v = torch::randn({B, T, KV, hd}).transpose(1, 2);
+      torch::Tensor slots = torch::tensor({0, 1, 3, 4, 2, 5}, torch::kInt64).view({B, T});
+      cache.write(1, k, v, slots);
+      torch::Tensor want_k = torch::full({4, KV, 6, hd}, -1.0), want_v = torch::full({4, KV, 6, hd}, -2.0);
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < T; ++t) {
+          const int64_t s = slots[b][t].item<int64_t>();
+          want_k.select(0, b).select(1, s).copy_(k[b].select(1, t));
+          want_v.select(0, b).select(1, s).copy_(v[b].select(1, t));
+        }
+      CHECK(torch::equal(full.k[1].to(torch::kFloat32), want_k.to(dtype).to(torch::kFloat32)));
+      CHECK(torch::equal(full.v[1].to(torch::kFloat32), want_v.to(dtype).to(torch::kFloat32)));
+      CHECK(torch::all(full.k[0] == -1).item<bool>());  // the other layer untouched
+      CHECK(torch::all(full.v[0] == -2).item<bool>());
+    }
+  }
+}

@@ -80,6 +80,25 @@ TEST_CASE("RMSNorm's CPU float32 loops equal the float64 formula, values and gra
   }
 }
 
+TEST_CASE("RMSNorm's CPU loops split over threads give one thread's bits", "[model]") {
+  torch::manual_seed(7);
+  RMSNorm norm(96, 1e-6);  // 600 rows of 96: several tasks for the rows and for dw's columns
+  {
+    torch::NoGradGuard no_grad;
+    norm->weight.copy_(torch::randn({96}));
+  }
+  torch::Tensor x = torch::randn({600, 96}), dy = torch::randn({600, 96});
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  Out one = run(norm, x, dy);
+  at::set_num_threads(2);
+  Out two = run(norm, x, dy);
+  at::set_num_threads(threads);
+  CHECK(torch::equal(one.y, two.y));
+  CHECK(torch::equal(one.dx, two.dx));
+  CHECK(torch::equal(one.dw, two.dw));
+}
+
 TEST_CASE("RMSNorm of a non-contiguous float32 input equals that of its contiguous copy",
           "[model]") {
   torch::manual_seed(6);

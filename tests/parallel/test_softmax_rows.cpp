@@ -178,7 +178,11 @@ TEST_CASE("CPU sampling loops: a NaN logit makes the row's kept mass NaN; thread
   CHECK(std::isnan(total[2].item<double>()));
   CHECK(torch::isfinite(total.narrow(0, 3, 3)).all().item<bool>());
 
-  torch::Tensor target = rows_kept_mass(x, 1.0, m, none) * torch::rand({6}, torch::kFloat64);
+  // Enough rows of 300 for several tasks (a task takes about 32K logits).
+  x = torch::randn({512, 300});
+  m = rows_max(x, 1.0);
+  none = torch::full({512}, -std::numeric_limits<float>::infinity());
+  torch::Tensor target = rows_kept_mass(x, 1.0, m, none) * torch::rand({512}, torch::kFloat64);
   const int threads = at::get_num_threads();
   torch::Tensor i1, c1, i2, c2;
   at::set_num_threads(1);
@@ -189,4 +193,47 @@ TEST_CASE("CPU sampling loops: a NaN logit makes the row's kept mass NaN; thread
   CHECK(torch::equal(i1, i2));
   CHECK(torch::equal(c1, c2));
   CHECK(i1.ge(0).all().item<bool>());
+}
+
+TEST_CASE("CPU softmax-row loops: masked (-inf) logits have no mass, no entropy, no gradient",
+          "[parallel]") {
+  torch::manual_seed(10);
+  const int64_t N = 4, V = 70;
+  torch::Tensor logits = torch::randn({N, V}) * 2;
+  const float inf = std::numeric_limits<float>::infinity();
+  logits[0].narrow(0, 0, 35).fill_(-inf);
+  logits[2][5] = -inf;
+  torch::Tensor targets = torch::tensor({40, 1, 9, 69}, torch::kInt64);
+  torch::Tensor w = torch::ones({N});
+  for (double temperature : {1.0, 0.7}) {
+    INFO("T " << temperature);
+    Result got = ours(logits, targets, w, w, temperature);
+    // Reference in float64 with the masked logits at -1e4, whose mass exp(-1e4 / T) is exactly
+    // 0 there (and whose terms stay finite, unlike -inf's 0 * -inf).
+    torch::Tensor x = torch::where(torch::isfinite(logits), logits, torch::full({}, -1e4))
+                          .to(torch::kFloat64)
+                          .requires_grad_(true);
+    torch::Tensor logp = torch::log_softmax(x / temperature, -1);
+    torch::Tensor entropy = -(logp.exp() * logp).sum(-1);
+    torch::Tensor logprob = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1);
+    (logprob.sum() + entropy.sum()).backward();
+    CHECK(torch::isfinite(got.entropy).all().item<bool>());
+    CHECK(max_error(got.logprob, logprob) < 1e-5);
+    CHECK(max_error(got.entropy, entropy) < 1e-5);
+    CHECK(torch::isfinite(got.grad).all().item<bool>());
+    CHECK(max_error(got.grad, torch::where(torch::isfinite(logits), x.grad(),
+                                           torch::zeros_like(x.grad()))) < 1e-6);
+    CHECK(torch::all(got.grad[0].narrow(0, 0, 35) == 0).item<bool>());
+    CHECK(got.grad[2][5].item<float>() == 0);
+    // The entropy curve and the sampler's masses: masked entries hold nothing.
+    auto groups = ProcessGroups::single();
+    torch::Tensor curve = vocab_parallel_entropies(logits, groups->tp(), {temperature, 2.0});
+    CHECK(max_error(curve.select(1, 0), entropy) < 1e-5);
+    torch::Tensor m = rows_max(logits, temperature);
+    torch::Tensor none = torch::full({N}, -inf);
+    torch::Tensor index, chosen;
+    rows_pick(logits, temperature, m, none, torch::zeros({N}, torch::kFloat64), index, chosen);
+    CHECK(index[0].item<int64_t>() == 35);  // target 0: the first unmasked column
+    CHECK(index[2].item<int64_t>() == 0);
+  }
 }
