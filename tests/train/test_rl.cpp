@@ -656,14 +656,10 @@ TEST_CASE("rl: a split layout that does not fit the world is an error before any
 TEST_CASE("rl: the update raises the reward on the training prompts, compared with lr = 0",
           "[rl-e2e]") {
   const RlFixture& f = rl_fixture();
-  // Same seed, same prompts; only the learning rate differs.
-  const std::string args = " --rl.steps=16 --rl.temperature=1.0 --rl.prompts_per_step=8";
-  auto learn = run_process(rl_cmd(f, "rise_lr", args + " --rl.lr=5e-4"), 600);
-  INFO(learn.out << learn.err);
-  REQUIRE(learn.exit_code == 0);
-  auto still = run_process(rl_cmd(f, "rise_lr0", args + " --rl.lr=0"), 600);
-  INFO(still.out << still.err);
-  REQUIRE(still.exit_code == 0);
+  // Same seeds, same prompts; only the learning rate differs. A single seed is not enough: at
+  // this model size and rate a run sometimes collapses to a uniform policy within a few steps
+  // (on 2026-12-07, 2 of 5 seeds at lr 5e-4 and 1 of 4 at 3e-4, with the code before and after
+  // that day's changes alike), so the claim is about the mean over three seeds.
   auto late_mean = [&](const std::string& run) {
     const std::vector<double> r = column(f.sft.dir + "/" + run + "/trace.h5", "reward/math");
     REQUIRE(r.size() == 16);
@@ -671,7 +667,25 @@ TEST_CASE("rl: the update raises the reward on the training prompts, compared wi
     for (size_t i = 8; i < r.size(); ++i) sum += r[i];
     return sum / 8;
   };
-  const double learned = late_mean("rise_lr"), frozen = late_mean("rise_lr0");
-  INFO("mean reward of steps 9-16: lr 5e-4 " << learned << ", lr 0 " << frozen);
+  double learned = 0, frozen = 0;
+  for (const char* seed : {"3", "4", "5"}) {
+    const std::string args =
+        std::string(" --rl.steps=16 --rl.temperature=1.0 --rl.prompts_per_step=8 --run.seed=") +
+        seed;
+    const std::string lr_run = std::string("rise_lr_") + seed;
+    const std::string frozen_run = std::string("rise_lr0_") + seed;
+    auto learn = run_process(rl_cmd(f, lr_run, args + " --rl.lr=3e-4"), 600);
+    INFO(learn.out << learn.err);
+    REQUIRE(learn.exit_code == 0);
+    auto still = run_process(rl_cmd(f, frozen_run, args + " --rl.lr=0"), 600);
+    INFO(still.out << still.err);
+    REQUIRE(still.exit_code == 0);
+    const double with_lr = late_mean(lr_run), without = late_mean(frozen_run);
+    UNSCOPED_INFO("seed " << seed << ": mean reward of steps 9-16: lr 3e-4 " << with_lr
+                          << ", lr 0 " << without);
+    learned += with_lr / 3;
+    frozen += without / 3;
+  }
+  INFO("mean over the seeds: lr 3e-4 " << learned << ", lr 0 " << frozen);
   CHECK(learned > frozen + 0.1);
 }
