@@ -192,7 +192,6 @@ Sampled sample_vocab_parallel(const torch::Tensor& logits, int64_t vocab_start,
   if (params.temperature <= 0) return greedy(logits, vocab_start, tp);
   if (parallel::softmax_rows_apply(logits))
     return sample_cpu(logits, vocab_start, tp, params, uniforms);
-  const int64_t B = logits.size(0);
   const auto f32 = torch::kFloat32, f64 = torch::kFloat64;
   torch::Tensor z = logits.to(f32) / params.temperature;  // (B, Vl)
   torch::Tensor max = std::get<0>(z.max(-1));
@@ -210,6 +209,7 @@ Sampled sample_vocab_parallel(const torch::Tensor& logits, int64_t vocab_start,
   // One GPU holds the whole vocabulary: the pick kernel walks the masses in place instead of
   // materialising them, their cumulative sum and the search in float64.
   if (z.is_cuda() && tp.size() == 1) {
+    const int64_t B = z.size(0);
     torch::Tensor zc = z.contiguous(), m = max.contiguous(), thr = threshold.contiguous();
     torch::Tensor u = uniforms.to(z.device(), f64).contiguous();
     torch::Tensor index = torch::empty({B}, z.options().dtype(torch::kInt64));
