@@ -249,7 +249,8 @@ TEST_CASE("run.deadline and $SLURM_JOB_END_TIME stop the run with a checkpoint a
                        .count();
   // The margin covers the final checkpoint's write beyond its estimate and the exit; on a
   // loaded 2-core CI machine these took over a second, so it is 3 s here. The run must end
-  // before the deadline, and not long before it (a step here takes milliseconds).
+  // before the deadline, and not at once (a step here takes milliseconds; the bound leaves room
+  // for slow steps on a loaded machine, which the estimate counts).
   SECTION("run.deadline = +DURATION") {
     auto r = run_process(sft_cmd(f, "run",
                                  "--sft.epochs=200 --run.deadline=+00:12 "
@@ -258,7 +259,7 @@ TEST_CASE("run.deadline and $SLURM_JOB_END_TIME stop the run with a checkpoint a
     INFO(r.out << r.err);
     CHECK(r.exit_code == 75);
     CHECK(r.seconds < 12);
-    CHECK(r.seconds > 6);
+    CHECK(r.seconds > 4);
     CHECK_THAT(r.out, Contains("for run.deadline ("));
   }
   SECTION("SLURM_JOB_END_TIME") {
@@ -268,7 +269,7 @@ TEST_CASE("run.deadline and $SLURM_JOB_END_TIME stop the run with a checkpoint a
     INFO(r.out << r.err);
     CHECK(r.exit_code == 75);
     CHECK(r.seconds < 12);
-    CHECK(r.seconds > 6);
+    CHECK(r.seconds > 4);
     CHECK_THAT(r.out, Contains("for run.deadline ("));
   }
   const std::string last = pointer(checkpoints);
