@@ -3,7 +3,9 @@ the baseline of acerl's model benchmark. KV cache by concatenation, as a plain i
 does it. Prints one JSON object: {"tokens_per_s": ...}.
 
   python qwen2_eager.py SHAPE DTYPE MODE [--seq 512] [--batch 1] [--new 32] [--repeats 3] [--threads 2]
-  SHAPE: small | qwen0.5b   DTYPE: fp32 | bf16   MODE: train (forward+backward) | decode
+  SHAPE: small | qwen0.5b   DTYPE: fp32 | bf16   MODE: train (forward+backward) | decode |
+  generate | sftstep | sample (one sampling call over the shape's vocabulary, float32 logits:
+  prints {"ms_per_call": ...})
 """
 import argparse
 import json
@@ -119,6 +121,19 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     s = SHAPES[a.shape]
+    if a.mode == "sample":
+        # One sampling call as eager code writes it: softmax at T = 1, a multinomial draw, the
+        # drawn token's log-prob and the entropy, for (batch, vocab) float32 logits.
+        logits = torch.randn(a.batch, s["vocab"]) * 3
+
+        def sample():
+            with torch.no_grad():
+                logp = torch.log_softmax(logits / 1.0, -1)
+                prob = logp.exp()
+                tok = torch.multinomial(prob, 1)
+                return logp.gather(-1, tok), -(prob * logp).sum(-1)
+        print(json.dumps({"ms_per_call": 1e3 * timed(sample, a.repeats)}))
+        return
     model = Model(s)
     for prm in model.parameters():
         nn.init.normal_(prm, std=0.02)

@@ -7,6 +7,9 @@
 //   acerl_bench_rollout [--quick] [--shape small|qwen0.5b] [--batch N[,N...]] [--precision P]
 //   (--quick: small shape, batch 1 and 8; --shape/--batch: only those rows; P: bf16 (default),
 //   fp32, or auto = bf16 only where the CPU has native bf16 matmuls)
+//   acerl_bench_rollout --sampling [--shape S] [--batch N[,N...]]: instead, one sampling call
+//   (token, log-prob, entropy at T = 1) over (batch, vocabulary) float32 logits, ms per call,
+//   against eager's softmax + multinomial + log-prob + entropy (qwen2_eager.py sample).
 #include <torch/torch.h>
 
 #include <chrono>
@@ -23,6 +26,7 @@
 #include "parallel/process_groups.h"
 #include "rollout/generator.h"
 #include "rollout/recompute.h"
+#include "rollout/sampler.h"
 #include "runtime/error.h"
 
 using namespace acerl;
@@ -40,15 +44,53 @@ std::vector<rollout::GenerationRequest> prompts(int64_t batch, int64_t vocab) {
   return out;
 }
 
+// One sampling call per row: acerl's sampler against eager's formulation, 2 threads.
+int sampling_rows(const std::vector<bool>& shapes, const std::vector<int64_t>& batches) {
+  auto groups = parallel::ProcessGroups::single();
+  std::printf("sampling call, T = 1, float32 logits, 2 threads (ms per call, median of 20)\n");
+  std::printf("%-9s %6s %8s %10s %10s %7s\n", "shape", "batch", "vocab", "acerl ms", "eager ms",
+              "ratio");
+  for (bool big : shapes) {
+    const int64_t vocab = bench::shape(big).vocab_size;
+    for (int64_t batch : batches) {
+      torch::manual_seed(4);
+      torch::Tensor logits = torch::randn({batch, vocab}) * 3;
+      torch::Tensor u = torch::rand({batch}, torch::kFloat64);
+      rollout::SamplingParams params;
+      params.temperature = 1.0;
+      const double ours = 1e3 * bench::median_seconds(
+                                    [&] {
+                                      rollout::sample_vocab_parallel(logits, 0, groups->tp(), params,
+                                                                     u);
+                                    },
+                                    20, 3);
+      std::string out =
+          bench::run_python(std::string(ACERL_SOURCE_DIR) + "/tests/bench/qwen2_eager.py",
+                            str(big ? "qwen0.5b" : "small", " fp32 sample --batch ", batch,
+                                " --threads 2 --repeats 20"));
+      const double eager =
+          out.empty() ? 0 : json::parse(out, "qwen2_eager.py").at("ms_per_call").as_number();
+      std::printf("%-9s %6lld %8lld %10.2f %10.2f %7.2f\n", big ? "qwen0.5b" : "small",
+                  static_cast<long long>(batch), static_cast<long long>(vocab), ours, eager,
+                  ours > 0 ? eager / ours : 0.0);
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<bool> shapes{false, true};
   std::vector<int64_t> batches{1, 8, 32, 64};
   model::Precision precision = model::Precision::bf16;
+  bool sampling = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--quick") {
+    if (arg == "--sampling") {
+      sampling = true;
+    } else if (arg == "--quick") {
       shapes = {false};
       batches = {1, 8};
     } else if (arg == "--shape" && i + 1 < argc) {
@@ -63,11 +105,12 @@ int main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: acerl_bench_rollout [--quick] [--shape small|qwen0.5b] [--batch N[,N...]] "
-          "[--precision auto|bf16|fp32]\n");
+          "[--precision auto|bf16|fp32] [--sampling]\n");
       return 2;
     }
   }
   torch::set_num_threads(2);
+  if (sampling) return sampling_rows(shapes, batches);
   auto groups = parallel::ProcessGroups::single();
   const char* dtype = model::precision_name(precision);
   std::printf(
