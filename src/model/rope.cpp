@@ -113,10 +113,6 @@ struct CpuRope : torch::autograd::Function<CpuRope> {
   }
 };
 
-}  // namespace
-
-namespace {
-
 // inv_freq_i = theta^(-2i / head_dim) (hd/2), computed like HF: exponents in int64 then float32,
 // the power in float32.
 torch::Tensor inverse_frequencies(int64_t head_dim, double theta, torch::Device device) {

@@ -93,20 +93,30 @@ ACERL_INLINE void kept_masses(const T* x, int n, float inv_t, float m, float thr
   }
 }
 
+// Walks a row's kept masses in column order, kLanes at a time (the full blocks with a constant
+// count, which GCC vectorises), calling f(e, n, v) for the n masses from column v; stops when f
+// returns true. The total and the pick sum the same masses in the same order.
+template <typename T, typename F>
+ACERL_INLINE void for_kept_blocks(const T* x, int64_t V, float inv_t, float m, float threshold,
+                                  F&& f) {
+  float e[kLanes];
+  for (int64_t v = 0; v < V; v += kLanes) {
+    const int n = v + kLanes <= V ? kLanes : static_cast<int>(V - v);
+    if (n == kLanes)
+      kept_masses(x + v, kLanes, inv_t, m, threshold, e);
+    else
+      kept_masses(x + v, n, inv_t, m, threshold, e);
+    if (f(e, n, v)) return;
+  }
+}
+
 template <typename T>
 ACERL_INLINE double kept_mass_body(const T* x, int64_t V, float inv_t, float m, float threshold) {
   double total = 0;
-  float e[kLanes];
-  for (int64_t v = 0; v < V; v += kLanes) {
-    if (v + kLanes <= V) {
-      kept_masses(x + v, kLanes, inv_t, m, threshold, e);
-      for (int j = 0; j < kLanes; ++j) total += e[j];
-    } else {
-      const int n = static_cast<int>(V - v);
-      kept_masses(x + v, n, inv_t, m, threshold, e);
-      for (int j = 0; j < n; ++j) total += e[j];
-    }
-  }
+  for_kept_blocks(x, V, inv_t, m, threshold, [&](const float* e, int n, int64_t) {
+    for (int j = 0; j < n; ++j) total += e[j];
+    return false;
+  });
   return total;
 }
 
@@ -116,22 +126,19 @@ ACERL_INLINE int64_t pick_body(const T* x, int64_t V, float inv_t, float m, floa
   *chosen = 0;
   if (!(target >= 0)) return -1;
   double cum = 0;
-  float e[kLanes];
-  for (int64_t v = 0; v < V; v += kLanes) {
-    const int n = v + kLanes <= V ? kLanes : static_cast<int>(V - v);
-    if (n == kLanes)
-      kept_masses(x + v, kLanes, inv_t, m, threshold, e);
-    else
-      kept_masses(x + v, n, inv_t, m, threshold, e);
+  int64_t index = -1;
+  for_kept_blocks(x, V, inv_t, m, threshold, [&](const float* e, int n, int64_t v) {
     for (int j = 0; j < n; ++j) {
       cum += e[j];
       if (cum > target) {
         *chosen = e[j];
-        return v + j;
+        index = v + j;
+        return true;
       }
     }
-  }
-  return -1;
+    return false;
+  });
+  return index;
 }
 
 // The target's column of a log-prob gradient row: (1 - p_t) g / T = (1 + e_t a) c.
