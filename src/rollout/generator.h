@@ -69,6 +69,9 @@ struct GenerationStats {
   int64_t decode_steps = 0;
   int64_t graph_captures = 0;  // decode steps captured as CUDA graphs (one per bucket and call)
   int64_t graph_replays = 0;   // decode steps run as a replay
+  // CPU: host blocks the call's tensors took from the system allocator and from the block cache
+  // (runtime/host_block_cache) the call runs in.
+  int64_t host_allocations = 0, host_block_reuses = 0;
   double seconds = 0;
 };
 

@@ -247,3 +247,30 @@ TEST_CASE("a shared prefill gives every sample the tokens of its own prefill", "
       CHECK(shared.stats().prefill_tokens < own.stats().prefill_tokens);
     }
 }
+
+TEST_CASE("on the CPU decode steps after the first few allocate no host memory", "[rollout]") {
+  auto groups = parallel::ProcessGroups::single();
+  auto m = tiny_model("generate_host_blocks", *groups);
+  for (auto decode : {rollout::DecodeMode::compact, rollout::DecodeMode::slots}) {
+    INFO("decode " << rollout::decode_mode_name(decode));
+    rollout::GeneratorOptions options;
+    options.sampling.temperature = 1.0;  // no stop tokens: every row runs to max_new_tokens
+    options.entropy_temperatures = {0.5, 1.5};
+    options.precision = model::Precision::fp32;
+    options.decode = decode;
+    std::vector<rollout::GenerationStats> stats;
+    for (int64_t steps : {12, 96}) {
+      options.max_new_tokens = steps;
+      rollout::Generator generator(*m, *groups, options);
+      generator.generate(requests(4));
+      stats.push_back(generator.stats());
+    }
+    REQUIRE(stats[1].decode_steps >= stats[0].decode_steps + 84);
+    // 84 more steps and no more blocks from malloc than a few (the longer call's KV cache and
+    // token buffers have other sizes): each step's tensors reuse the blocks freed before.
+    INFO("host allocations " << stats[0].host_allocations << " and " << stats[1].host_allocations);
+    CHECK(stats[0].host_allocations > 0);
+    CHECK(stats[1].host_allocations < stats[0].host_allocations + 8);
+    CHECK(stats[1].host_block_reuses > stats[0].host_block_reuses + 84 * 10);
+  }
+}
