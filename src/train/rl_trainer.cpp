@@ -30,6 +30,7 @@
 #include "rollout/rollout_setup.h"
 #include "runtime/error.h"
 #include "runtime/exit_codes.h"
+#include "runtime/host_block_cache.h"
 #include "runtime/log.h"
 #include "runtime/mpi_check.h"
 #include "runtime/signals.h"
@@ -1238,6 +1239,8 @@ int RlTrainer::run(bool resume_flag) {
 
 int run_rl(MpiRuntime& runtime, const config::Config& config, const std::string& resolved_config,
            bool resume) {
+  // Each step allocates what the step before it freed: from the block cache, not from malloc.
+  HostBlockCacheScope host_blocks;
   RlTrainer trainer(runtime, config, resolved_config);
   try {
     return trainer.run(resume);

@@ -15,6 +15,7 @@
 #include "parallel/grad_sync.h"
 #include "runtime/error.h"
 #include "runtime/exit_codes.h"
+#include "runtime/host_block_cache.h"
 #include "runtime/log.h"
 #include "runtime/watchdog.h"
 #include "tokenizer/chat_template.h"
@@ -84,6 +85,8 @@ std::string format_duration(double seconds) {
 
 int run_sft(MpiRuntime& runtime, const config::Config& cfg, const std::string& resolved_config,
             bool resume_flag) {
+  // Each step allocates what the step before it freed: from the block cache, not from malloc.
+  HostBlockCacheScope host_blocks;
   model::Qwen2Config architecture;
   std::unique_ptr<parallel::ProcessGroups> groups;
   std::unique_ptr<tokenizer::Tokenizer> tok;

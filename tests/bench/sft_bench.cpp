@@ -18,6 +18,7 @@
 #include "parallel/grad_sync.h"
 #include "parallel/process_groups.h"
 #include "runtime/error.h"
+#include "runtime/host_block_cache.h"
 #include "train/profiler.h"
 #include "train/throughput.h"
 #include "train/train_step.h"
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
     parallel::clip_grad_norm(split, replicated, *groups, 1.0);
     adamw.step(1e-4);
   };
+  HostBlockCacheScope host_blocks;  // as the trainers run their steps
   double seconds = bench::median_seconds(step, 5, 1);
   if (!profile_dir.empty()) {
     train::StepProfiler profiler("1", str(profile_dir, "/sft_", name, ".json"), false);
