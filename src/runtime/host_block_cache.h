@@ -1,7 +1,9 @@
 // defines: a scoped cache of LibTorch's host (CPU) memory blocks. While a HostBlockCacheScope is
 // alive, every CPU tensor allocated gets its block from a cache of freed blocks of the same size
-// class, and a freed block goes back to that cache instead of to malloc/free; when the last scope
-// ends the cached blocks are freed. The generator's decode loop runs inside one, so its steps,
+// class, and a freed block goes back to that cache instead of to malloc/free (the classes used
+// least recently make room when the cache is full); when the last scope ends the cached blocks
+// are freed. The first scope makes the cache LibTorch's CPU allocator for the rest of the
+// process; outside a scope it allocates and frees as LibTorch's default allocator does. The generator's decode loop runs inside one, so its steps,
 // which allocate the same sizes every time, stop calling malloc, mmap and munmap after the first
 // steps (and stop taking the page faults of fresh large blocks).
 #pragma once
@@ -24,7 +26,8 @@ size_t host_block_size_class(size_t bytes);
 
 class HostBlockCacheScope {
  public:
-  // `max_cached_bytes`: a freed block that would push the idle cache above it is freed instead.
+  // `max_cached_bytes`: the idle blocks the cache may hold (set by the outermost scope); blocks
+  // bigger than that are never cached (nor rounded up to their size class).
   explicit HostBlockCacheScope(size_t max_cached_bytes = size_t{512} << 20);
   ~HostBlockCacheScope();
   HostBlockCacheScope(const HostBlockCacheScope&) = delete;

@@ -25,7 +25,7 @@ TEST_CASE("host block size classes: 64-byte steps to 4 KiB, then eight per power
   CHECK(host_block_size_class(5000) == 5120);    // 4096 + 2 x 512
   CHECK(host_block_size_class(8192) == 8192);
   CHECK(host_block_size_class(8193) == 9216);    // 8192 + 8192 / 8
-  CHECK(host_block_size_class(1000000) == 1048576);  // 917504 < 1e6: 524288 + 8 x 65536
+  CHECK(host_block_size_class(1000000) == 1048576);  // 983040 < 1e6: 524288 + 8 x 65536
   CHECK(host_block_size_class(1048577) == 1179648);
   for (size_t n = 1; n < 70000; n += 37) {
     const size_t c = host_block_size_class(n);
@@ -53,7 +53,7 @@ TEST_CASE("inside a scope a freed block serves the next tensor of its size class
     CHECK(s.hits == before.hits + 1);
     CHECK(s.misses == before.misses + 1);
     CHECK(s.cached_bytes == 0);
-    b.fill_(2.0f);  // the whole block is writable (AddressSanitizer unpoisons it on reuse)
+    b.fill_(2.0f);  // the reused block is writable (AddressSanitizer unpoisons it)
     CHECK(b.sum().item<float>() == 2002.0f);  // (its result is one more block)
     const int64_t misses = host_block_cache_stats().misses;
     torch::Tensor c = torch::empty({1100}, torch::kFloat32);  // 4400 bytes: class 4608, new
@@ -66,6 +66,8 @@ TEST_CASE("inside a scope a freed block serves the next tensor of its size class
   }
   const HostBlockCacheStats after = host_block_cache_stats();
   CHECK(after.cached_bytes == 0);  // the scope's end freed every cached block
+  // It stays LibTorch's CPU allocator: some LibTorch code frees through the current one.
+  CHECK(c10::GetCPUAllocator() != c10::GetDefaultCPUAllocator());
   // Outside a scope nothing is counted or kept.
   torch::Tensor e = torch::empty({1000}, torch::kFloat32);
   e.reset();
@@ -77,9 +79,10 @@ TEST_CASE("inside a scope a freed block serves the next tensor of its size class
 
 TEST_CASE("the host block cache keeps idle blocks up to its cap and outlives nested scopes",
           "[runtime]") {
+  torch::Tensor tensor;
+  {
   HostBlockCacheScope outer(6000);
   REQUIRE(outer.active());
-  torch::Tensor tensor;
   {
     HostBlockCacheScope inner;  // nested: the outer scope's cap holds
     torch::Tensor a = torch::empty({1000}, torch::kFloat32);  // class 4032
@@ -93,8 +96,45 @@ TEST_CASE("the host block cache keeps idle blocks up to its cap and outlives nes
   CHECK(host_block_cache_stats().cached_bytes == 4032);  // the inner scope's end keeps them
   torch::Tensor again = torch::empty({1000}, torch::kFloat32);
   CHECK(host_block_cache_stats().cached_bytes == 0);
+  }
+  // Allocated in the scope, used and freed after it.
   tensor.fill_(3.0f);
   CHECK(tensor.sum().item<float>() == 48.0f);
+  tensor.reset();
+  CHECK(host_block_cache_stats().cached_bytes == 0);
+}
+
+TEST_CASE("a full host block cache makes room by freeing the classes used least recently",
+          "[runtime]") {
+  HostBlockCacheScope scope(10000);
+  REQUIRE(scope.active());
+  torch::Tensor a = torch::empty({1000}, torch::kFloat32);  // class 4032
+  torch::Tensor b = torch::empty({1100}, torch::kFloat32);  // class 4608
+  torch::Tensor c = torch::empty({1250}, torch::kFloat32);  // 5000 bytes: class 5120
+  a.reset();
+  b.reset();
+  CHECK(host_block_cache_stats().cached_bytes == 4032 + 4608);
+  c.reset();  // 8640 + 5120 > 10000: the 4032 class, released first, goes
+  CHECK(host_block_cache_stats().cached_bytes == 4608 + 5120);
+  torch::Tensor big = torch::empty({3000}, torch::kFloat32);  // 12000 bytes: above the cap
+  const int64_t misses = host_block_cache_stats().misses;
+  big.reset();
+  CHECK(host_block_cache_stats().cached_bytes == 4608 + 5120);  // not kept
+  big = torch::empty({3000}, torch::kFloat32);
+  CHECK(host_block_cache_stats().misses == misses + 1);
+}
+
+TEST_CASE("the host block cache frees blocks of LibTorch's default allocator as that does",
+          "[runtime]") {
+  HostBlockCacheScope scope;
+  REQUIRE(scope.active());
+  // A block from before the cache was installed, freed through the current allocator (as
+  // ideep frees oneDNN's buffers): freed, not filed.
+  void* p = c10::GetDefaultCPUAllocator()->raw_allocate(5000);
+  REQUIRE(p != nullptr);
+  const int64_t cached = host_block_cache_stats().cached_bytes;
+  c10::GetCPUAllocator()->raw_deallocate(p);
+  CHECK(host_block_cache_stats().cached_bytes == cached);
 }
 
 TEST_CASE("the host block cache serves threads that allocate and free at once", "[runtime]") {
