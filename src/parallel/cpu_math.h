@@ -1,7 +1,8 @@
 // defines: the inline float helpers that the vectorised CPU loops share (model/decode_attention,
 // model/rmsnorm_rows, model/rope, parallel/softmax_rows, parallel/sum_squares, optim/adamw):
-// bfloat16 widening and rounding, 16-lane sums, exp of x <= 0 without a library call. Written so that GCC vectorises the loops calling them; the including files are
-// built with -O3 -ffp-contract=off and clone their loops per vector unit (ACERL_CLONES).
+// bfloat16 widening and rounding, 16-lane sums, exp of x <= 0 without a library call. Written so
+// that GCC vectorises the loops calling them; the including files are built with -O3
+// -ffp-contract=off and clone their loops per vector unit (ACERL_CLONES).
 #pragma once
 
 #include <cstdint>

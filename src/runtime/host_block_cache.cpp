@@ -48,12 +48,11 @@ class CachingHostAllocator final : public c10::Allocator {
     ACERL_CHECK(bytes <= std::numeric_limits<size_t>::max() / 4, "a host allocation of ", bytes,
                 " bytes");
     void* data = nullptr;
-    size_t size = 0;
+    size_t size = host_block_size_class(bytes);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      // Blocks too big ever to be cached are not rounded up.
-      size = scopes_ > 0 ? host_block_size_class(bytes) : bytes;
-      if (size > max_cached_bytes_) size = bytes;
+      // Blocks that will never be cached (no scope, or above the cap) are not rounded up.
+      if (scopes_ == 0 || size > max_cached_bytes_) size = bytes;
       if (scopes_ > 0) {
         auto it = free_.find(size);
         if (it != free_.end() && !it->second.blocks.empty()) {
@@ -67,7 +66,7 @@ class CachingHostAllocator final : public c10::Allocator {
         }
       }
     }
-    if (data == nullptr) {
+    if (data == nullptr) {  // (a cached block is still in live_)
       data = c10::alloc_cpu(size);
       try {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -76,9 +75,6 @@ class CachingHostAllocator final : public c10::Allocator {
         c10::free_cpu(data);
         throw;
       }
-    } else {
-      std::lock_guard<std::mutex> lock(mutex_);
-      live_[data] = size;
     }
     ACERL_UNPOISON(data, size);
     ACERL_POISON(static_cast<char*>(data) + bytes, size - bytes);
@@ -143,7 +139,7 @@ class CachingHostAllocator final : public c10::Allocator {
   int scopes_ = 0;
   size_t max_cached_bytes_ = 0;
   uint64_t clock_ = 0;
-  std::unordered_map<void*, size_t> live_;  // this allocator's blocks in use, by size
+  std::unordered_map<void*, size_t> live_;  // this allocator's blocks, in use or cached, by size
   std::unordered_map<size_t, SizeClass> free_;
   HostBlockCacheStats stats_;
 };
