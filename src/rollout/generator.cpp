@@ -186,7 +186,17 @@ model::KvCache Generator::prefill(const std::vector<GenerationRequest>& requests
   return cache;
 }
 
-std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>& requests) {
+void Generator::retire(const Row& row, const std::vector<Completion>& out) {
+  const size_t request = out[row.completion].request;
+  if (--unfinished_[request] > 0 || !on_done_) return;
+  const size_t first = first_of_[request];
+  size_t count = 0;
+  while (first + count < out.size() && out[first + count].request == request) ++count;
+  on_done_(request, &out[first], count);
+}
+
+std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>& requests,
+                                            const RequestDone& on_done) {
   torch::NoGradGuard no_grad;
   // One autocast region for the whole call: the bf16 copies of the weights are made once and
   // reused by every step (each step's own scope nests inside and keeps the cache).
@@ -199,10 +209,15 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
   auto start = std::chrono::steady_clock::now();
   std::vector<Completion> out;
   int64_t longest_prompt = 1;
+  on_done_ = on_done;
+  first_of_.assign(requests.size(), 0);
+  unfinished_.assign(requests.size(), 0);
   for (size_t r = 0; r < requests.size(); ++r) {
     ACERL_USAGE_CHECK(!requests[r].prompt.empty(), "prompt '", requests[r].id, "' has no tokens");
     longest_prompt =
         std::max<int64_t>(longest_prompt, static_cast<int64_t>(requests[r].prompt.size()));
+    first_of_[r] = out.size();
+    unfinished_[r] = requests[r].samples;
     for (int64_t s = 0; s < requests[r].samples; ++s) {
       Completion c;
       c.request = r;
@@ -222,6 +237,7 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
   const HostBlockCacheStats host_after = host_block_cache_stats();
   stats_.host_allocations += host_after.misses - host_before.misses;
   stats_.host_block_reuses += host_after.hits - host_before.hits;
+  on_done_ = nullptr;
   stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }
@@ -272,6 +288,7 @@ void Generator::decode_compact(const std::vector<GenerationRequest>& requests, i
     for (size_t b = 0; b < rows.size(); ++b) {
       done[b] = finished(rows[b], out);
       live += !done[b];
+      if (done[b]) retire(rows[b], out);
     }
     if (live == 0) {
       rows.clear();
@@ -399,6 +416,7 @@ void Generator::decode_slots(const std::vector<GenerationRequest>& requests, int
     // Finished sequences free their slots.
     for (auto& slot : slots)
       if (slot && finished(*slot, out)) {
+        retire(*slot, out);
         slot.reset();
         busy -= 1;
       }

@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -75,13 +76,20 @@ struct GenerationStats {
   double seconds = 0;
 };
 
+// Called when the last sample of a request finishes, with that request's completions (final,
+// `count` of them, in sample order), between decode steps, in the order requests finish: the same
+// order on every rank of the replica (they all record the same tokens).
+using RequestDone = std::function<void(size_t request, const Completion* completions, size_t count)>;
+
 class Generator {
  public:
   Generator(model::Qwen2ForCausalLMImpl& model, const parallel::ProcessGroups& groups,
             GeneratorOptions options);
   // Collective over this replica's TP and PP ranks (each data-parallel replica generates its own
-  // requests); every rank returns all completions, ordered by (request, sample).
-  std::vector<Completion> generate(const std::vector<GenerationRequest>& requests);
+  // requests); every rank returns all completions, ordered by (request, sample). `on_done`, if
+  // given, hears of each request as soon as its samples are all finished.
+  std::vector<Completion> generate(const std::vector<GenerationRequest>& requests,
+                                   const RequestDone& on_done = nullptr);
   const GenerationStats& stats() const { return stats_; }
 
  private:
@@ -125,11 +133,18 @@ class Generator {
   void decode_slots(const std::vector<GenerationRequest>& requests, int64_t capacity,
                     std::vector<Completion>& out);
   bool finished(const Row& row, std::vector<Completion>& out) const;
+  // A finished row: the request's count of unfinished samples drops, and at 0 on_done_ hears.
+  void retire(const Row& row, const std::vector<Completion>& out);
 
   model::Qwen2ForCausalLMImpl& model_;
   const parallel::ProcessGroups& groups_;
   GeneratorOptions options_;
   GenerationStats stats_;
+  // During generate(): the caller's callback, each request's first completion and unfinished
+  // samples.
+  RequestDone on_done_;
+  std::vector<size_t> first_of_;
+  std::vector<int64_t> unfinished_;
 };
 
 }  // namespace acerl::rollout

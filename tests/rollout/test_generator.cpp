@@ -274,3 +274,57 @@ TEST_CASE("on the CPU decode steps after the first few allocate no host memory",
     CHECK(stats[1].host_block_reuses > stats[0].host_block_reuses + 84 * 10);
   }
 }
+
+TEST_CASE("each request is reported once, when its last sample finishes, with its final completions",
+          "[rollout]") {
+  auto groups = parallel::ProcessGroups::single();
+  auto m = tiny_model("generate_on_done", *groups);
+  rollout::GeneratorOptions options;
+  options.max_new_tokens = 9;
+  options.precision = model::Precision::fp32;
+  options.seed = 5;
+  options.sampling.temperature = 0.9;
+  options.max_batch = 4;  // 15 sequences: they join in refills
+  auto free_run = rollout::Generator(*m, *groups, options).generate(requests(3));
+  options.stop_tokens = {free_run[0].tokens[1], free_run[4].tokens[3]};
+  for (auto mode : {rollout::DecodeMode::compact, rollout::DecodeMode::slots}) {
+    INFO("decode " << rollout::decode_mode_name(mode));
+    options.decode = mode;
+    rollout::Generator generator(*m, *groups, options);
+    struct Report {
+      size_t request;
+      std::vector<rollout::Completion> completions;
+      int64_t tokens_so_far;
+    };
+    std::vector<Report> reports;
+    auto out = generator.generate(
+        requests(3), [&](size_t request, const rollout::Completion* first, size_t count) {
+          reports.push_back({request, std::vector<rollout::Completion>(first, first + count),
+                             generator.stats().generated_tokens});
+        });
+    REQUIRE(reports.size() == 5);
+    std::vector<int> times_seen(5, 0);
+    for (const Report& r : reports) {
+      INFO("request " << r.request);
+      REQUIRE(r.request < 5);
+      ++times_seen[r.request];
+      REQUIRE(r.completions.size() == 3);
+      for (size_t s = 0; s < 3; ++s) {
+        const rollout::Completion& final_one = out[r.request * 3 + s];
+        CHECK(r.completions[s].request == r.request);
+        CHECK(r.completions[s].sample == static_cast<int64_t>(s));
+        CHECK(r.completions[s].tokens == final_one.tokens);
+        CHECK(r.completions[s].logprobs == final_one.logprobs);
+        CHECK(r.completions[s].truncated == final_one.truncated);
+      }
+    }
+    CHECK(times_seen == std::vector<int>(5, 1));
+    // Reported as they finish, not at the end: the first report came while tokens were still
+    // to be generated, and the reports follow the generation.
+    int64_t total = 0;
+    for (const auto& c : out) total += static_cast<int64_t>(c.tokens.size());
+    CHECK(reports.front().tokens_so_far < total);
+    for (size_t i = 1; i < reports.size(); ++i)
+      CHECK(reports[i].tokens_so_far >= reports[i - 1].tokens_so_far);
+  }
+}
