@@ -60,6 +60,7 @@ class ByteReader {
     return std::string(reinterpret_cast<const char*>(take(n)), n);
   }
   bool done() const { return at_ == size_; }
+  size_t position() const { return at_; }  // bytes read so far
 
  private:
   const uint8_t* take(size_t n) {
