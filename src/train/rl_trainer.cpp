@@ -7,6 +7,8 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -20,8 +22,10 @@
 #include "optim/adamw.h"
 #include "parallel/gather.h"
 #include "parallel/grad_sync.h"
+#include "parallel/messages.h"
 #include "reward/registry.h"
 #include "rl/filters.h"
+#include "rl/group_stream.h"
 #include "rl/grpo.h"
 #include "rl/prompt_sampler.h"
 #include "rl/rl_state.h"
@@ -33,6 +37,7 @@
 #include "runtime/host_block_cache.h"
 #include "runtime/log.h"
 #include "runtime/mpi_check.h"
+#include "runtime/serial_worker.h"
 #include "runtime/signals.h"
 #include "runtime/watchdog.h"
 #include "train/profiler.h"
@@ -52,8 +57,9 @@ const std::map<std::string, std::vector<std::string>> kReasons = {
      {"correct", "wrong_answer", "runtime_error", "timeout", "memory", "output_limit", "no_code",
       "bad_tests"}}};
 constexpr int kHistogramBins = 20;
-constexpr int kBatchTag = 41;    // split layout: rollout rank -> learner
+constexpr int kBatchTag = 41;    // split layout: rollout rank -> learner, a step's end
 constexpr int kWeightsTag = 42;  // split layout: learner -> rollout rank
+constexpr int kGroupTag = 43;    // split layout: rollout rank -> learner, one kept group
 constexpr double kHistogramMax = 4.0;  // nats; the last bin also holds everything above
 
 double seconds_since(Clock::time_point t) {
@@ -150,6 +156,7 @@ class StepTotals {
 struct StepBatch {
   explicit StepBatch(size_t grid) : totals(grid) {}
   std::vector<rl::Rollout> kept;
+  std::vector<rl::GroupKey> kept_keys;  // the kept groups' keys, in the order of `kept`
   StepTotals totals;
   int64_t max_length = 0;  // longest response kept by any replica
   double t_generate = 0, t_score = 0;
@@ -158,6 +165,8 @@ struct StepBatch {
   // previous batch), whether a stop signal reached it; the learner's wait for the batch.
   int64_t weights_version = 0;
   double t_rollout_wait = 0, t_weight_transfer = 0, weight_bytes = 0, t_wait = 0;
+  // Kept groups the rollout replicas sent while they were still generating (depends on timing).
+  double groups_sent_early = 0;
   bool rollout_stop_signal = false;
 };
 
@@ -190,17 +199,37 @@ class RlTrainer {
   // ---- the producer: prompts -> rollouts -> scored groups (dynamic sampling refills) ----
   StepBatch produce(const Stage& stage, rl::PromptSampler& sampler, rl::EasyPromptFilter& easy,
                     const rl::RlState& state);
+  // The rollouts of `prompts` (G each), in prompt order; `on_group`, if given, gets each prompt's
+  // group (its index in `prompts`, its rollouts) as soon as the group has finished.
+  using OnGroup = std::function<void(size_t, std::vector<rl::Rollout>)>;
   std::vector<rl::Rollout> generate(const Stage& stage, const std::vector<size_t>& prompts,
-                                    double temperature, int64_t step, int64_t round);
-  void score(const Stage& stage, std::vector<rl::Rollout>& rollouts);
+                                    double temperature, int64_t step, int64_t round,
+                                    const OnGroup& on_group = nullptr);
+  // The replica's first rank (on scorer_, while generation goes on): `rollouts`' rewards as
+  // (score, reason) pairs, the reason as its index in kReasons (-1: another one).
+  std::vector<double> reward_values(const Stage& stage,
+                                    const std::vector<rl::Rollout>& rollouts) const;
+  // Writes the pairs of reward_values into the rollouts.
+  static void apply_rewards(const Stage& stage, const double* values,
+                            std::vector<rl::Rollout>& rollouts, size_t first, size_t count);
+  // Whether dynamic sampling keeps a group of these rollouts.
+  bool keeps(const std::vector<rl::Rollout>& rollouts, size_t first, size_t count) const;
 
   // ---- the split layout: a rollout rank produces, its learner consumes (lag 0) ----
   bool learner() const { return !roles_.rollout; }
-  // Rollout rank -> its learner (non-blocking, the buffer kept until sent): the batch and the
-  // stage's prompt order and easy lists after it, which decode_batch() mirrors.
+  // Rollout rank -> its learner ranks, as soon as the group is scored (non-blocking, the buffer
+  // kept until sent): one group dynamic sampling keeps.
+  void send_group(const rl::GroupKey& key, const std::vector<rl::Rollout>& rollouts, size_t first,
+                  size_t count);
+  // Learner: files the group messages that have arrived (never waits).
+  void poll_groups();
+  // Rollout rank -> its learner (non-blocking, the buffer kept until sent): the end of a step,
+  // with its kept groups' keys (the groups went ahead, send_group), the totals and the stage's
+  // prompt order and easy lists after it, which decode_batch() mirrors.
   void send_batch(const StepBatch& batch, const rl::PromptSampler& sampler,
                   const rl::EasyPromptFilter& easy);
-  // A batch message as it travels: its bytes, and how long the learner waited for it.
+  // A step's batch as the learner keeps it (reassembled from the step's end and its groups, in
+  // key order): its bytes, and how long the learner waited for it.
   struct BatchMessage {
     torch::Tensor payload;  // uint8
     double t_wait = 0;
@@ -263,6 +292,9 @@ class RlTrainer {
   std::unique_ptr<parallel::GradSync> sync_;
   std::vector<torch::Tensor> params_, split_, replicated_;
   std::unique_ptr<reward::RewardRegistry> rewards_;
+  // The replica's first rank: scores each group on a thread of its own as soon as the generator
+  // reports it (declared after rewards_, which its jobs use: it ends first).
+  std::unique_ptr<SerialWorker> scorer_;
   std::unique_ptr<io::CheckpointManager> checkpoints_;
   std::unique_ptr<io::Trace> trace_;
   std::unique_ptr<RunControl> control_;
@@ -273,6 +305,7 @@ class RlTrainer {
   int rollout_peer_ = -1;
   std::vector<int> learner_peers_;
   std::deque<std::pair<std::unique_ptr<parallel::CommRequest>, torch::Tensor>> sending_;
+  rl::GroupInbox inbox_;  // learner: the groups received, filed by (step, round, slot)
   // Split at lag k > 0: the batches of the steps after this one that are already here (pulled
   // for a checkpoint, or read from one). A learner learns from them before receiving more; a
   // resumed rollout rank replays them (its prompt order, easy lists and temperature advance as
@@ -358,7 +391,8 @@ std::vector<Stage> RlTrainer::load_stages() {
 }
 
 std::vector<rl::Rollout> RlTrainer::generate(const Stage& stage, const std::vector<size_t>& prompts,
-                                             double temperature, int64_t step, int64_t round) {
+                                             double temperature, int64_t step, int64_t round,
+                                             const OnGroup& on_group) {
   rollout::GeneratorOptions options = generation_;
   options.sampling.temperature = temperature;
   options.max_new_tokens = stage.max_response;
@@ -366,9 +400,7 @@ std::vector<rl::Rollout> RlTrainer::generate(const Stage& stage, const std::vect
   for (size_t p : prompts)
     requests.push_back(
         {str(stage.prompts[p].id, "#", step, "#", round), stage.prompt_ids[p], stage.group_size});
-  auto completions = rollout::Generator(*model_, *groups_, options).generate(requests);
-  std::vector<rl::Rollout> out;
-  for (auto& c : completions) {
+  auto to_rollout = [&](rollout::Completion c) {
     rl::Rollout r;
     r.prompt = prompts[c.request];
     r.sample = c.sample;
@@ -378,46 +410,62 @@ std::vector<rl::Rollout> RlTrainer::generate(const Stage& stage, const std::vect
     r.entropies = std::move(c.entropies);
     r.curve = std::move(c.entropy_curve);
     r.truncated = c.truncated;
-    out.push_back(std::move(r));
-  }
+    return r;
+  };
+  rollout::RequestDone done;
+  if (on_group)
+    done = [&](size_t request, const rollout::Completion* first, size_t count) {
+      std::vector<rl::Rollout> group;
+      for (size_t i = 0; i < count; ++i) group.push_back(to_rollout(first[i]));
+      on_group(request, std::move(group));
+    };
+  auto completions = rollout::Generator(*model_, *groups_, options).generate(requests, done);
+  std::vector<rl::Rollout> out;
+  for (auto& c : completions) out.push_back(to_rollout(std::move(c)));
   return out;
 }
 
-void RlTrainer::score(const Stage& stage, std::vector<rl::Rollout>& rollouts) {
-  // The replica's first rank runs the rewards (code runs in sandboxes once, not on every rank).
-  torch::Tensor scores = torch::zeros({static_cast<int64_t>(rollouts.size()) * 2}, torch::kFloat64);
-  std::vector<std::string> reasons(rollouts.size());
-  parallel::Communicator& replica = groups_->replica();
-  if (replica.rank() == 0) {
-    std::vector<std::string> texts;
-    for (const auto& r : rollouts) {
-      std::vector<int32_t> ids;
-      for (int64_t t : r.tokens)
-        if (t < tok_->vocab_size()) ids.push_back(static_cast<int32_t>(t));
-      texts.push_back(tok_->decode(ids, /*skip_special=*/true));
-    }
-    std::vector<reward::RewardRequest> requests;
-    for (size_t i = 0; i < rollouts.size(); ++i) {
-      const auto& p = stage.prompts[rollouts[i].prompt];
-      requests.push_back({p.type, texts[i], &p.answer, &p.tests, p.where});
-    }
-    auto results = rewards_->score(requests);
-    for (size_t i = 0; i < results.size(); ++i) {
-      scores[static_cast<int64_t>(2 * i)] = results[i].score;
-      const auto& list = kReasons.at(stage.prompts[rollouts[i].prompt].type);
-      auto at = std::find(list.begin(), list.end(), results[i].reason);
-      scores[static_cast<int64_t>(2 * i + 1)] =
-          at == list.end() ? -1.0 : static_cast<double>(at - list.begin());
-    }
+std::vector<double> RlTrainer::reward_values(const Stage& stage,
+                                             const std::vector<rl::Rollout>& rollouts) const {
+  std::vector<std::string> texts;
+  for (const auto& r : rollouts) {
+    std::vector<int32_t> ids;
+    for (int64_t t : r.tokens)
+      if (t < tok_->vocab_size()) ids.push_back(static_cast<int32_t>(t));
+    texts.push_back(tok_->decode(ids, /*skip_special=*/true));
   }
-  replica.broadcast(scores, 0);
+  std::vector<reward::RewardRequest> requests;
   for (size_t i = 0; i < rollouts.size(); ++i) {
-    rollouts[i].reward = scores[static_cast<int64_t>(2 * i)].item<double>();
-    const int64_t reason =
-        static_cast<int64_t>(scores[static_cast<int64_t>(2 * i + 1)].item<double>());
-    const auto& list = kReasons.at(stage.prompts[rollouts[i].prompt].type);
-    rollouts[i].reason = reason >= 0 ? list[static_cast<size_t>(reason)] : "other";
+    const auto& p = stage.prompts[rollouts[i].prompt];
+    requests.push_back({p.type, texts[i], &p.answer, &p.tests, p.where});
   }
+  auto results = rewards_->score(requests);
+  std::vector<double> values;
+  for (size_t i = 0; i < results.size(); ++i) {
+    values.push_back(results[i].score);
+    const auto& list = kReasons.at(stage.prompts[rollouts[i].prompt].type);
+    auto at = std::find(list.begin(), list.end(), results[i].reason);
+    values.push_back(at == list.end() ? -1.0 : static_cast<double>(at - list.begin()));
+  }
+  return values;
+}
+
+void RlTrainer::apply_rewards(const Stage& stage, const double* values,
+                              std::vector<rl::Rollout>& rollouts, size_t first, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    rl::Rollout& r = rollouts[first + i];
+    r.reward = values[2 * i];
+    const auto reason = static_cast<int64_t>(values[2 * i + 1]);
+    const auto& list = kReasons.at(stage.prompts[r.prompt].type);
+    r.reason = reason >= 0 ? list[static_cast<size_t>(reason)] : "other";
+  }
+}
+
+bool RlTrainer::keeps(const std::vector<rl::Rollout>& rollouts, size_t first, size_t count) const {
+  if (!cfg_.rl.drop_zero_variance_groups) return true;
+  std::vector<double> r;
+  for (size_t i = 0; i < count; ++i) r.push_back(rollouts[first + i].reward);
+  return !rl::zero_variance_groups({r})[0];
 }
 
 RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, const Stage& stage,
@@ -444,6 +492,8 @@ RlTrainer::LearnResult RlTrainer::learn(std::vector<rl::Rollout>& rollouts, cons
     torch::Tensor weight_max = torch::zeros({1}, torch::kFloat64);
     TokenLoss loss = [&](const torch::Tensor& logp, const torch::Tensor& entropy,
                          const PackedRows& m, double normaliser) {
+      // Split: the next steps' groups that have come in meanwhile (lag > 0) file themselves.
+      if (roles_.split) poll_groups();
       torch::Tensor mask = m.weights.reshape({-1});
       torch::Tensor rollout_lp = m.rollout_logprobs.reshape({-1});
       // Strictly on-policy the old log-probs are the current ones (ratio 1); with several updates
@@ -567,8 +617,10 @@ void RlTrainer::build(std::vector<Stage>& stages) {
   }
 
   if (!learner()) {  // a rollout rank keeps the model for generation only
-    if (g.replica().rank() == 0)
+    if (g.replica().rank() == 0) {
       rewards_ = std::make_unique<reward::RewardRegistry>(cfg_.math_reward, cfg_.code_reward);
+      scorer_ = std::make_unique<SerialWorker>();
+    }
     checkpoints_ = std::make_unique<io::CheckpointManager>(
         cfg_.checkpoint.dir.empty() ? (fs::path(cfg_.run.dir) / "checkpoints").string()
                                     : cfg_.checkpoint.dir,
@@ -589,8 +641,10 @@ void RlTrainer::build(std::vector<Stage>& stages) {
       params_, decay,
       optim::AdamWOptions{cfg_.rl.beta1, cfg_.rl.beta2, cfg_.rl.eps, cfg_.rl.weight_decay});
   sync_ = std::make_unique<parallel::GradSync>(params_, g.dp());
-  if (g.replica().rank() == 0 && !roles_.split)
+  if (g.replica().rank() == 0 && !roles_.split) {
     rewards_ = std::make_unique<reward::RewardRegistry>(cfg_.math_reward, cfg_.code_reward);
+    scorer_ = std::make_unique<SerialWorker>();
+  }
   checkpoints_ = std::make_unique<io::CheckpointManager>(
       cfg_.checkpoint.dir.empty() ? (fs::path(cfg_.run.dir) / "checkpoints").string()
                                   : cfg_.checkpoint.dir,
@@ -695,21 +749,72 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
     auto [first, count] = rollout::replica_share(drawn.size(), g);
     std::vector<size_t> mine(drawn.begin() + static_cast<std::ptrdiff_t>(first),
                              drawn.begin() + static_cast<std::ptrdiff_t>(first + count));
+    const auto G = static_cast<size_t>(stage.group_size);
+    auto key = [&](size_t k) {  // slot k of this round of the coming step
+      return rl::GroupKey{state.global_step + 1, round, static_cast<int64_t>(k)};
+    };
+    // The replica's first rank scores each group on scorer_ as soon as the generator reports it,
+    // and in the split layout sends each kept group to its learner when its rewards are in.
+    const bool scoring = g.replica().rank() == 0;
+    const bool streaming = scoring && roles_.split;
+    std::vector<std::future<std::vector<double>>> pending(mine.size());
+    // (A job still running when this round ends early, by an exception, finishes first: it
+    // reads `stage`.)
+    struct WaitAll {
+      std::vector<std::future<std::vector<double>>>& jobs;
+      ~WaitAll() {
+        for (auto& job : jobs)
+          if (job.valid()) job.wait();
+      }
+    } wait_all{pending};
+    std::vector<std::vector<double>> values(mine.size());
+    std::vector<std::vector<rl::Rollout>> finished(streaming ? mine.size() : 0);
+    auto collect = [&](bool wait) {  // the rewards that are in (all of them: `wait`)
+      for (size_t k = 0; k < mine.size(); ++k) {
+        if (!pending[k].valid()) continue;
+        if (!wait && pending[k].wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+          continue;
+        values[k] = pending[k].get();
+        if (!streaming) continue;
+        apply_rewards(stage, values[k].data(), finished[k], 0, G);
+        if (keeps(finished[k], 0, G)) {
+          send_group(key(k), finished[k], 0, G);
+          if (!wait) batch.groups_sent_early += 1;
+        }
+        finished[k].clear();
+      }
+    };
+    OnGroup on_group = [&](size_t k, std::vector<rl::Rollout> group) {
+      pending[k] = scorer_->submit([this, &stage, group] { return reward_values(stage, group); });
+      if (streaming) finished[k] = std::move(group);
+      collect(false);
+    };
     auto t0 = Clock::now();
     std::vector<rl::Rollout> rollouts;
     {
       ACERL_PROFILE_PHASE("acerl::generate");
-      rollouts = generate(stage, mine, state.temperature, state.global_step, round);
+      rollouts = generate(stage, mine, state.temperature, state.global_step, round,
+                          scoring ? on_group : nullptr);
     }
     batch.t_generate += seconds_since(t0);
     t0 = Clock::now();
     {
+      // What is left of scoring after the generation: the groups that finished last, and the
+      // rewards to the rest of the replica.
       ACERL_PROFILE_PHASE("acerl::score");
-      score(stage, rollouts);
+      torch::Tensor scores =
+          torch::zeros({static_cast<int64_t>(rollouts.size()) * 2}, torch::kFloat64);
+      if (scoring) {
+        collect(true);
+        for (size_t k = 0; k < mine.size(); ++k)
+          std::copy(values[k].begin(), values[k].end(),
+                    scores.data_ptr<double>() + static_cast<int64_t>(2 * G * k));
+      }
+      g.replica().broadcast(scores, 0);
+      apply_rewards(stage, scores.data_ptr<double>(), rollouts, 0, rollouts.size());
     }
     batch.t_score += seconds_since(t0);
     totals.drawn() += static_cast<double>(mine.size());
-    const auto G = static_cast<size_t>(stage.group_size);
     for (size_t k = 0; k < mine.size(); ++k) {
       std::vector<double> r;
       for (size_t i = 0; i < G; ++i) {
@@ -717,13 +822,15 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
         r.push_back(x.reward);
         totals.add_rollout(x, stage.prompts[x.prompt].type);
       }
-      const bool flat = rl::zero_variance_groups({r})[0];
       group_rewards.emplace_back(mine[k], r);
-      if (cfg_.rl.drop_zero_variance_groups && flat) {
+      if (!keeps(rollouts, k * G, G)) {
         totals.dropped() += 1;
         continue;
       }
       totals.kept() += 1;
+      batch.kept_keys.push_back(key(k));
+      // A rollout rank that did not score sends its kept groups now (the first one sent them).
+      if (roles_.split && !scoring) send_group(key(k), rollouts, k * G, G);
       for (size_t i = 0; i < G; ++i) batch.kept.push_back(rollouts[k * G + i]);
     }
     if (!cfg_.rl.drop_zero_variance_groups || round >= cfg_.rl.max_refill_rounds) break;
@@ -747,13 +854,18 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
   g.dp().all_reduce(t, parallel::ReduceOp::max);
   batch.max_length = t.item<int64_t>();
   totals.all_reduce(g.dp());
+  if (roles_.split) {
+    torch::Tensor early = torch::tensor({batch.groups_sent_early}, torch::kFloat64);
+    g.dp().all_reduce(early);
+    batch.groups_sent_early = early.item<double>();
+  }
   return batch;
 }
 
 void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& sampler,
                            const rl::EasyPromptFilter& easy) {
   io::ByteWriter w;
-  rl::write_rollouts(w, batch.kept);
+  rl::write_keys(w, batch.kept_keys);
   w.put(batch.totals.values());
   w.put(batch.max_length);
   w.put(batch.t_generate);
@@ -762,6 +874,7 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
   w.put(batch.t_rollout_wait);
   w.put(batch.t_weight_transfer);
   w.put(batch.weight_bytes);
+  w.put(batch.groups_sent_early);
   w.put<uint8_t>(batch.rollout_stop_signal ? 1 : 0);
   w.put(sampler.epoch());
   w.put<uint64_t>(sampler.cursor());
@@ -769,25 +882,63 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
     w.put<uint64_t>(ids->size());
     for (const auto& id : *ids) w.put(id);
   }
-  std::vector<uint8_t>& bytes = w.bytes();
-  torch::Tensor size = torch::tensor({static_cast<int64_t>(bytes.size())}, torch::kInt64);
+  const std::vector<uint8_t>& bytes = w.bytes();
   torch::Tensor payload = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
   std::memcpy(payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
   for (int learner : learner_peers_) {  // every learner rank of the replica needs the rollouts
-    sending_.emplace_back(group_->isend(size, learner, kBatchTag), size);
     sending_.emplace_back(group_->isend(payload, learner, kBatchTag), payload);
   }
   prune_sends();
 }
 
+void RlTrainer::send_group(const rl::GroupKey& key, const std::vector<rl::Rollout>& rollouts,
+                           size_t first, size_t count) {
+  const std::vector<rl::Rollout> group(rollouts.begin() + static_cast<std::ptrdiff_t>(first),
+                                       rollouts.begin() + static_cast<std::ptrdiff_t>(first + count));
+  const std::vector<uint8_t> bytes = rl::encode_group(key, group);
+  torch::Tensor payload = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  std::memcpy(payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  for (int learner : learner_peers_)
+    sending_.emplace_back(group_->isend(payload, learner, kGroupTag), payload);
+  prune_sends();
+}
+
+void RlTrainer::poll_groups() {
+  while (auto message = parallel::try_receive_bytes(group_->mpi_comm(), rollout_peer_, kGroupTag))
+    inbox_.file(message->data_ptr<uint8_t>(), static_cast<size_t>(message->numel()));
+}
+
 RlTrainer::BatchMessage RlTrainer::receive_batch_message() {
   ACERL_PROFILE_PHASE("acerl::receive_rollouts");
   const auto t0 = Clock::now();
-  torch::Tensor size = torch::empty({1}, torch::kInt64);
-  group_->recv(size, rollout_peer_, kBatchTag);
+  // Groups file themselves as they come, until the step's end; then the step's kept groups.
+  torch::Tensor end;
+  while (!end.defined()) {
+    int tag = -1;
+    torch::Tensor bytes = parallel::receive_bytes(group_->mpi_comm(), rollout_peer_, MPI_ANY_TAG, &tag);
+    ACERL_CHECK(tag == kGroupTag || tag == kBatchTag, "a message with tag ", tag,
+                " from rollout rank ", rollout_peer_, " (expected groups and step ends)");
+    if (tag == kGroupTag)
+      inbox_.file(bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()));
+    else
+      end = bytes;
+  }
+  io::ByteReader r(end.data_ptr<uint8_t>(), static_cast<size_t>(end.numel()));
+  const std::vector<rl::GroupKey> keys = rl::read_keys(r);
+  while (!inbox_.has_all(keys)) {
+    torch::Tensor bytes = parallel::receive_bytes(group_->mpi_comm(), rollout_peer_, kGroupTag);
+    inbox_.file(bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()));
+  }
+  // The batch as one message (what decode_batch reads and a checkpoint keeps): the rollouts,
+  // then the rest of the step's end.
+  io::ByteWriter w;
+  rl::write_rollouts(w, inbox_.take(keys));
+  std::vector<uint8_t>& bytes = w.bytes();
+  const uint8_t* end_bytes = end.data_ptr<uint8_t>();
+  bytes.insert(bytes.end(), end_bytes + r.position(), end_bytes + end.numel());
   BatchMessage message;
-  message.payload = torch::empty({size.item<int64_t>()}, torch::kUInt8);
-  group_->recv(message.payload, rollout_peer_, kBatchTag);
+  message.payload = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  std::memcpy(message.payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
   message.t_wait = seconds_since(t0);
   return message;
 }
@@ -807,6 +958,7 @@ StepBatch RlTrainer::decode_batch(const BatchMessage& message, rl::PromptSampler
   batch.t_rollout_wait = r.get<double>();
   batch.t_weight_transfer = r.get<double>();
   batch.weight_bytes = r.get<double>();
+  batch.groups_sent_early = r.get<double>();
   batch.rollout_stop_signal = r.get<uint8_t>() != 0 && !message.from_checkpoint;
   // The producer's prompt order and easy lists, mirrored so that a checkpoint holds them.
   const auto epoch = r.get<int64_t>();
@@ -1022,6 +1174,7 @@ void RlTrainer::record(const Stage& stage, const rl::RlState& state, double used
       row.emplace_back("time_weight_sync", last_weight_sync_s_);  // the previous step's
       row.emplace_back("time_weight_transfer", batch.t_weight_transfer);
       row.emplace_back("weight_sync_bytes", batch.weight_bytes);
+      row.emplace_back("groups_sent_early", batch.groups_sent_early);
       row.emplace_back("weight_sync_gbps", batch.t_weight_transfer > 0
                                                 ? batch.weight_bytes / batch.t_weight_transfer / 1e9
                                                 : 0.0);

@@ -432,6 +432,18 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
              dir + "split_lag0/checkpoints/step_00000005.h5", "") == "equal 51\n");
   const std::vector<double> waits = column(dir + "split_lag0/trace.h5", "time_weight_sync");
   CHECK(waits.size() == 5);
+  // Groups went to the learners one by one as they were scored, most while the rollout ranks
+  // were still generating (the last group of each round cannot: generation ends with it).
+  const std::vector<double> early = column(dir + "split_lag0/trace.h5", "groups_sent_early");
+  const std::vector<double> kept = column(dir + "split_lag0/trace.h5", "groups_kept");
+  REQUIRE(early.size() == 5);
+  REQUIRE(kept.size() == 5);
+  double early_total = 0;
+  for (size_t i = 0; i < 5; ++i) {
+    CHECK(early[i] <= kept[i]);
+    early_total += early[i];
+  }
+  CHECK(early_total > 0);
   // Every parameter in fp32 from step 2 on (step 1 generates with the start's weights).
   const double params = std::stod(python_out(
       "import h5py, numpy, sys\n"

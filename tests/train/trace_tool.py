@@ -3,7 +3,7 @@
   equal A.h5 B.h5 PHASE NAMES...   prints "equal N" when every named dataset of PHASE is
                                    bit-identical in both traces (N rows), else the differences
   untimed A.h5 B.h5 GROUP...       prints "equal N" when every dataset of each GROUP but the
-                                   timings (time_*, step_time) and the weight traffic
+                                   timings (time_*, step_time, groups_sent_early) and the weight traffic
                                    (weight_sync_*: a resumed rollout rank starts with the
                                    checkpoint's weights) is bit-identical (N datasets)
   weights A.h5 B.h5                prints "equal N" when the two checkpoints' /model tensors
@@ -41,7 +41,8 @@ def untimed(a, b, groups):
                                  if isinstance(obj, h5py.Dataset) else None)
             for name in sorted(names):
                 leaf = name.rsplit("/", 1)[-1]
-                if leaf.startswith(("time_", "weight_sync_")) or leaf == "step_time":
+                if leaf.startswith(("time_", "weight_sync_")) or leaf in ("step_time",
+                                                                         "groups_sent_early"):
                     continue
                 if name not in fb[group]:
                     print(f"{group}/{name}: missing")
