@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "parallel/communicator.h"
+#include "parallel/messages.h"
 #include "parallel/process_groups.h"
 
 using namespace acerl::parallel;
@@ -74,6 +75,30 @@ TEST_CASE("collectives and point-to-point agree with values computed per rank",
     world->send(contribution(rank).to(torch::kBFloat16), prev, 8);
     recv->wait();
     CHECK(torch::equal(back.to(torch::kFloat32), contribution(next)));
+  }
+  SECTION("byte messages of any length, received whole by a matched probe, by tag") {
+    const int next = (rank + 1) % size, prev = (rank + size - 1) % size;
+    // Nothing sent yet with tag 9: the non-blocking receive returns at once with nothing.
+    CHECK_FALSE(try_receive_bytes(world->mpi_comm(), prev, 9).has_value());
+    world->barrier();
+    // Two messages of lengths the receiver does not know, on two tags, the second tag first.
+    torch::Tensor first = torch::arange(100 + rank, torch::kInt64).to(torch::kUInt8);
+    torch::Tensor second = torch::full({3 * (rank + 1)}, rank, torch::kUInt8);
+    auto a = world->isend(first, next, 9);
+    auto b = world->isend(second, next, 10);
+    int tag = -1;
+    torch::Tensor got_second = receive_bytes(world->mpi_comm(), prev, 10);
+    CHECK(torch::equal(got_second, torch::full({3 * (prev + 1)}, prev, torch::kUInt8)));
+    std::optional<torch::Tensor> got_first;
+    while (!got_first) got_first = try_receive_bytes(world->mpi_comm(), prev, 9);
+    CHECK(torch::equal(*got_first, torch::arange(100 + prev, torch::kInt64).to(torch::kUInt8)));
+    auto c = world->isend(second, next, 11);
+    torch::Tensor any = receive_bytes(world->mpi_comm(), prev, MPI_ANY_TAG, &tag);
+    CHECK(tag == 11);
+    CHECK(any.numel() == 3 * (prev + 1));
+    a->wait();
+    b->wait();
+    c->wait();
   }
 }
 
