@@ -196,7 +196,8 @@ void Generator::retire(const Row& row, const std::vector<Completion>& out) {
 }
 
 std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>& requests,
-                                            const RequestDone& on_done) {
+                                            const RequestDone& on_done,
+                                            const std::function<void()>& after_step) {
   torch::NoGradGuard no_grad;
   // One autocast region for the whole call: the bf16 copies of the weights are made once and
   // reused by every step (each step's own scope nests inside and keeps the cache).
@@ -210,6 +211,7 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
   std::vector<Completion> out;
   int64_t longest_prompt = 1;
   on_done_ = on_done;
+  after_step_ = after_step;
   first_of_.assign(requests.size(), 0);
   unfinished_.assign(requests.size(), 0);
   for (size_t r = 0; r < requests.size(); ++r) {
@@ -238,6 +240,7 @@ std::vector<Completion> Generator::generate(const std::vector<GenerationRequest>
   stats_.host_allocations += host_after.misses - host_before.misses;
   stats_.host_block_reuses += host_after.hits - host_before.hits;
   on_done_ = nullptr;
+  after_step_ = nullptr;
   stats_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }
@@ -306,6 +309,7 @@ void Generator::decode_compact(const std::vector<GenerationRequest>& requests, i
       rows.resize(live);
       cache.move_rows(from, to, static_cast<int64_t>(live));
     }
+    if (after_step_) after_step_();
   }
 }
 
@@ -420,6 +424,7 @@ void Generator::decode_slots(const std::vector<GenerationRequest>& requests, int
         slot.reset();
         busy -= 1;
       }
+    if (after_step_) after_step_();
   }
 }
 

@@ -87,9 +87,11 @@ class Generator {
             GeneratorOptions options);
   // Collective over this replica's TP and PP ranks (each data-parallel replica generates its own
   // requests); every rank returns all completions, ordered by (request, sample). `on_done`, if
-  // given, hears of each request as soon as its samples are all finished.
+  // given, hears of each request as soon as its samples are all finished; `after_step`, if given,
+  // runs after every decode step and every refill (after on_done's calls for it).
   std::vector<Completion> generate(const std::vector<GenerationRequest>& requests,
-                                   const RequestDone& on_done = nullptr);
+                                   const RequestDone& on_done = nullptr,
+                                   const std::function<void()>& after_step = nullptr);
   const GenerationStats& stats() const { return stats_; }
 
  private:
@@ -140,9 +142,10 @@ class Generator {
   const parallel::ProcessGroups& groups_;
   GeneratorOptions options_;
   GenerationStats stats_;
-  // During generate(): the caller's callback, each request's first completion and unfinished
+  // During generate(): the caller's callbacks, each request's first completion and unfinished
   // samples.
   RequestDone on_done_;
+  std::function<void()> after_step_;
   std::vector<size_t> first_of_;
   std::vector<int64_t> unfinished_;
 };

@@ -297,11 +297,22 @@ TEST_CASE("each request is reported once, when its last sample finishes, with it
       int64_t tokens_so_far;
     };
     std::vector<Report> reports;
+    int64_t steps_heard = 0, reports_at_last_step = 0;
     auto out = generator.generate(
-        requests(3), [&](size_t request, const rollout::Completion* first, size_t count) {
+        requests(3),
+        [&](size_t request, const rollout::Completion* first, size_t count) {
           reports.push_back({request, std::vector<rollout::Completion>(first, first + count),
                              generator.stats().generated_tokens});
+        },
+        [&] {
+          ++steps_heard;
+          reports_at_last_step = static_cast<int64_t>(reports.size());
         });
+    // after_step: once per decode step and per refill (at most one per sequence), the last one
+    // after every report.
+    CHECK(steps_heard >= generator.stats().decode_steps);
+    CHECK(steps_heard <= generator.stats().decode_steps + 15);
+    CHECK(reports_at_last_step == 5);
     REQUIRE(reports.size() == 5);
     std::vector<int> times_seen(5, 0);
     for (const Report& r : reports) {
