@@ -2,6 +2,7 @@
 #include "parallel/messages.h"
 
 #include "runtime/mpi_check.h"
+#include "runtime/watchdog.h"
 
 namespace acerl::parallel {
 namespace {
@@ -17,9 +18,11 @@ torch::Tensor receive_matched(MPI_Comm comm, MPI_Message& message, MPI_Status& s
 
 }  // namespace
 
-torch::Tensor receive_bytes(MPI_Comm comm, int source, int tag, int* received_tag) {
+torch::Tensor receive_bytes(MPI_Comm comm, int source, int tag, int* received_tag,
+                            const char* comm_name) {
   MPI_Message message;
   MPI_Status status;
+  CollectiveScope scope("MPI_Mprobe", comm_name);
   check_mpi(MPI_Mprobe(source, tag, comm, &message, &status), "MPI_Mprobe", comm);
   if (received_tag) *received_tag = status.MPI_TAG;
   return receive_matched(comm, message, status);
