@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #include "data/prompt_dataset.h"
@@ -151,6 +152,81 @@ class StepTotals {
   double unknown_ = 0;
 };
 
+// The scoring of one round's groups on the replica's first rank, on a thread of its own: groups
+// the generator reports queue up while a job runs, and each job scores all that are queued in
+// one call (code runs fill the sandbox pool). `on_scored` hears of each group when its rewards
+// are in (whether the generation was still running), on the caller's thread.
+class RoundScorer {
+ public:
+  using Score = std::function<std::vector<double>(const std::vector<rl::Rollout>&)>;
+  using OnScored = std::function<void(size_t group, std::vector<rl::Rollout>& rollouts,
+                                      const double* values, bool generating)>;
+  RoundScorer(SerialWorker& worker, size_t groups, size_t group_size, Score score,
+              OnScored on_scored)
+      : worker_(worker), group_size_(group_size), score_(std::move(score)),
+        on_scored_(std::move(on_scored)), rollouts_(groups), values_(groups) {}
+  // A job still running reads the caller's data (an exception ended the round early).
+  ~RoundScorer() {
+    if (job_.valid()) job_.wait();
+  }
+  // Group k has finished.
+  void add(size_t k, std::vector<rl::Rollout> rollouts) {
+    ACERL_CHECK(rollouts.size() == group_size_, "group ", k, " finished with ", rollouts.size(),
+                " rollouts, not ", group_size_);
+    rollouts_[k] = std::move(rollouts);
+    queued_.push_back(k);
+    poll();
+  }
+  // Takes the rewards that are in and starts the next job.
+  void poll() { take(false); }
+  // Waits for every group: their values (2 per rollout: score, reason), in group order.
+  std::vector<double> finish() {
+    take(true);
+    std::vector<double> out;
+    for (size_t k = 0; k < values_.size(); ++k) {
+      ACERL_CHECK(values_[k].size() == 2 * group_size_, "group ", k, " was not scored");
+      out.insert(out.end(), values_[k].begin(), values_[k].end());
+    }
+    return out;
+  }
+
+ private:
+  void take(bool wait) {
+    for (;;) {
+      if (job_.valid()) {
+        if (!wait && job_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+        const std::vector<double> values = job_.get();
+        ACERL_CHECK(values.size() == 2 * group_size_ * in_job_.size(), "a scoring job returned ",
+                    values.size(), " values for ", in_job_.size(), " groups");
+        for (size_t i = 0; i < in_job_.size(); ++i) {
+          const size_t k = in_job_[i];
+          values_[k].assign(values.begin() + static_cast<std::ptrdiff_t>(2 * group_size_ * i),
+                            values.begin() + static_cast<std::ptrdiff_t>(2 * group_size_ * (i + 1)));
+          on_scored_(k, rollouts_[k], values_[k].data(), !wait);
+          rollouts_[k].clear();
+        }
+        in_job_.clear();
+      }
+      if (queued_.empty()) return;
+      std::vector<rl::Rollout> batch;
+      for (size_t k : queued_)
+        batch.insert(batch.end(), rollouts_[k].begin(), rollouts_[k].end());
+      in_job_.swap(queued_);
+      job_ = worker_.submit([this, batch = std::move(batch)] { return score_(batch); });
+      if (!wait) return;
+    }
+  }
+
+  SerialWorker& worker_;
+  size_t group_size_;
+  Score score_;
+  OnScored on_scored_;
+  std::vector<std::vector<rl::Rollout>> rollouts_;  // finished groups, until scored
+  std::vector<std::vector<double>> values_;         // scored groups' values
+  std::vector<size_t> queued_, in_job_;
+  std::future<std::vector<double>> job_;
+};
+
 // One step's work as the producer hands it to the consumer: this replica's kept rollouts (whole
 // groups, in drawing order) and the step's totals over every replica.
 struct StepBatch {
@@ -200,11 +276,13 @@ class RlTrainer {
   StepBatch produce(const Stage& stage, rl::PromptSampler& sampler, rl::EasyPromptFilter& easy,
                     const rl::RlState& state);
   // The rollouts of `prompts` (G each), in prompt order; `on_group`, if given, gets each prompt's
-  // group (its index in `prompts`, its rollouts) as soon as the group has finished.
+  // group (its index in `prompts`, its rollouts) as soon as the group has finished, and
+  // `after_step` runs after each decode step.
   using OnGroup = std::function<void(size_t, std::vector<rl::Rollout>)>;
   std::vector<rl::Rollout> generate(const Stage& stage, const std::vector<size_t>& prompts,
                                     double temperature, int64_t step, int64_t round,
-                                    const OnGroup& on_group = nullptr);
+                                    const OnGroup& on_group = nullptr,
+                                    const std::function<void()>& after_step = nullptr);
   // The replica's first rank (on scorer_, while generation goes on): `rollouts`' rewards as
   // (score, reason) pairs, the reason as its index in kReasons (-1: another one).
   std::vector<double> reward_values(const Stage& stage,
@@ -217,8 +295,9 @@ class RlTrainer {
 
   // ---- the split layout: a rollout rank produces, its learner consumes (lag 0) ----
   bool learner() const { return !roles_.rollout; }
-  // Rollout rank -> its learner ranks, as soon as the group is scored (non-blocking, the buffer
-  // kept until sent): one group dynamic sampling keeps.
+  // Rollout rank -> its learner ranks (non-blocking, the buffer kept until sent): one group dynamic
+  // sampling keeps, from the scoring rank as soon as it is scored, from the replica's other ranks
+  // when the round's rewards reach them.
   void send_group(const rl::GroupKey& key, const std::vector<rl::Rollout>& rollouts, size_t first,
                   size_t count);
   // Learner: files the group messages that have arrived (never waits).
@@ -233,6 +312,7 @@ class RlTrainer {
   struct BatchMessage {
     torch::Tensor payload;  // uint8
     double t_wait = 0;
+    double groups_sent_early = 0;  // (timing: not in the payload, which checkpoints keep)
     bool from_checkpoint = false;  // (a stop signal it reports was the stopped run's)
   };
   BatchMessage receive_batch_message();
@@ -392,7 +472,8 @@ std::vector<Stage> RlTrainer::load_stages() {
 
 std::vector<rl::Rollout> RlTrainer::generate(const Stage& stage, const std::vector<size_t>& prompts,
                                              double temperature, int64_t step, int64_t round,
-                                             const OnGroup& on_group) {
+                                             const OnGroup& on_group,
+                                             const std::function<void()>& after_step) {
   rollout::GeneratorOptions options = generation_;
   options.sampling.temperature = temperature;
   options.max_new_tokens = stage.max_response;
@@ -419,7 +500,8 @@ std::vector<rl::Rollout> RlTrainer::generate(const Stage& stage, const std::vect
       for (size_t i = 0; i < count; ++i) group.push_back(to_rollout(first[i]));
       on_group(request, std::move(group));
     };
-  auto completions = rollout::Generator(*model_, *groups_, options).generate(requests, done);
+  auto completions =
+      rollout::Generator(*model_, *groups_, options).generate(requests, done, after_step);
   std::vector<rl::Rollout> out;
   for (auto& c : completions) out.push_back(to_rollout(std::move(c)));
   return out;
@@ -753,48 +835,31 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
     auto key = [&](size_t k) {  // slot k of this round of the coming step
       return rl::GroupKey{state.global_step + 1, round, static_cast<int64_t>(k)};
     };
-    // The replica's first rank scores each group on scorer_ as soon as the generator reports it,
-    // and in the split layout sends each kept group to its learner when its rewards are in.
+    // The replica's first rank scores the groups on scorer_ as the generator finishes them, and in
+    // the split layout sends each kept group to its learners as soon as its rewards are in.
     const bool scoring = g.replica().rank() == 0;
-    const bool streaming = scoring && roles_.split;
-    std::vector<std::future<std::vector<double>>> pending(mine.size());
-    // (A job still running when this round ends early, by an exception, finishes first: it
-    // reads `stage`.)
-    struct WaitAll {
-      std::vector<std::future<std::vector<double>>>& jobs;
-      ~WaitAll() {
-        for (auto& job : jobs)
-          if (job.valid()) job.wait();
-      }
-    } wait_all{pending};
-    std::vector<std::vector<double>> values(mine.size());
-    std::vector<std::vector<rl::Rollout>> finished(streaming ? mine.size() : 0);
-    auto collect = [&](bool wait) {  // the rewards that are in (all of them: `wait`)
-      for (size_t k = 0; k < mine.size(); ++k) {
-        if (!pending[k].valid()) continue;
-        if (!wait && pending[k].wait_for(std::chrono::seconds(0)) != std::future_status::ready)
-          continue;
-        values[k] = pending[k].get();
-        if (!streaming) continue;
-        apply_rewards(stage, values[k].data(), finished[k], 0, G);
-        if (keeps(finished[k], 0, G)) {
-          send_group(key(k), finished[k], 0, G);
-          if (!wait) batch.groups_sent_early += 1;
-        }
-        finished[k].clear();
-      }
-    };
+    std::optional<RoundScorer> round_scorer;
+    if (scoring)
+      round_scorer.emplace(
+          *scorer_, mine.size(), G,
+          [this, &stage](const std::vector<rl::Rollout>& r) { return reward_values(stage, r); },
+          [&](size_t k, std::vector<rl::Rollout>& group, const double* values, bool generating) {
+            if (!roles_.split) return;
+            apply_rewards(stage, values, group, 0, G);
+            if (!keeps(group, 0, G)) return;
+            send_group(key(k), group, 0, G);
+            if (generating) batch.groups_sent_early += 1;
+          });
     OnGroup on_group = [&](size_t k, std::vector<rl::Rollout> group) {
-      pending[k] = scorer_->submit([this, &stage, group] { return reward_values(stage, group); });
-      if (streaming) finished[k] = std::move(group);
-      collect(false);
+      round_scorer->add(k, std::move(group));
     };
     auto t0 = Clock::now();
     std::vector<rl::Rollout> rollouts;
     {
       ACERL_PROFILE_PHASE("acerl::generate");
       rollouts = generate(stage, mine, state.temperature, state.global_step, round,
-                          scoring ? on_group : nullptr);
+                          scoring ? on_group : nullptr,
+                          scoring ? [&] { round_scorer->poll(); } : std::function<void()>());
     }
     batch.t_generate += seconds_since(t0);
     t0 = Clock::now();
@@ -805,10 +870,10 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
       torch::Tensor scores =
           torch::zeros({static_cast<int64_t>(rollouts.size()) * 2}, torch::kFloat64);
       if (scoring) {
-        collect(true);
-        for (size_t k = 0; k < mine.size(); ++k)
-          std::copy(values[k].begin(), values[k].end(),
-                    scores.data_ptr<double>() + static_cast<int64_t>(2 * G * k));
+        const std::vector<double> values = round_scorer->finish();
+        ACERL_CHECK(values.size() == rollouts.size() * 2, "scored ", values.size() / 2, " of ",
+                    rollouts.size(), " rollouts");
+        std::copy(values.begin(), values.end(), scores.data_ptr<double>());
       }
       g.replica().broadcast(scores, 0);
       apply_rewards(stage, scores.data_ptr<double>(), rollouts, 0, rollouts.size());
@@ -866,6 +931,8 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
                            const rl::EasyPromptFilter& easy) {
   io::ByteWriter w;
   rl::write_keys(w, batch.kept_keys);
+  w.put(batch.groups_sent_early);
+  // The rest as a batch message has it (see receive_batch_message).
   w.put(batch.totals.values());
   w.put(batch.max_length);
   w.put(batch.t_generate);
@@ -874,7 +941,6 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
   w.put(batch.t_rollout_wait);
   w.put(batch.t_weight_transfer);
   w.put(batch.weight_bytes);
-  w.put(batch.groups_sent_early);
   w.put<uint8_t>(batch.rollout_stop_signal ? 1 : 0);
   w.put(sampler.epoch());
   w.put<uint64_t>(sampler.cursor());
@@ -911,11 +977,13 @@ void RlTrainer::poll_groups() {
 RlTrainer::BatchMessage RlTrainer::receive_batch_message() {
   ACERL_PROFILE_PHASE("acerl::receive_rollouts");
   const auto t0 = Clock::now();
-  // Groups file themselves as they come, until the step's end; then the step's kept groups.
+  // Groups file themselves as they come, until the step's end; a rank sends its groups before
+  // the step's end, and messages between two ranks arrive in order, so they are all here then.
   torch::Tensor end;
   while (!end.defined()) {
     int tag = -1;
-    torch::Tensor bytes = parallel::receive_bytes(group_->mpi_comm(), rollout_peer_, MPI_ANY_TAG, &tag);
+    torch::Tensor bytes = parallel::receive_bytes(group_->mpi_comm(), rollout_peer_, MPI_ANY_TAG,
+                                                  &tag, "weights");
     ACERL_CHECK(tag == kGroupTag || tag == kBatchTag, "a message with tag ", tag,
                 " from rollout rank ", rollout_peer_, " (expected groups and step ends)");
     if (tag == kGroupTag)
@@ -925,10 +993,11 @@ RlTrainer::BatchMessage RlTrainer::receive_batch_message() {
   }
   io::ByteReader r(end.data_ptr<uint8_t>(), static_cast<size_t>(end.numel()));
   const std::vector<rl::GroupKey> keys = rl::read_keys(r);
-  while (!inbox_.has_all(keys)) {
-    torch::Tensor bytes = parallel::receive_bytes(group_->mpi_comm(), rollout_peer_, kGroupTag);
-    inbox_.file(bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()));
-  }
+  BatchMessage message;
+  message.groups_sent_early = r.get<double>();
+  for (const rl::GroupKey& key : keys)
+    ACERL_CHECK(inbox_.has(key), "the end of step ", key.step, " from rollout rank ",
+                rollout_peer_, " came before the group of ", key.name());
   // The batch as one message (what decode_batch reads and a checkpoint keeps): the rollouts,
   // then the rest of the step's end.
   io::ByteWriter w;
@@ -936,7 +1005,6 @@ RlTrainer::BatchMessage RlTrainer::receive_batch_message() {
   std::vector<uint8_t>& bytes = w.bytes();
   const uint8_t* end_bytes = end.data_ptr<uint8_t>();
   bytes.insert(bytes.end(), end_bytes + r.position(), end_bytes + end.numel());
-  BatchMessage message;
   message.payload = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
   std::memcpy(message.payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
   message.t_wait = seconds_since(t0);
@@ -958,7 +1026,7 @@ StepBatch RlTrainer::decode_batch(const BatchMessage& message, rl::PromptSampler
   batch.t_rollout_wait = r.get<double>();
   batch.t_weight_transfer = r.get<double>();
   batch.weight_bytes = r.get<double>();
-  batch.groups_sent_early = r.get<double>();
+  batch.groups_sent_early = message.groups_sent_early;
   batch.rollout_stop_signal = r.get<uint8_t>() != 0 && !message.from_checkpoint;
   // The producer's prompt order and easy lists, mirrored so that a checkpoint holds them.
   const auto epoch = r.get<int64_t>();
