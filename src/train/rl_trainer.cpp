@@ -31,6 +31,7 @@
 #include "rl/prompt_sampler.h"
 #include "rl/rl_state.h"
 #include "rl/rollout_batch.h"
+#include "rl/round_scorer.h"
 #include "rl/temperature.h"
 #include "rollout/rollout_setup.h"
 #include "runtime/error.h"
@@ -150,81 +151,6 @@ class StepTotals {
   size_t grid_;
   std::vector<double> values_;
   double unknown_ = 0;
-};
-
-// The scoring of one round's groups on the replica's first rank, on a thread of its own: groups
-// the generator reports queue up while a job runs, and each job scores all that are queued in
-// one call (code runs fill the sandbox pool). `on_scored` hears of each group when its rewards
-// are in (whether the generation was still running), on the caller's thread.
-class RoundScorer {
- public:
-  using Score = std::function<std::vector<double>(const std::vector<rl::Rollout>&)>;
-  using OnScored = std::function<void(size_t group, std::vector<rl::Rollout>& rollouts,
-                                      const double* values, bool generating)>;
-  RoundScorer(SerialWorker& worker, size_t groups, size_t group_size, Score score,
-              OnScored on_scored)
-      : worker_(worker), group_size_(group_size), score_(std::move(score)),
-        on_scored_(std::move(on_scored)), rollouts_(groups), values_(groups) {}
-  // A job still running reads the caller's data (an exception ended the round early).
-  ~RoundScorer() {
-    if (job_.valid()) job_.wait();
-  }
-  // Group k has finished.
-  void add(size_t k, std::vector<rl::Rollout> rollouts) {
-    ACERL_CHECK(rollouts.size() == group_size_, "group ", k, " finished with ", rollouts.size(),
-                " rollouts, not ", group_size_);
-    rollouts_[k] = std::move(rollouts);
-    queued_.push_back(k);
-    poll();
-  }
-  // Takes the rewards that are in and starts the next job.
-  void poll() { take(false); }
-  // Waits for every group: their values (2 per rollout: score, reason), in group order.
-  std::vector<double> finish() {
-    take(true);
-    std::vector<double> out;
-    for (size_t k = 0; k < values_.size(); ++k) {
-      ACERL_CHECK(values_[k].size() == 2 * group_size_, "group ", k, " was not scored");
-      out.insert(out.end(), values_[k].begin(), values_[k].end());
-    }
-    return out;
-  }
-
- private:
-  void take(bool wait) {
-    for (;;) {
-      if (job_.valid()) {
-        if (!wait && job_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
-        const std::vector<double> values = job_.get();
-        ACERL_CHECK(values.size() == 2 * group_size_ * in_job_.size(), "a scoring job returned ",
-                    values.size(), " values for ", in_job_.size(), " groups");
-        for (size_t i = 0; i < in_job_.size(); ++i) {
-          const size_t k = in_job_[i];
-          values_[k].assign(values.begin() + static_cast<std::ptrdiff_t>(2 * group_size_ * i),
-                            values.begin() + static_cast<std::ptrdiff_t>(2 * group_size_ * (i + 1)));
-          on_scored_(k, rollouts_[k], values_[k].data(), !wait);
-          rollouts_[k].clear();
-        }
-        in_job_.clear();
-      }
-      if (queued_.empty()) return;
-      std::vector<rl::Rollout> batch;
-      for (size_t k : queued_)
-        batch.insert(batch.end(), rollouts_[k].begin(), rollouts_[k].end());
-      in_job_.swap(queued_);
-      job_ = worker_.submit([this, batch = std::move(batch)] { return score_(batch); });
-      if (!wait) return;
-    }
-  }
-
-  SerialWorker& worker_;
-  size_t group_size_;
-  Score score_;
-  OnScored on_scored_;
-  std::vector<std::vector<rl::Rollout>> rollouts_;  // finished groups, until scored
-  std::vector<std::vector<double>> values_;         // scored groups' values
-  std::vector<size_t> queued_, in_job_;
-  std::future<std::vector<double>> job_;
 };
 
 // One step's work as the producer hands it to the consumer: this replica's kept rollouts (whole
@@ -838,7 +764,7 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
     // The replica's first rank scores the groups on scorer_ as the generator finishes them, and in
     // the split layout sends each kept group to its learners as soon as its rewards are in.
     const bool scoring = g.replica().rank() == 0;
-    std::optional<RoundScorer> round_scorer;
+    std::optional<rl::RoundScorer> round_scorer;
     if (scoring)
       round_scorer.emplace(
           *scorer_, mine.size(), G,
