@@ -3,8 +3,8 @@ quickstart task and model, one SFT run, then `acerl rl` colocated (every rank ge
 learns: dp = ranks), split at lag 0 and split at lag 1 (half the ranks learn, half generate),
 each for the same number of steps from the same SFT checkpoint. Reports per layout the median
 step time, the mean generate / score / learn seconds, both idle ratios, the weight-sync time, the
-overlap efficiency (t_generate + t_score + t_learn) / t_step, and math accuracy against step and
-wall-clock.
+overlap efficiency (t_generate + t_score + t_learn) / t_step, the share of kept groups sent while
+generation still ran, and math accuracy against step and wall-clock.
 
   python tests/bench/rl_split.py [--build build] [--ranks 2] [--steps 24] [--out DIR]
 """
@@ -56,6 +56,9 @@ def summary(trace):
                 np.median(col("time_rollout_wait_weights")[s] / step[s]))
             out["time_weight_sync_mean"] = float(np.mean(col("time_weight_sync")[s]))
             out["lag"] = [int(x) for x in col("lag")]
+            # kept groups sent while the rollout rank was still generating (streaming)
+            out["groups_sent_early_fraction"] = float(
+                np.sum(col("groups_sent_early")[s]) / max(1.0, np.sum(col("groups_kept")[s])))
         return out
 
 
@@ -94,6 +97,7 @@ def main():
               f" | overlap {r['overlap_efficiency']:.2f}"
               + (f" | learner idle {r['learner_idle_ratio']:.2f} | rollout idle "
                  f"{r['rollout_idle_ratio']:.2f} | weight sync {r['time_weight_sync_mean'] * 1e3:.1f} ms"
+                 f" | groups sent early {r['groups_sent_early_fraction']:.2f}"
                  if "lag" in r else ""), flush=True)
     json.dump(results, open(os.path.join(a.out, "results.json"), "w"), indent=1)
     print("results:", os.path.join(a.out, "results.json"))
