@@ -8,7 +8,6 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
-#include <future>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -63,6 +62,13 @@ constexpr int kBatchTag = 41;    // split layout: rollout rank -> learner, a ste
 constexpr int kWeightsTag = 42;  // split layout: learner -> rollout rank
 constexpr int kGroupTag = 43;    // split layout: rollout rank -> learner, one kept group
 constexpr double kHistogramMax = 4.0;  // nats; the last bin also holds everything above
+
+// Bytes as a uint8 tensor: what the split layout's messages travel and are kept as.
+torch::Tensor byte_tensor(const std::vector<uint8_t>& bytes) {
+  torch::Tensor t = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
+  std::memcpy(t.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  return t;
+}
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -696,8 +702,7 @@ rl::RlState RlTrainer::resume(bool resume_flag, const std::vector<Stage>& stages
       for (const auto& bytes : ahead.records) {
         BatchMessage message;
         message.from_checkpoint = true;
-        message.payload = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
-        std::memcpy(message.payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+        message.payload = byte_tensor(bytes);
         ahead_.push_back(std::move(message));
       }
     } else if (ahead.replicas > 0) {
@@ -874,9 +879,7 @@ void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& samp
     w.put<uint64_t>(ids->size());
     for (const auto& id : *ids) w.put(id);
   }
-  const std::vector<uint8_t>& bytes = w.bytes();
-  torch::Tensor payload = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
-  std::memcpy(payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  torch::Tensor payload = byte_tensor(w.bytes());
   for (int learner : learner_peers_) {  // every learner rank of the replica needs the rollouts
     sending_.emplace_back(group_->isend(payload, learner, kBatchTag), payload);
   }
@@ -887,9 +890,7 @@ void RlTrainer::send_group(const rl::GroupKey& key, const std::vector<rl::Rollou
                            size_t first, size_t count) {
   const std::vector<rl::Rollout> group(rollouts.begin() + static_cast<std::ptrdiff_t>(first),
                                        rollouts.begin() + static_cast<std::ptrdiff_t>(first + count));
-  const std::vector<uint8_t> bytes = rl::encode_group(key, group);
-  torch::Tensor payload = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
-  std::memcpy(payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  torch::Tensor payload = byte_tensor(rl::encode_group(key, group));
   for (int learner : learner_peers_)
     sending_.emplace_back(group_->isend(payload, learner, kGroupTag), payload);
   prune_sends();
@@ -931,8 +932,7 @@ RlTrainer::BatchMessage RlTrainer::receive_batch_message() {
   std::vector<uint8_t>& bytes = w.bytes();
   const uint8_t* end_bytes = end.data_ptr<uint8_t>();
   bytes.insert(bytes.end(), end_bytes + r.position(), end_bytes + end.numel());
-  message.payload = torch::empty({static_cast<int64_t>(bytes.size())}, torch::kUInt8);
-  std::memcpy(message.payload.data_ptr<uint8_t>(), bytes.data(), bytes.size());
+  message.payload = byte_tensor(bytes);
   message.t_wait = seconds_since(t0);
   return message;
 }
