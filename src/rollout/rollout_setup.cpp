@@ -91,12 +91,21 @@ std::vector<int64_t> prompt_ids(const data::PromptRecord& record, const tokenize
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
-std::pair<size_t, size_t> replica_share(size_t n, const parallel::ProcessGroups& groups) {
-  const size_t dp = static_cast<size_t>(groups.layout().dp),
-               r = static_cast<size_t>(groups.dp_rank());
-  const size_t base = n / dp, extra = n % dp;
+std::pair<size_t, size_t> share(size_t n, size_t parts, size_t r) {
+  const size_t base = n / parts, extra = n % parts;
   const size_t first = r * base + std::min(r, extra);
   return {first, base + (r < extra ? 1 : 0)};
+}
+
+size_t share_owner(size_t n, size_t parts, size_t i) {
+  const size_t base = n / parts, extra = n % parts;
+  // The first `extra` shares hold base + 1 items each, the others base.
+  if (i < extra * (base + 1)) return i / (base + 1);
+  return extra + (i - extra * (base + 1)) / base;
+}
+
+std::pair<size_t, size_t> replica_share(size_t n, const parallel::ProcessGroups& groups) {
+  return share(n, static_cast<size_t>(groups.layout().dp), static_cast<size_t>(groups.dp_rank()));
 }
 
 std::vector<Completion> gather_completions(const std::vector<Completion>& mine, size_t first,

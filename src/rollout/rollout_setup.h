@@ -23,7 +23,11 @@ GeneratorOptions generator_options(const config::Config& config, const tokenizer
 std::vector<int64_t> prompt_ids(const data::PromptRecord& record, const tokenizer::Tokenizer& tok,
                                 const tokenizer::ChatTemplate& chat, bool use_chat);
 
-// This replica's contiguous share [first, first + count) of n items over dp ranks.
+// Share r's contiguous part [first, first + count) of n items split over `parts` (the first
+// n % parts shares one longer), and the share that holds item i.
+std::pair<size_t, size_t> share(size_t n, size_t parts, size_t r);
+size_t share_owner(size_t n, size_t parts, size_t i);
+// This replica's share of n items over the dp ranks.
 std::pair<size_t, size_t> replica_share(size_t n, const parallel::ProcessGroups& groups);
 // Completions of every replica, in request order, on every rank (they are small: token ids and
 // per-token floats). `mine` are this replica's, for requests starting at `first`.
