@@ -73,11 +73,15 @@ void describe_parallel(Schema& s, ParallelConfig& c) {
   s.section("parallel", "layout of the ranks: world size = dp * pp * tp");
   s.add("tp", &c.tp, "tensor-parallel ranks (split heads, MLP and vocab)").min(1);
   s.add("pp", &c.pp, "pipeline-parallel stages (split layers)").min(1);
-  s.add("dp", &c.dp, "data-parallel replicas; 0 = world size / (tp * pp)").min(0);
+  s.add("dp", &c.dp,
+        "data-parallel replicas; 0 = world size / (tp * pp) (acerl rl's split layout: the "
+        "learner ranks / (tp * pp))")
+      .min(0);
   s.add("rollout_ranks", &c.rollout_ranks,
-        "acerl rl: the last this many ranks only generate and score (rollout replicas in the "
-        "learner's tp x pp layout, one per learner replica), the others only learn; 0 = every "
-        "rank does both (colocated). Other commands run colocated on every rank")
+        "acerl rl: the last this many ranks only generate and score (rollout replicas of "
+        "rollout_tp x pp ranks, any number of them for any number of learner replicas), the "
+        "others only learn (dp counts their replicas); 0 = every rank does both (colocated). "
+        "Other commands run colocated on every rank")
       .min(0);
   s.add("rollout_tp", &c.rollout_tp,
         "acerl rl split layout: the rollout replicas' tensor-parallel size: 0 = the learner's "

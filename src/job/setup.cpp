@@ -119,34 +119,46 @@ SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config) 
                     "), or 1 when pp = 1");
   const int learners = world - rollout_ranks;
   const int per_learner = tp * pp, per_rollout = rollout_tp * pp;
-  const bool fits = learners > 0 && learners % per_learner == 0 &&
-                    rollout_ranks == learners / per_learner * per_rollout;
-  // The rollout_ranks that would fit this world: n replicas of per_learner + per_rollout ranks.
-  const int per_pair = per_learner + per_rollout;
-  ACERL_USAGE_CHECK(
-      fits, "parallel.rollout_ranks = ", rollout_ranks, " does not fit ", world,
-      " ranks: the split layout has one rollout replica (", per_rollout,
-      " ranks: rollout_tp x pp) per learner replica (", per_learner,
-      " ranks: tp x pp), so rollout_ranks = world size x ", per_rollout, " / ", per_pair,
-      world % per_pair == 0
-          ? str(" (here ", world / per_pair * per_rollout, ", with ", world / per_pair,
-                " learner replicas)")
-          : str(" (the world size must be a multiple of ", per_pair, ")"),
-      ", or 0 for every rank to generate and learn");
+  auto fits = [&](int r) {
+    return r > 0 && r < world && r % per_rollout == 0 && (world - r) % per_learner == 0;
+  };
+  if (!fits(rollout_ranks)) {
+    std::string valid;
+    for (int r = 1; r < world; ++r)
+      if (fits(r)) valid += (valid.empty() ? "" : ", ") + std::to_string(r);
+    throw UsageError(str(
+        "parallel.rollout_ranks = ", rollout_ranks, " does not fit ", world,
+        " ranks: the rollout ranks form replicas of rollout_tp x pp = ", per_rollout,
+        " ranks and the other ranks learner replicas of tp x pp = ", per_learner,
+        " ranks, at least one of each; ",
+        valid.empty() ? str("no value fits ", world, " ranks")
+                      : str("on ", world, " ranks rollout_ranks can be ", valid),
+        " (or 0 for every rank to generate and learn)"));
+  }
   roles.split = true;
   roles.rollout = runtime.rank() >= learners;
   roles.gather = rollout_tp != tp;
   roles.learner_ranks = per_learner;
   roles.rollout_tp = rollout_tp;
+  roles.learners = learners;
+  roles.learner_replicas = learners / per_learner;
+  roles.rollout_replicas = rollout_ranks / per_rollout;
   const int side_rank = roles.rollout ? runtime.rank() - learners : runtime.rank();
-  const int replica = side_rank / (roles.rollout ? per_rollout : per_learner);
+  const int per_replica = roles.rollout ? per_rollout : per_learner;
+  roles.replica = side_rank / per_replica;
+  roles.position = side_rank % per_replica;
+  // Weight-sync group j: learner replica j and the rollout replicas i with i % L = j.
+  const int weights_group = roles.rollout ? roles.replica % roles.learner_replicas : roles.replica;
   check_mpi(MPI_Comm_split(runtime.world(), roles.rollout ? 1 : 0, side_rank, &roles.side),
             "MPI_Comm_split (rl sides)", runtime.world());
-  check_mpi(MPI_Comm_split(runtime.world(), replica, runtime.rank(), &roles.group),
+  check_mpi(MPI_Comm_split(runtime.world(), weights_group, runtime.rank(), &roles.group),
             "MPI_Comm_split (weight-sync groups)", runtime.world());
+  check_mpi(MPI_Comm_dup(runtime.world(), &roles.streams), "MPI_Comm_dup (group streams)",
+            runtime.world());
   check_mpi(MPI_Comm_set_name(roles.side, roles.rollout ? "rollout" : "learner"),
             "MPI_Comm_set_name", roles.side);
   check_mpi(MPI_Comm_set_name(roles.group, "weights"), "MPI_Comm_set_name", roles.group);
+  check_mpi(MPI_Comm_set_name(roles.streams, "groups"), "MPI_Comm_set_name", roles.streams);
   return roles;
 }
 

@@ -47,20 +47,26 @@ struct JobBasics {
 JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config,
                      MPI_Comm grid = MPI_COMM_NULL);
 
-// acerl rl's split layout (parallel.rollout_ranks = R > 0): the first world - R ranks learn, the
-// last R generate and score, in one rollout replica per learner replica. A rollout replica has
-// the learner's tp x pp layout (each rollout rank mirrors the learner rank of the same index:
-// R = world / 2), or with parallel.rollout_tp = 1 and pp = 1 a single rank holding the whole
-// model (R = learner replicas). Collective over the world: `side` is this rank's side, `group`
-// one learner replica and its rollout replica (learners first). UsageError, the same on every
-// rank, when R does not fit the world.
+// acerl rl's split layout (parallel.rollout_ranks = R > 0): the first world - R ranks learn, in
+// L learner replicas of tp x pp ranks; the last R generate and score, in R / (rollout_tp x pp)
+// rollout replicas, each in the learner's tp x pp layout (each rollout rank mirrors the learner
+// rank of the same position) or, with parallel.rollout_tp = 1 and pp = 1, one rank holding the
+// whole model. Any number of rollout replicas pairs with any number of learner replicas. Collective
+// over the world: `side` is this rank's side; `group` (weight sync) learner replica j and the
+// rollout replicas i with i % L = j (learners first, then by world rank); `streams` (a duplicate
+// of the world) carries the groups and step ends. UsageError, the same on every rank, listing the
+// values that would fit, when R does not fit the world.
 struct SplitRoles {
   bool split = false;    // rollout_ranks > 0
   bool rollout = false;  // this rank generates (else it learns)
   bool gather = false;   // rollout_tp = 1 < tp: the rollout rank gathers the learners' tp shards
-  int learner_ranks = 0;  // of one replica: the first group ranks
+  int learner_ranks = 0;  // of one learner replica (tp x pp): the first ranks of `group`
   int rollout_tp = 0;     // the rollout side's tp
-  MPI_Comm side = MPI_COMM_NULL, group = MPI_COMM_NULL;
+  int learners = 0;       // learner ranks in all: world ranks [0, learners)
+  int learner_replicas = 0, rollout_replicas = 0;
+  int replica = 0;   // this rank's replica on its side
+  int position = 0;  // this rank's place within its replica
+  MPI_Comm side = MPI_COMM_NULL, group = MPI_COMM_NULL, streams = MPI_COMM_NULL;
 };
 SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config);
 std::vector<int64_t> parse_layers_per_stage(const std::string& text);

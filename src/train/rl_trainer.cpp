@@ -1,6 +1,7 @@
 // The GRPO loop; see rl_trainer.h.
 #include "train/rl_trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <numeric>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "data/prompt_dataset.h"
 #include "io/bytes.h"
@@ -135,10 +137,8 @@ class StepTotals {
     }
     reason(type, r.reason) += 1;
   }
-  void all_reduce(parallel::Communicator& dp) {
-    torch::Tensor t = torch::tensor(values_, torch::kFloat64);
-    dp.all_reduce(t);
-    values_.assign(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+  void add(const double* values) {
+    for (size_t i = 0; i < values_.size(); ++i) values_[i] += values[i];
   }
   const std::vector<double>& values() const { return values_; }
   void assign(std::vector<double> values) {
@@ -165,6 +165,7 @@ struct StepBatch {
   explicit StepBatch(size_t grid) : totals(grid) {}
   std::vector<rl::Rollout> kept;
   std::vector<rl::GroupKey> kept_keys;  // the kept groups' keys, in the order of `kept`
+  std::vector<int> kept_learners;       // split: the learner replica each kept group goes to
   StepTotals totals;
   int64_t max_length = 0;  // longest response kept by any replica
   double t_generate = 0, t_score = 0;
@@ -227,25 +228,32 @@ class RlTrainer {
 
   // ---- the split layout: a rollout rank produces, its learner consumes (lag 0) ----
   bool learner() const { return !roles_.rollout; }
-  // Rollout rank -> its learner ranks (non-blocking, the buffer kept until sent): one group dynamic
-  // sampling keeps, from the scoring rank as soon as it is scored, from the replica's other ranks
-  // when the round's rewards reach them.
+  // Rollout rank: the ranks of learner replica `j` it sends groups and step ends to (on
+  // streams_): the one of its own position, or, gathered into a tp-1 rollout rank, all of them.
+  std::vector<int> learner_ranks_of(int j) const;
+  // Rollout rank -> learner replica `learner` (non-blocking, the buffer kept until sent): one
+  // group dynamic sampling keeps, from the scoring rank as soon as it is scored, from the
+  // replica's other ranks when the round's rewards reach them. Slot s of a round goes to the
+  // learner replica whose share of the round's prompts holds s, as in the colocated run.
   void send_group(const rl::GroupKey& key, const std::vector<rl::Rollout>& rollouts, size_t first,
-                  size_t count);
+                  size_t count, int learner);
   // Learner: files the group messages that have arrived (never waits).
   void poll_groups();
-  // Rollout rank -> its learner (non-blocking, the buffer kept until sent): the end of a step,
-  // with its kept groups' keys (the groups went ahead, send_group), the totals and the stage's
-  // prompt order and easy lists after it, which decode_batch() mirrors.
+  // Rollout rank -> every learner replica (non-blocking, the buffer kept until sent): the end of
+  // a step, with the keys of the kept groups it sent that replica (the groups went ahead,
+  // send_group), the totals and the stage's prompt order and easy lists after it, which
+  // decode_batch() mirrors.
   void send_batch(const StepBatch& batch, const rl::PromptSampler& sampler,
                   const rl::EasyPromptFilter& easy);
-  // A step's batch as the learner keeps it (reassembled from the step's end and its groups, in
-  // key order): its bytes, and how long the learner waited for it.
+  // A step's batch as the learner keeps it (reassembled from the step ends of every rollout
+  // replica and their groups, in key order): its bytes, and how long the learner waited for it.
   struct BatchMessage {
     torch::Tensor payload;  // uint8
     double t_wait = 0;
     double groups_sent_early = 0;  // (timing: not in the payload, which checkpoints keep)
-    bool from_checkpoint = false;  // (a stop signal it reports was the stopped run's)
+    // A stop signal reached a rollout rank (not in the payload either: a checkpoint's batches
+    // report none).
+    bool rollout_stop_signal = false;
   };
   BatchMessage receive_batch_message();
   // The message's batch; mirrors the producer's prompt order and easy lists into `sampler` and
@@ -311,11 +319,13 @@ class RlTrainer {
   std::unique_ptr<io::Trace> trace_;
   std::unique_ptr<RunControl> control_;
   job::SplitRoles roles_;
-  // Split: one learner replica and its rollout replica (learners first); the group ranks this
-  // rank exchanges with: a learner's rollout rank, a rollout rank's learners.
-  std::unique_ptr<parallel::Communicator> group_;
-  int rollout_peer_ = -1;
-  std::vector<int> learner_peers_;
+  // Split: weight sync within the group of learner replica j and the rollout replicas i with
+  // i % L = j (learners first). A learner rank sends its weights to weight_targets_ (the rank of
+  // its position in each of those rollout replicas, or their one rank when gathered); a rollout
+  // rank receives them from learner_peers_. Groups and step ends travel on streams_ (world
+  // ranks): a learner rank hears them from rollout_sources_ (one rank of every rollout replica).
+  std::unique_ptr<parallel::Communicator> group_, streams_;
+  std::vector<int> weight_targets_, learner_peers_, rollout_sources_;
   std::deque<std::pair<std::unique_ptr<parallel::CommRequest>, torch::Tensor>> sending_;
   rl::GroupInbox inbox_;  // learner: the groups received, filed by (step, round, slot)
   // Split at lag k > 0: the batches of the steps after this one that are already here (pulled
@@ -389,10 +399,11 @@ std::vector<Stage> RlTrainer::load_stages() {
     const int64_t per_epoch =
         (static_cast<int64_t>(s.prompts.size()) + s.prompts_per_step - 1) / s.prompts_per_step;
     s.steps = c.steps > 0 ? c.steps : per_epoch * c.epochs;
-    ACERL_USAGE_CHECK(s.prompts_per_step % groups_->layout().dp == 0, "stage ", c.name,
+    // (Split: the learner replicas'; rollout replicas take any share.)
+    const int replicas = roles_.split ? roles_.learner_replicas : groups_->layout().dp;
+    ACERL_USAGE_CHECK(s.prompts_per_step % replicas == 0, "stage ", c.name,
                       ": prompts_per_step = ", s.prompts_per_step,
-                      " must be a multiple of the data-parallel ranks (", groups_->layout().dp,
-                      ")");
+                      " must be a multiple of the data-parallel ranks (", replicas, ")");
     ACERL_USAGE_CHECK(
         s.longest_prompt + s.max_response <= architecture_.max_position_embeddings, "stage ",
         c.name, ": longest prompt (", s.longest_prompt, ") + max_response_length (", s.max_response,
@@ -589,10 +600,12 @@ void RlTrainer::build(std::vector<Stage>& stages) {
                       "always generate with the latest weights");
     roles_ = job::split_roles(runtime_, cfg_);
     // A rollout replica of tp 1 (parallel.rollout_tp) builds its grid with that tp.
+    // The rollout side's grid: its own replica count, and tp 1 when gathered
+    // (parallel.rollout_tp); parallel.dp is the learners'.
     config::Config side_cfg = cfg_;
-    if (roles_.rollout && roles_.gather) {
+    if (roles_.rollout) {
       side_cfg.parallel.tp = roles_.rollout_tp;
-      side_cfg.parallel.dp = 0;
+      side_cfg.parallel.dp = roles_.rollout_replicas;
     }
     auto basics = job::job_basics(runtime_, side_cfg, roles_.side);
     architecture_ = basics.architecture;
@@ -610,23 +623,28 @@ void RlTrainer::build(std::vector<Stage>& stages) {
   if (roles_.split) {
     group_ = parallel::make_axis(roles_.group, "weights",
                                  {g.device(), cfg_.run.collective_timeout_s});
-    const int me = group_->rank(), learners = roles_.learner_ranks;
+    streams_ = parallel::make_mpi_communicator(roles_.streams);
+    const int per_learner = roles_.learner_ranks, L = roles_.learner_replicas,
+              R = roles_.rollout_replicas, per_rollout = roles_.gather ? 1 : per_learner;
+    const int mirror = roles_.gather ? 0 : roles_.position;  // the rank of a rollout replica
     if (learner()) {
-      rollout_peer_ = roles_.gather ? learners : me + learners;
+      for (int i = 0; i < R; ++i) rollout_sources_.push_back(roles_.learners + i * per_rollout + mirror);
+      for (int i = roles_.replica, m = 0; i < R; i += L, ++m)
+        weight_targets_.push_back(per_learner + m * per_rollout + mirror);
     } else if (roles_.gather) {
-      for (int t = 0; t < learners; ++t) learner_peers_.push_back(t);
+      for (int t = 0; t < per_learner; ++t) learner_peers_.push_back(t);
     } else {
-      learner_peers_.push_back(me - learners);
+      learner_peers_.push_back(roles_.position);
     }
     if (g.device().is_cuda()) {  // NCCL starts now, on both sides, not at the first weights
       torch::Tensor probe = torch::zeros({1}, torch::TensorOptions().device(g.device()));
       group_->broadcast(probe, 0);
     }
     log0(str("parallel.rollout_ranks = ", cfg_.parallel.rollout_ranks, ": ranks 0-",
-             runtime_.size() - cfg_.parallel.rollout_ranks - 1, " learn, ranks ",
-             runtime_.size() - cfg_.parallel.rollout_ranks, "-", runtime_.size() - 1,
-             " generate and score (", g.layout().dp, " rollout replicas of tp ", roles_.rollout_tp,
-             " x pp ", g.layout().pp, roles_.gather ? ", gathering the learners' tp shards" : "",
+             roles_.learners - 1, " learn (", roles_.learner_replicas, " learner replicas), ranks ",
+             roles_.learners, "-", runtime_.size() - 1, " generate and score (",
+             roles_.rollout_replicas, " rollout replicas of tp ", roles_.rollout_tp, " x pp ",
+             g.layout().pp, roles_.gather ? ", gathering the learners' tp shards" : "",
              "), weights sent after every update; rl.max_lag = ", cfg_.rl.max_lag));
   }
 
@@ -694,21 +712,24 @@ rl::RlState RlTrainer::resume(bool resume_flag, const std::vector<Stage>& stages
       torch::NoGradGuard no_grad;
       for (const auto& p : model_->param_shards()) p.tensor.copy_(p.tensor.to(torch::kBFloat16));
     }
-    // Split, every rank needs its replica's batches; colocated, rank 0 only says they are unused.
+    // Split, every rank needs a learner replica's batches (a learner its own; a rollout rank one
+    // of them, for the prompt order, easy lists and totals they end with, which every learner
+    // replica's batch holds alike); colocated, rank 0 only says they are unused.
+    const int learner_replicas = roles_.split ? roles_.learner_replicas : groups_->layout().dp;
+    const int replica = learner() ? groups_->dp().rank() : roles_.replica % learner_replicas;
     const io::ReplicaRecords ahead = roles_.split || groups_->rank() == 0
-                                         ? io::read_replica_records(path, groups_->dp().rank())
+                                         ? io::read_replica_records(path, replica)
                                          : io::ReplicaRecords{};
-    if (roles_.split && ahead.replicas == groups_->layout().dp) {
+    if (roles_.split && ahead.replicas == learner_replicas) {
       for (const auto& bytes : ahead.records) {
         BatchMessage message;
-        message.from_checkpoint = true;
         message.payload = byte_tensor(bytes);
         ahead_.push_back(std::move(message));
       }
     } else if (ahead.replicas > 0) {
-      log0(str("resume: ", path, " holds the batches ", ahead.replicas,
-               " rollout replicas generated ahead; this layout (",
-               roles_.split ? str(groups_->layout().dp, " replicas") : std::string("colocated"),
+      log0(str("resume: ", path, " holds the batches generated ahead for ", ahead.replicas,
+               " learner replicas; this layout (",
+               roles_.split ? str(learner_replicas, " learner replicas") : std::string("colocated"),
                ") generates them afresh, so the run leaves the uninterrupted one's path"));
     }
     ACERL_USAGE_CHECK(state.stage <= stages.size(), "checkpoint ", path, " is at stage ",
@@ -755,6 +776,11 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
   auto skip = [&](size_t p) { return stage.cfg.easy_filter && easy.easy(stage.prompts[p].id); };
   auto epoch_end = [&] { easy.end_epoch(); };
   std::vector<std::pair<size_t, std::vector<double>>> group_rewards;  // this replica's groups
+  // Each of this replica's groups as (round, slot, its totals), summed over the replicas in that
+  // order at the end, so that the step's totals have the same last bits however many replicas
+  // generate (and colocated and split runs agree at any replica counts).
+  std::vector<double> group_totals;
+  double kept_here = 0;
   size_t needed = static_cast<size_t>(stage.prompts_per_step);
   for (int64_t round = 0; needed > 0; ++round) {
     std::vector<size_t> drawn = sampler.next(needed, skip, epoch_end);
@@ -763,8 +789,12 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
     std::vector<size_t> mine(drawn.begin() + static_cast<std::ptrdiff_t>(first),
                              drawn.begin() + static_cast<std::ptrdiff_t>(first + count));
     const auto G = static_cast<size_t>(stage.group_size);
-    auto key = [&](size_t k) {  // slot k of this round of the coming step
-      return rl::GroupKey{state.global_step + 1, round, static_cast<int64_t>(k)};
+    auto key = [&](size_t k) {  // this replica's prompt k of this round of the coming step
+      return rl::GroupKey{state.global_step + 1, round, static_cast<int64_t>(first + k)};
+    };
+    auto learner_of = [&](size_t k) {  // split: the learner replica that learns from it
+      return static_cast<int>(rollout::share_owner(
+          drawn.size(), static_cast<size_t>(roles_.learner_replicas), first + k));
     };
     // The replica's first rank scores the groups on scorer_ as the generator finishes them, and in
     // the split layout sends each kept group to its learners as soon as its rewards are in.
@@ -778,7 +808,7 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
             if (!roles_.split) return;
             apply_rewards(stage, values, group, 0, G);
             if (!keeps(group, 0, G)) return;
-            send_group(key(k), group, 0, G);
+            send_group(key(k), group, 0, G, learner_of(k));
             if (generating) batch.groups_sent_early += 1;
           });
     OnGroup on_group = [&](size_t k, std::vector<rl::Rollout> group) {
@@ -810,27 +840,31 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
       apply_rewards(stage, scores.data_ptr<double>(), rollouts, 0, rollouts.size());
     }
     batch.t_score += seconds_since(t0);
-    totals.drawn() += static_cast<double>(mine.size());
     for (size_t k = 0; k < mine.size(); ++k) {
       std::vector<double> r;
+      StepTotals group(cfg_.rl.entropy_grid.values.size());
+      group.drawn() = 1;
       for (size_t i = 0; i < G; ++i) {
         const rl::Rollout& x = rollouts[k * G + i];
         r.push_back(x.reward);
-        totals.add_rollout(x, stage.prompts[x.prompt].type);
+        group.add_rollout(x, stage.prompts[x.prompt].type);
       }
       group_rewards.emplace_back(mine[k], r);
-      if (!keeps(rollouts, k * G, G)) {
-        totals.dropped() += 1;
-        continue;
-      }
-      totals.kept() += 1;
+      const bool kept = keeps(rollouts, k * G, G);
+      (kept ? group.kept() : group.dropped()) = 1;
+      group_totals.push_back(static_cast<double>(round));
+      group_totals.push_back(static_cast<double>(first + k));
+      group_totals.insert(group_totals.end(), group.values().begin(), group.values().end());
+      if (!kept) continue;
+      kept_here += 1;
       batch.kept_keys.push_back(key(k));
+      if (roles_.split) batch.kept_learners.push_back(learner_of(k));
       // A rollout rank that did not score sends its kept groups now (the first one sent them).
-      if (roles_.split && !scoring) send_group(key(k), rollouts, k * G, G);
+      if (roles_.split && !scoring) send_group(key(k), rollouts, k * G, G, learner_of(k));
       for (size_t i = 0; i < G; ++i) batch.kept.push_back(rollouts[k * G + i]);
     }
     if (!cfg_.rl.drop_zero_variance_groups || round >= cfg_.rl.max_refill_rounds) break;
-    torch::Tensor kept_total = torch::tensor({totals.kept()}, torch::kFloat64);
+    torch::Tensor kept_total = torch::tensor({kept_here}, torch::kFloat64);
     g.dp().all_reduce(kept_total);
     needed = static_cast<size_t>(
         std::max(0.0, static_cast<double>(stage.prompts_per_step) - kept_total.item<double>()));
@@ -849,7 +883,16 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
   torch::Tensor t = torch::tensor({longest}, torch::kInt64);
   g.dp().all_reduce(t, parallel::ReduceOp::max);
   batch.max_length = t.item<int64_t>();
-  totals.all_reduce(g.dp());
+  {
+    const std::vector<double> all = parallel::all_gather_concat(group_totals, g.dp().mpi_comm());
+    const size_t width = 2 + totals.size();
+    std::vector<size_t> order;  // record starts, by (round, slot)
+    for (size_t at = 0; at < all.size(); at += width) order.push_back(at);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return std::tie(all[a], all[a + 1]) < std::tie(all[b], all[b + 1]);
+    });
+    for (size_t at : order) totals.add(&all[at + 2]);
+  }
   if (roles_.split) {
     torch::Tensor early = torch::tensor({batch.groups_sent_early}, torch::kFloat64);
     g.dp().all_reduce(early);
@@ -858,80 +901,112 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
   return batch;
 }
 
+std::vector<int> RlTrainer::learner_ranks_of(int j) const {
+  const int first = j * roles_.learner_ranks;
+  if (!roles_.gather) return {first + roles_.position};
+  std::vector<int> all;
+  for (int t = 0; t < roles_.learner_ranks; ++t) all.push_back(first + t);
+  return all;
+}
+
 void RlTrainer::send_batch(const StepBatch& batch, const rl::PromptSampler& sampler,
                            const rl::EasyPromptFilter& easy) {
-  io::ByteWriter w;
-  rl::write_keys(w, batch.kept_keys);
-  w.put(batch.groups_sent_early);
-  // The rest as a batch message has it (see receive_batch_message).
-  w.put(batch.totals.values());
-  w.put(batch.max_length);
-  w.put(batch.t_generate);
-  w.put(batch.t_score);
-  w.put(batch.weights_version);
-  w.put(batch.t_rollout_wait);
-  w.put(batch.t_weight_transfer);
-  w.put(batch.weight_bytes);
-  w.put<uint8_t>(batch.rollout_stop_signal ? 1 : 0);
-  w.put(sampler.epoch());
-  w.put<uint64_t>(sampler.cursor());
+  // The same for every learner replica: the rest as a batch message has it (see
+  // receive_batch_message).
+  io::ByteWriter tail;
+  tail.put(batch.totals.values());
+  tail.put(batch.max_length);
+  tail.put(batch.t_generate);
+  tail.put(batch.t_score);
+  tail.put(batch.weights_version);
+  tail.put(batch.t_rollout_wait);
+  tail.put(batch.t_weight_transfer);
+  tail.put(batch.weight_bytes);
+  // (Kept for the format of the batches checkpoints hold; the learner reads the flag before the
+  // tail, from every rollout replica.)
+  tail.put<uint8_t>(batch.rollout_stop_signal ? 1 : 0);
+  tail.put(sampler.epoch());
+  tail.put<uint64_t>(sampler.cursor());
   for (const auto* ids : {&easy.easy_prompts(), &easy.solved_this_epoch()}) {
-    w.put<uint64_t>(ids->size());
-    for (const auto& id : *ids) w.put(id);
+    tail.put<uint64_t>(ids->size());
+    for (const auto& id : *ids) tail.put(id);
   }
-  torch::Tensor payload = byte_tensor(w.bytes());
-  for (int learner : learner_peers_) {  // every learner rank of the replica needs the rollouts
-    sending_.emplace_back(group_->isend(payload, learner, kBatchTag), payload);
+  for (int j = 0; j < roles_.learner_replicas; ++j) {
+    std::vector<rl::GroupKey> keys;  // the kept groups this replica sent learner replica j
+    for (size_t k = 0; k < batch.kept_keys.size(); ++k)
+      if (batch.kept_learners[k] == j) keys.push_back(batch.kept_keys[k]);
+    io::ByteWriter w;
+    rl::write_keys(w, keys);
+    w.put(batch.groups_sent_early);
+    w.put<uint8_t>(batch.rollout_stop_signal ? 1 : 0);
+    std::vector<uint8_t>& bytes = w.bytes();
+    bytes.insert(bytes.end(), tail.bytes().begin(), tail.bytes().end());
+    torch::Tensor payload = byte_tensor(bytes);
+    for (int rank : learner_ranks_of(j))  // every learner rank of the replica needs the rollouts
+      sending_.emplace_back(streams_->isend(payload, rank, kBatchTag), payload);
   }
   prune_sends();
 }
 
 void RlTrainer::send_group(const rl::GroupKey& key, const std::vector<rl::Rollout>& rollouts,
-                           size_t first, size_t count) {
+                           size_t first, size_t count, int learner) {
   const std::vector<rl::Rollout> group(rollouts.begin() + static_cast<std::ptrdiff_t>(first),
                                        rollouts.begin() + static_cast<std::ptrdiff_t>(first + count));
   torch::Tensor payload = byte_tensor(rl::encode_group(key, group));
-  for (int learner : learner_peers_)
-    sending_.emplace_back(group_->isend(payload, learner, kGroupTag), payload);
+  for (int rank : learner_ranks_of(learner))
+    sending_.emplace_back(streams_->isend(payload, rank, kGroupTag), payload);
   prune_sends();
 }
 
 void RlTrainer::poll_groups() {
-  while (auto message = parallel::try_receive_bytes(group_->mpi_comm(), rollout_peer_, kGroupTag))
-    inbox_.file(message->data_ptr<uint8_t>(), static_cast<size_t>(message->numel()));
+  for (int source : rollout_sources_)
+    while (auto message = parallel::try_receive_bytes(streams_->mpi_comm(), source, kGroupTag))
+      inbox_.file(message->data_ptr<uint8_t>(), static_cast<size_t>(message->numel()));
 }
 
 RlTrainer::BatchMessage RlTrainer::receive_batch_message() {
   ACERL_PROFILE_PHASE("acerl::receive_rollouts");
   const auto t0 = Clock::now();
-  // Groups file themselves as they come, until the step's end; a rank sends its groups before
-  // the step's end, and messages between two ranks arrive in order, so they are all here then.
-  torch::Tensor end;
-  while (!end.defined()) {
-    int tag = -1;
-    torch::Tensor bytes = parallel::receive_bytes(group_->mpi_comm(), rollout_peer_, MPI_ANY_TAG,
-                                                  &tag, "weights");
-    ACERL_CHECK(tag == kGroupTag || tag == kBatchTag, "a message with tag ", tag,
-                " from rollout rank ", rollout_peer_, " (expected groups and step ends)");
-    if (tag == kGroupTag)
-      inbox_.file(bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()));
-    else
-      end = bytes;
-  }
-  io::ByteReader r(end.data_ptr<uint8_t>(), static_cast<size_t>(end.numel()));
-  const std::vector<rl::GroupKey> keys = rl::read_keys(r);
   BatchMessage message;
-  message.groups_sent_early = r.get<double>();
-  for (const rl::GroupKey& key : keys)
-    ACERL_CHECK(inbox_.has(key), "the end of step ", key.step, " from rollout rank ",
-                rollout_peer_, " came before the group of ", key.name());
-  // The batch as one message (what decode_batch reads and a checkpoint keeps): the rollouts,
-  // then the rest of the step's end.
+  std::vector<rl::GroupKey> keys;  // every rollout replica's groups for this learner replica
+  torch::Tensor first_end;         // the first rollout replica's step end
+  size_t tail_at = 0;              // where its tail starts
+  for (int source : rollout_sources_) {
+    // Groups file themselves as they come, until the step's end; a rank sends its groups before
+    // its step's end, and messages between two ranks arrive in order, so they are all here then.
+    torch::Tensor end;
+    while (!end.defined()) {
+      int tag = -1;
+      torch::Tensor bytes =
+          parallel::receive_bytes(streams_->mpi_comm(), source, MPI_ANY_TAG, &tag, "groups");
+      ACERL_CHECK(tag == kGroupTag || tag == kBatchTag, "a message with tag ", tag,
+                  " from rollout rank ", source, " (expected groups and step ends)");
+      if (tag == kGroupTag)
+        inbox_.file(bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()));
+      else
+        end = bytes;
+    }
+    io::ByteReader r(end.data_ptr<uint8_t>(), static_cast<size_t>(end.numel()));
+    for (const rl::GroupKey& key : rl::read_keys(r)) {
+      ACERL_CHECK(inbox_.has(key), "the end of step ", key.step, " from rollout rank ", source,
+                  " came before the group of ", key.name());
+      keys.push_back(key);
+    }
+    message.groups_sent_early = r.get<double>();  // (summed over the rollout replicas)
+    message.rollout_stop_signal = r.get<uint8_t>() != 0 || message.rollout_stop_signal;
+    if (!first_end.defined()) {
+      first_end = end;
+      tail_at = r.position();
+    }
+  }
+  // The batch as one message (what decode_batch reads and a checkpoint keeps): the rollouts in
+  // key order (the colocated replica's drawing order), then the rest of the step's end.
+  std::sort(keys.begin(), keys.end());
   io::ByteWriter w;
   rl::write_rollouts(w, inbox_.take(keys));
   std::vector<uint8_t>& bytes = w.bytes();
-  const uint8_t* end_bytes = end.data_ptr<uint8_t>();
-  bytes.insert(bytes.end(), end_bytes + r.position(), end_bytes + end.numel());
+  const uint8_t* end_bytes = first_end.data_ptr<uint8_t>();
+  bytes.insert(bytes.end(), end_bytes + tail_at, end_bytes + first_end.numel());
   message.payload = byte_tensor(bytes);
   message.t_wait = seconds_since(t0);
   return message;
@@ -953,7 +1028,8 @@ StepBatch RlTrainer::decode_batch(const BatchMessage& message, rl::PromptSampler
   batch.t_weight_transfer = r.get<double>();
   batch.weight_bytes = r.get<double>();
   batch.groups_sent_early = message.groups_sent_early;
-  batch.rollout_stop_signal = r.get<uint8_t>() != 0 && !message.from_checkpoint;
+  r.get<uint8_t>();  // (the first rollout replica's stop signal: the message has all of theirs)
+  batch.rollout_stop_signal = message.rollout_stop_signal;
   // The producer's prompt order and easy lists, mirrored so that a checkpoint holds them.
   const auto epoch = r.get<int64_t>();
   const auto cursor = r.get<uint64_t>();
@@ -1011,11 +1087,14 @@ void RlTrainer::send_weights(int64_t version, WeightsFlag flag) {
   // A copy (the next update may not touch it), in the wire precision.
   torch::Tensor payload = torch::cat(flat).to(weight_dtype());
   torch::Tensor header = torch::tensor({version, static_cast<int64_t>(flag)}, torch::kInt64);
-  sending_.emplace_back(group_->isend(header, rollout_peer_, kWeightsTag), header);
-  for (auto [start, length] :
-       weight_buckets(payload.numel(), payload.element_size(), cfg_.rl.weight_bucket_mb)) {
-    torch::Tensor bucket = payload.narrow(0, start, length);
-    sending_.emplace_back(group_->isend(bucket, rollout_peer_, kWeightsTag), bucket);
+  const auto buckets =
+      weight_buckets(payload.numel(), payload.element_size(), cfg_.rl.weight_bucket_mb);
+  for (int target : weight_targets_) {
+    sending_.emplace_back(group_->isend(header, target, kWeightsTag), header);
+    for (auto [start, length] : buckets) {
+      torch::Tensor bucket = payload.narrow(0, start, length);
+      sending_.emplace_back(group_->isend(bucket, target, kWeightsTag), bucket);
+    }
   }
   prune_sends();
   last_weight_sync_s_ = seconds_since(t0);

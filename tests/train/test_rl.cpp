@@ -423,7 +423,7 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
       mpiexec(4) + " " + rl_cmd(f, "split_lag0", args + " --parallel.rollout_ranks=2"), 600);
   INFO(split.out << split.err);
   REQUIRE(split.exit_code == 0);
-  CHECK_THAT(split.out, Contains("ranks 0-1 learn, ranks 2-3 generate and score"));
+  CHECK_THAT(split.out, Contains("ranks 0-1 learn (2 learner replicas), ranks 2-3 generate and score"));
   const std::string dir = f.sft.dir + "/";
   // Every trace column but the timings, every rollout row, and the final weights.
   CHECK(trace_tool("untimed", dir + "split_colocated/trace.h5", dir + "split_lag0/trace.h5",
@@ -612,6 +612,80 @@ TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, dete
         "equal 29\n");
 }
 
+TEST_CASE("rl split with more or fewer rollout replicas than learner replicas: each learner "
+          "replica learns the groups its colocated counterpart would; a lag-1 run stopped and "
+          "resumed continues bit for bit",
+          "[rl-e2e]") {
+  const RlFixture& f = rl_fixture();
+  const std::string dir = f.sft.dir + "/";
+  // Refill rounds draw odd prompt counts, which split unevenly over 2 rollout replicas.
+  const std::string args =
+      " --rl.temperature=auto --rl.drop_zero_variance_groups=true --rl.max_refill_rounds=2"
+      " --rl.easy_filter=true --rl.steps=4 --rl.trace_rollouts=true";
+  // The sampled tokens do not depend on which replica generates a prompt, or with which others
+  // (see the rollout_tp = 1 test): the same rollouts, rewards and drawing, whatever the split.
+  // The log-probs can differ in the last bits with the batch a prompt decodes in, so the
+  // updates agree to rounding.
+  auto same_rollouts = [&](const std::string& a, const std::string& b) {
+    for (const char* name : {"reward/math", "response_length_mean", "groups_kept",
+                             "groups_dropped", "prompts_drawn"})
+      CHECK(column(dir + a + "/trace.h5", name) == column(dir + b + "/trace.h5", name));
+    CHECK(python_out("import h5py, numpy, sys\n"
+                     "a, b = (h5py.File(p, 'r')['rl_rollouts'] for p in sys.argv[1:3])\n"
+                     "names = ['step', 'prompt_index', 'sample', 'reward', 'length']\n"
+                     "print(a['step'].size, all(numpy.array_equal(a[n][...], b[n][...]) "
+                     "for n in names))",
+                     quote(dir + a + "/trace.h5") + " " + quote(dir + b + "/trace.h5")) ==
+          "64 True\n");  // 4 steps x 4 prompts x 4 samples
+    const std::vector<double> x = column(dir + a + "/trace.h5", "loss"),
+                              y = column(dir + b + "/trace.h5", "loss");
+    REQUIRE(x.size() == 4);
+    for (size_t i = 0; i < x.size(); ++i) CHECK(x[i] == Approx(y[i]).margin(1e-4));
+  };
+  // One learner and two rollout replicas (3 ranks) against the colocated single rank.
+  auto one = run_process(rl_cmd(f, "uneven_colocated1", args), 600);
+  INFO(one.out << one.err);
+  REQUIRE(one.exit_code == 0);
+  auto wide = run_process(
+      mpiexec(3) + " " + rl_cmd(f, "uneven_1x2", args + " --parallel.rollout_ranks=2"), 600);
+  INFO(wide.out << wide.err);
+  REQUIRE(wide.exit_code == 0);
+  CHECK_THAT(wide.out, Contains("ranks 0-0 learn (1 learner replicas), ranks 1-2 generate and "
+                                "score (2 rollout replicas"));
+  same_rollouts("uneven_colocated1", "uneven_1x2");
+  // Two learner replicas and one rollout replica against colocated dp 2.
+  auto two = run_process(mpiexec(2) + " " + rl_cmd(f, "uneven_colocated2",
+                                                   args + " --parallel.dp=2"),
+                         600);
+  INFO(two.out << two.err);
+  REQUIRE(two.exit_code == 0);
+  auto narrow = run_process(mpiexec(3) + " " + rl_cmd(f, "uneven_2x1",
+                                                      args + " --parallel.dp=2"
+                                                             " --parallel.rollout_ranks=1"),
+                            600);
+  INFO(narrow.out << narrow.err);
+  REQUIRE(narrow.exit_code == 0);
+  same_rollouts("uneven_colocated2", "uneven_2x1");
+
+  // Lag 1 on 1 learner + 2 rollout replicas: the checkpoint of step 2 holds batch 3; the second
+  // rollout replica replays it from the learner replica's records.
+  const std::string lag = args + " --parallel.rollout_ranks=2 --rl.max_lag=1";
+  auto whole = run_process(mpiexec(3) + " " + rl_cmd(f, "uneven_lag1", lag), 600);
+  INFO(whole.out << whole.err);
+  REQUIRE(whole.exit_code == 0);
+  CHECK(column(dir + "uneven_lag1/trace.h5", "lag") == std::vector<double>{0, 1, 1, 1});
+  CHECK_THAT(stop_after_step_2(mpiexec(3) + " " + rl_cmd(f, "uneven_lag1_stop", lag),
+                               dir + "uneven_lag1_stop.log"),
+             Contains("exit=75"));
+  auto resumed =
+      run_process(mpiexec(3) + " " + rl_cmd(f, "uneven_lag1_stop", lag + " --resume"), 600);
+  INFO(resumed.out << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.out, Contains("resumed from"));
+  CHECK(trace_tool("untimed", dir + "uneven_lag1/trace.h5", dir + "uneven_lag1_stop/trace.h5",
+                   " rl rl_rollouts") == "equal 35\n");
+}
+
 TEST_CASE("rl split: a rollout rank killed mid-run ends the whole job, naming the rank",
           "[rl-e2e]") {
   const RlFixture& f = rl_fixture();
@@ -657,12 +731,22 @@ TEST_CASE("rl split: a failure the learners decide among themselves ends the rol
 TEST_CASE("rl: a split layout that does not fit the world is an error before any model is built",
           "[rl-e2e]") {
   const RlFixture& f = rl_fixture();
-  auto r = run_process(mpiexec(4) + " " + rl_cmd(f, "split_bad", " --parallel.rollout_ranks=1"),
-                       300);
+  // tp 2: learner replicas and rollout replicas are 2 ranks each; 1 rollout rank fits neither.
+  auto r = run_process(
+      mpiexec(4) + " " + rl_cmd(f, "split_bad", " --parallel.tp=2 --parallel.rollout_ranks=1"),
+      300);
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.err, Contains("parallel.rollout_ranks = 1 does not fit 4 ranks"));
-  CHECK_THAT(r.err, Contains("so rollout_ranks = world size x 1 / 2 (here 2, with 2 learner "
-                             "replicas)"));
+  CHECK_THAT(r.err, Contains("parallel.rollout_ranks = 1 does not fit 4 ranks: the rollout ranks "
+                             "form replicas of rollout_tp x pp = 2 ranks and the other ranks "
+                             "learner replicas of tp x pp = 2 ranks, at least one of each; on 4 "
+                             "ranks rollout_ranks can be 2 (or 0 for every rank to generate and "
+                             "learn)"));
+  // Learner replicas must still split each step's prompts evenly (3 do not split 4).
+  auto uneven = run_process(
+      mpiexec(4) + " " + rl_cmd(f, "split_uneven", " --parallel.rollout_ranks=1"), 300);
+  CHECK(uneven.exit_code == 2);
+  CHECK_THAT(uneven.err, Contains("prompts_per_step = 4 must be a multiple of the data-parallel "
+                                  "ranks (3)"));
 }
 
 TEST_CASE("rl: the update raises the reward on the training prompts, compared with lr = 0",
