@@ -1,12 +1,14 @@
 """The split layout against colocated RL on the same total ranks (a benchmark, not a test): the
 quickstart task and model, one SFT run, then `acerl rl` colocated (every rank generates, then
-learns: dp = ranks), split at lag 0 and split at lag 1 (half the ranks learn, half generate),
+learns: dp = ranks), split at lag 0 and split at lag 1 (by default half the ranks learn, half
+generate; --rollout-ranks R makes the last R ranks generate),
 each for the same number of steps from the same SFT checkpoint. Reports per layout the median
 step time, the mean generate / score / learn seconds, both idle ratios, the weight-sync time, the
 overlap efficiency (t_generate + t_score + t_learn) / t_step, the share of kept groups sent while
 generation still ran, and math accuracy against step and wall-clock.
 
-  python tests/bench/rl_split.py [--build build] [--ranks 2] [--steps 24] [--out DIR]
+  python tests/bench/rl_split.py [--build build] [--ranks 2] [--rollout-ranks R] [--steps 24]
+                                 [--out DIR]
 """
 import argparse
 import json
@@ -66,6 +68,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--ranks", type=int, default=2)
+    p.add_argument("--rollout-ranks", type=int, default=0,
+                   help="rollout ranks of the split runs (default: half the ranks)")
     p.add_argument("--steps", type=int, default=24)
     p.add_argument("--out", default=os.path.join(ROOT, "build/bench-rl-split"))
     a = p.parse_args()
@@ -77,11 +81,11 @@ def main():
         mpirun(a.ranks, [acerl, "sft", INI, f"--run.dir={sft}", f"--data.path={data}/sft.jsonl"],
                os.path.join(a.out, "sft.log"))
     start = os.path.join(sft, "checkpoints", open(os.path.join(sft, "checkpoints/latest")).read().strip())
-    half = a.ranks // 2
+    rollout = a.rollout_ranks or a.ranks // 2
     layouts = {
         "colocated": [f"--parallel.dp={a.ranks}"],
-        "split_lag0": [f"--parallel.rollout_ranks={half}"],
-        "split_lag1": [f"--parallel.rollout_ranks={half}", "--rl.max_lag=1"],
+        "split_lag0": [f"--parallel.rollout_ranks={rollout}"],
+        "split_lag1": [f"--parallel.rollout_ranks={rollout}", "--rl.max_lag=1"],
     }
     results = {}
     for name, extra in layouts.items():
