@@ -670,7 +670,8 @@ TEST_CASE("rl split with more or fewer rollout replicas than learner replicas: e
   // Lag 1 on 1 learner + 2 rollout replicas: the checkpoint of step 2 holds batch 3; the second
   // rollout replica replays it from the learner replica's records.
   const std::string lag = args + " --parallel.rollout_ranks=2 --rl.max_lag=1";
-  auto whole = run_process(mpiexec(3) + " " + rl_cmd(f, "uneven_lag1", lag), 600);
+  auto whole = run_process(
+      mpiexec(3) + " " + rl_cmd(f, "uneven_lag1", lag + " --checkpoint.interval=2"), 600);
   INFO(whole.out << whole.err);
   REQUIRE(whole.exit_code == 0);
   CHECK(column(dir + "uneven_lag1/trace.h5", "lag") == std::vector<double>{0, 1, 1, 1});
@@ -684,6 +685,21 @@ TEST_CASE("rl split with more or fewer rollout replicas than learner replicas: e
   CHECK_THAT(resumed.out, Contains("resumed from"));
   CHECK(trace_tool("untimed", dir + "uneven_lag1/trace.h5", dir + "uneven_lag1_stop/trace.h5",
                    " rl rl_rollouts") == "equal 35\n");
+  // The checkpoint of step 2 holds batch 3, per learner replica: restarted from it with one
+  // rollout replica instead of two, the learner learns step 3 from it as the first run did.
+  auto narrower = run_process(
+      mpiexec(2) + " " +
+          rl_cmd(f, "uneven_lag1_1x1",
+                 args + " --parallel.rollout_ranks=1 --rl.max_lag=1 --checkpoint.resume=" +
+                     quote(dir + "uneven_lag1/checkpoints/step_00000002.h5")),
+      600);
+  INFO(narrower.out << narrower.err);
+  REQUIRE(narrower.exit_code == 0);
+  for (const char* name : {"loss", "grad_norm", "entropy", "reward/math"}) {
+    const std::vector<double> restarted = column(dir + "uneven_lag1_1x1/trace.h5", name);
+    REQUIRE(restarted.size() == 2);
+    CHECK(restarted[0] == column(dir + "uneven_lag1/trace.h5", name)[2]);
+  }
 }
 
 TEST_CASE("rl split: a rollout rank killed mid-run ends the whole job, naming the rank",
