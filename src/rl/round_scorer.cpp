@@ -53,8 +53,9 @@ void RoundScorer::take(bool wait) {
       in_job_.clear();
     }
     if (queued_.empty()) return;
-    std::vector<Rollout> batch;
-    for (size_t k : queued_) batch.insert(batch.end(), rollouts_[k].begin(), rollouts_[k].end());
+    std::vector<const Rollout*> batch;  // (rollouts_ is never resized: the pointers hold)
+    for (size_t k : queued_)
+      for (const Rollout& r : rollouts_[k]) batch.push_back(&r);
     in_job_.swap(queued_);
     job_ = worker_.submit([this, batch = std::move(batch)] { return score_(batch); });
     ++jobs_;

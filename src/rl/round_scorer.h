@@ -16,8 +16,9 @@ namespace acerl::rl {
 
 class RoundScorer {
  public:
-  // Scores rollouts (on the worker's thread): 2 values per rollout, in their order.
-  using Score = std::function<std::vector<double>(const std::vector<Rollout>&)>;
+  // Scores rollouts (on the worker's thread): 2 values per rollout, in their order. They are the
+  // queued groups' own rollouts, not copies (read only, and untouched until their values are in).
+  using Score = std::function<std::vector<double>(const std::vector<const Rollout*>&)>;
   // Group `group` is scored: its rollouts and their values; `generating` when this came through
   // poll() (during generation) rather than finish().
   using OnScored = std::function<void(size_t group, std::vector<Rollout>& rollouts,

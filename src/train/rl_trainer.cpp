@@ -219,7 +219,7 @@ class RlTrainer {
   // The replica's first rank (on scorer_, while generation goes on): `rollouts`' rewards as
   // (score, reason) pairs, the reason as its index in kReasons (-1: another one).
   std::vector<double> reward_values(const Stage& stage,
-                                    const std::vector<rl::Rollout>& rollouts) const;
+                                    const std::vector<const rl::Rollout*>& rollouts) const;
   // Writes the pairs of reward_values into the rollouts.
   static void apply_rewards(const Stage& stage, const double* values,
                             std::vector<rl::Rollout>& rollouts, size_t first, size_t count);
@@ -450,25 +450,25 @@ std::vector<rl::Rollout> RlTrainer::generate(const Stage& stage, const std::vect
   return out;
 }
 
-std::vector<double> RlTrainer::reward_values(const Stage& stage,
-                                             const std::vector<rl::Rollout>& rollouts) const {
+std::vector<double> RlTrainer::reward_values(
+    const Stage& stage, const std::vector<const rl::Rollout*>& rollouts) const {
   std::vector<std::string> texts;
-  for (const auto& r : rollouts) {
+  for (const rl::Rollout* r : rollouts) {
     std::vector<int32_t> ids;
-    for (int64_t t : r.tokens)
+    for (int64_t t : r->tokens)
       if (t < tok_->vocab_size()) ids.push_back(static_cast<int32_t>(t));
     texts.push_back(tok_->decode(ids, /*skip_special=*/true));
   }
   std::vector<reward::RewardRequest> requests;
   for (size_t i = 0; i < rollouts.size(); ++i) {
-    const auto& p = stage.prompts[rollouts[i].prompt];
+    const auto& p = stage.prompts[rollouts[i]->prompt];
     requests.push_back({p.type, texts[i], &p.answer, &p.tests, p.where});
   }
   auto results = rewards_->score(requests);
   std::vector<double> values;
   for (size_t i = 0; i < results.size(); ++i) {
     values.push_back(results[i].score);
-    const auto& list = kReasons.at(stage.prompts[rollouts[i].prompt].type);
+    const auto& list = kReasons.at(stage.prompts[rollouts[i]->prompt].type);
     auto at = std::find(list.begin(), list.end(), results[i].reason);
     values.push_back(at == list.end() ? -1.0 : static_cast<double>(at - list.begin()));
   }
@@ -803,7 +803,9 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
     if (scoring)
       round_scorer.emplace(
           *scorer_, mine.size(), G,
-          [this, &stage](const std::vector<rl::Rollout>& r) { return reward_values(stage, r); },
+          [this, &stage](const std::vector<const rl::Rollout*>& r) {
+            return reward_values(stage, r);
+          },
           [&](size_t k, std::vector<rl::Rollout>& group, const double* values, bool generating) {
             if (!roles_.split) return;
             apply_rewards(stage, values, group, 0, G);

@@ -28,14 +28,24 @@ std::vector<rl::Rollout> group(size_t k) {
 }
 
 // The value pair of a rollout: (10 * prompt + sample, sample).
-std::vector<double> values_of(const std::vector<rl::Rollout>& rollouts) {
+std::vector<double> values_of(const std::vector<const rl::Rollout*>& rollouts) {
   std::vector<double> v;
-  for (const auto& r : rollouts) {
-    v.push_back(10.0 * static_cast<double>(r.prompt) + static_cast<double>(r.sample));
-    v.push_back(static_cast<double>(r.sample));
+  for (const rl::Rollout* r : rollouts) {
+    v.push_back(10.0 * static_cast<double>(r->prompt) + static_cast<double>(r->sample));
+    v.push_back(static_cast<double>(r->sample));
   }
   return v;
 }
+std::vector<double> values_of(const std::vector<rl::Rollout>& rollouts) {
+  std::vector<const rl::Rollout*> refs;
+  for (const auto& r : rollouts) refs.push_back(&r);
+  return values_of(refs);
+}
+
+// values_of as a score function.
+const rl::RoundScorer::Score score_values = [](const std::vector<const rl::Rollout*>& r) {
+  return values_of(r);
+};
 
 // Holds the first call of a score function until opened.
 class Gate {
@@ -74,9 +84,9 @@ TEST_CASE("groups that finish while the scorer is busy are scored together, in g
   std::vector<Heard> heard;
   rl::RoundScorer scorer(
       worker, 4, kG,
-      [&](const std::vector<rl::Rollout>& rollouts) {
+      [&](const std::vector<const rl::Rollout*>& rollouts) {
         std::vector<size_t> groups;
-        for (size_t i = 0; i < rollouts.size(); i += kG) groups.push_back(rollouts[i].prompt);
+        for (size_t i = 0; i < rollouts.size(); i += kG) groups.push_back(rollouts[i]->prompt);
         bool first;
         {
           std::lock_guard<std::mutex> lock(calls_mutex);
@@ -135,14 +145,14 @@ TEST_CASE("a round's scoring fails loudly: a group never added, a failed score, 
   SerialWorker worker;
   auto ignore = [](size_t, std::vector<rl::Rollout>&, const double*, bool) {};
   {
-    rl::RoundScorer scorer(worker, 2, kG, values_of, ignore);
+    rl::RoundScorer scorer(worker, 2, kG, score_values, ignore);
     scorer.add(0, group(0));
     CHECK_THROWS_WITH(scorer.finish(), Catch::Contains("group 1 of the round was not scored"));
   }
   {
     rl::RoundScorer scorer(
         worker, 2, kG,
-        [](const std::vector<rl::Rollout>&) -> std::vector<double> {
+        [](const std::vector<const rl::Rollout*>&) -> std::vector<double> {
           throw std::runtime_error("sandbox gone");
         },
         ignore);
@@ -150,7 +160,7 @@ TEST_CASE("a round's scoring fails loudly: a group never added, a failed score, 
     CHECK_THROWS_WITH(scorer.finish(), "sandbox gone");
   }
   {
-    rl::RoundScorer scorer(worker, 2, kG, values_of, ignore);
+    rl::RoundScorer scorer(worker, 2, kG, score_values, ignore);
     CHECK_THROWS_WITH(scorer.add(0, std::vector<rl::Rollout>(3)),
                       Catch::Contains("finished with 3 rollouts, not 2"));
     CHECK_THROWS_WITH(scorer.add(5, group(5)), Catch::Contains("group 5 of a round of 2"));
@@ -165,7 +175,7 @@ TEST_CASE("a round's scoring fails loudly: a group never added, a failed score, 
     {
       rl::RoundScorer scorer(
           worker, 1, kG,
-          [&](const std::vector<rl::Rollout>& r) {
+          [&](const std::vector<const rl::Rollout*>& r) {
             gate.wait();
             read_alive = alive;
             return values_of(r);
@@ -181,4 +191,24 @@ TEST_CASE("a round's scoring fails loudly: a group never added, a failed score, 
     opener.join();
     CHECK(read_alive);
   }
+}
+
+TEST_CASE("the score function reads the groups' own rollouts, not copies", "[rl]") {
+  SerialWorker worker;
+  std::vector<const rl::Rollout*> scored;  // what the score function saw
+  std::vector<const rl::Rollout*> handed;  // what the callback was handed, in the same order
+  rl::RoundScorer scorer(
+      worker, 2, kG,
+      [&](const std::vector<const rl::Rollout*>& r) {
+        scored.insert(scored.end(), r.begin(), r.end());
+        return values_of(r);
+      },
+      [&](size_t, std::vector<rl::Rollout>& rollouts, const double*, bool) {
+        for (const auto& r : rollouts) handed.push_back(&r);
+      });
+  scorer.add(1, group(1));
+  scorer.add(0, group(0));
+  scorer.finish();
+  REQUIRE(scored.size() == 2 * kG);
+  CHECK(scored == handed);
 }
