@@ -123,9 +123,16 @@ SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config) 
     return r > 0 && r < world && r % per_rollout == 0 && (world - r) % per_learner == 0;
   };
   if (!fits(rollout_ranks)) {
-    std::string valid;
-    for (int r = 1; r < world; ++r)
-      if (fits(r)) valid += (valid.empty() ? "" : ", ") + std::to_string(r);
+    std::string valid;  // the first few values that fit
+    int listed = 0;
+    for (int r = 1; r < world; ++r) {
+      if (!fits(r)) continue;
+      if (++listed > 8) {
+        valid += ", ...";
+        break;
+      }
+      valid += (valid.empty() ? "" : ", ") + std::to_string(r);
+    }
     throw UsageError(str(
         "parallel.rollout_ranks = ", rollout_ranks, " does not fit ", world,
         " ranks: the rollout ranks form replicas of rollout_tp x pp = ", per_rollout,

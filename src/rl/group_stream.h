@@ -17,7 +17,7 @@ namespace acerl::rl {
 struct GroupKey {
   int64_t step = 0;   // the global step the group is for (1-based)
   int64_t round = 0;  // dynamic sampling's round (0: the first draw)
-  int64_t slot = 0;   // the prompt's place among the replica's prompts of that round
+  int64_t slot = 0;   // the prompt's place among all the prompts drawn in that round
   bool operator<(const GroupKey& o) const {
     return std::tie(step, round, slot) < std::tie(o.step, o.round, o.slot);
   }

@@ -85,8 +85,8 @@ struct Stage {
   bool auto_temperature = false;
 };
 
-// The per-step sums every replica contributes (all-reduced over data-parallel ranks), in one
-// flat vector so that one collective carries them.
+// The per-step sums over the step's groups (each replica's groups, gathered over the
+// data-parallel ranks and added in key order), in one flat vector.
 class StepTotals {
  public:
   explicit StepTotals(size_t grid) : grid_(grid), values_(size(), 0.0) {}
@@ -226,7 +226,7 @@ class RlTrainer {
   // Whether dynamic sampling keeps a group of these rollouts.
   bool keeps(const std::vector<rl::Rollout>& rollouts, size_t first, size_t count) const;
 
-  // ---- the split layout: a rollout rank produces, its learner consumes (lag 0) ----
+  // ---- the split layout: rollout ranks produce, learner ranks consume ----
   bool learner() const { return !roles_.rollout; }
   // Rollout rank: the ranks of learner replica `j` it sends groups and step ends to (on
   // streams_): the one of its own position, or, gathered into a tp-1 rollout rank, all of them.
@@ -402,8 +402,9 @@ std::vector<Stage> RlTrainer::load_stages() {
     // (Split: the learner replicas'; rollout replicas take any share.)
     const int replicas = roles_.split ? roles_.learner_replicas : groups_->layout().dp;
     ACERL_USAGE_CHECK(s.prompts_per_step % replicas == 0, "stage ", c.name,
-                      ": prompts_per_step = ", s.prompts_per_step,
-                      " must be a multiple of the data-parallel ranks (", replicas, ")");
+                      ": prompts_per_step = ", s.prompts_per_step, " must be a multiple of the ",
+                      roles_.split ? "learner replicas" : "data-parallel ranks", " (", replicas,
+                      ")");
     ACERL_USAGE_CHECK(
         s.longest_prompt + s.max_response <= architecture_.max_position_embeddings, "stage ",
         c.name, ": longest prompt (", s.longest_prompt, ") + max_response_length (", s.max_response,
@@ -628,7 +629,8 @@ void RlTrainer::build(std::vector<Stage>& stages) {
               R = roles_.rollout_replicas, per_rollout = roles_.gather ? 1 : per_learner;
     const int mirror = roles_.gather ? 0 : roles_.position;  // the rank of a rollout replica
     if (learner()) {
-      for (int i = 0; i < R; ++i) rollout_sources_.push_back(roles_.learners + i * per_rollout + mirror);
+      for (int i = 0; i < R; ++i)
+        rollout_sources_.push_back(roles_.learners + i * per_rollout + mirror);
       for (int i = roles_.replica, m = 0; i < R; i += L, ++m)
         weight_targets_.push_back(per_learner + m * per_rollout + mirror);
     } else if (roles_.gather) {
@@ -640,10 +642,13 @@ void RlTrainer::build(std::vector<Stage>& stages) {
       torch::Tensor probe = torch::zeros({1}, torch::TensorOptions().device(g.device()));
       group_->broadcast(probe, 0);
     }
+    auto replicas = [](int n, const char* side) {
+      return str(n, " ", side, n == 1 ? " replica" : " replicas");
+    };
     log0(str("parallel.rollout_ranks = ", cfg_.parallel.rollout_ranks, ": ranks 0-",
-             roles_.learners - 1, " learn (", roles_.learner_replicas, " learner replicas), ranks ",
-             roles_.learners, "-", runtime_.size() - 1, " generate and score (",
-             roles_.rollout_replicas, " rollout replicas of tp ", roles_.rollout_tp, " x pp ",
+             roles_.learners - 1, " learn (", replicas(roles_.learner_replicas, "learner"),
+             "), ranks ", roles_.learners, "-", runtime_.size() - 1, " generate and score (",
+             replicas(roles_.rollout_replicas, "rollout"), " of tp ", roles_.rollout_tp, " x pp ",
              g.layout().pp, roles_.gather ? ", gathering the learners' tp shards" : "",
              "), weights sent after every update; rl.max_lag = ", cfg_.rl.max_lag));
   }
@@ -777,8 +782,8 @@ StepBatch RlTrainer::produce(const Stage& stage, rl::PromptSampler& sampler,
   auto epoch_end = [&] { easy.end_epoch(); };
   std::vector<std::pair<size_t, std::vector<double>>> group_rewards;  // this replica's groups
   // Each of this replica's groups as (round, slot, its totals), summed over the replicas in that
-  // order at the end, so that the step's totals have the same last bits however many replicas
-  // generate (and colocated and split runs agree at any replica counts).
+  // order at the end: the summation order does not depend on how many replicas generate (the
+  // totals do only where the groups' own values do).
   std::vector<double> group_totals;
   double kept_here = 0;
   size_t needed = static_cast<size_t>(stage.prompts_per_step);
@@ -994,7 +999,7 @@ RlTrainer::BatchMessage RlTrainer::receive_batch_message() {
                   " came before the group of ", key.name());
       keys.push_back(key);
     }
-    message.groups_sent_early = r.get<double>();  // (summed over the rollout replicas)
+    message.groups_sent_early = r.get<double>();  // (already all-reduced in produce)
     message.rollout_stop_signal = r.get<uint8_t>() != 0 || message.rollout_stop_signal;
     if (!first_end.defined()) {
       first_end = end;
@@ -1078,6 +1083,7 @@ std::vector<std::pair<int64_t, int64_t>> weight_buckets(int64_t numel, int64_t e
 
 void RlTrainer::send_weights(int64_t version, WeightsFlag flag) {
   ACERL_PROFILE_PHASE("acerl::send_weights");
+  if (weight_targets_.empty()) return;  // more learner than rollout replicas: not this one
   const auto t0 = Clock::now();
   torch::NoGradGuard no_grad;
   // This rank's parameters; gathered into a tp-1 rollout rank, a replicated one comes from the
@@ -1381,7 +1387,7 @@ int RlTrainer::run(bool resume_flag) {
       }
       if (roles_.split && !learner()) {
         // A rollout rank: step s generates with the weights after update
-        // max(start, s - 1 - max_lag), then hands the batch to its learner and moves on.
+        // max(start, s - 1 - max_lag), then hands the batch to the learners and moves on.
         const int64_t need =
             std::max(start_version, state.global_step - cfg_.rl.max_lag);  // s - 1 - max_lag
         auto t0 = Clock::now();
@@ -1396,6 +1402,22 @@ int RlTrainer::run(bool resume_flag) {
         batch.t_weight_transfer = weight_transfer_s_;
         batch.weight_bytes = weight_bytes_;
         weight_transfer_s_ = weight_bytes_ = 0;
+        {
+          // Over every rollout rank: the slowest one's times, and all the weight bytes received.
+          torch::Tensor slowest =
+              torch::tensor({batch.t_generate, batch.t_score, batch.t_rollout_wait,
+                             batch.t_weight_transfer},
+                            torch::kFloat64);
+          g.world().all_reduce(slowest, parallel::ReduceOp::max);
+          torch::Tensor bytes = torch::tensor({batch.weight_bytes}, torch::kFloat64);
+          g.world().all_reduce(bytes);
+          const double* t = slowest.data_ptr<double>();
+          batch.t_generate = t[0];
+          batch.t_score = t[1];
+          batch.t_rollout_wait = t[2];
+          batch.t_weight_transfer = t[3];
+          batch.weight_bytes = bytes.item<double>();
+        }
         batch.rollout_stop_signal = stop_signal_received();
         send_batch(batch, sampler, easy);
         ++state.global_step;

@@ -5,6 +5,7 @@
 #include "support/catch.h"
 
 #include <algorithm>
+#include <numeric>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -423,7 +424,8 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
       mpiexec(4) + " " + rl_cmd(f, "split_lag0", args + " --parallel.rollout_ranks=2"), 600);
   INFO(split.out << split.err);
   REQUIRE(split.exit_code == 0);
-  CHECK_THAT(split.out, Contains("ranks 0-1 learn (2 learner replicas), ranks 2-3 generate and score"));
+  CHECK_THAT(split.out,
+             Contains("ranks 0-1 learn (2 learner replicas), ranks 2-3 generate and score"));
   const std::string dir = f.sft.dir + "/";
   // Every trace column but the timings, every rollout row, and the final weights.
   CHECK(trace_tool("untimed", dir + "split_colocated/trace.h5", dir + "split_lag0/trace.h5",
@@ -453,8 +455,9 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
       "print(sum(n))",
       quote(dir + "split_lag0/checkpoints/step_00000005.h5")));
   REQUIRE(params > 1000);
+  // (The bytes every rollout rank received: both rollout replicas, fp32.)
   CHECK(column(dir + "split_lag0/trace.h5", "weight_sync_bytes") ==
-        std::vector<double>{0, 4 * params, 4 * params, 4 * params, 4 * params});
+        std::vector<double>{0, 8 * params, 8 * params, 8 * params, 8 * params});
   // The weights in many small buckets: still exact. In bf16: the rollout ranks generate with
   // rounded weights, which the learner's recomputed log-probs show.
   auto buckets = run_process(mpiexec(4) + " " + rl_cmd(f, "split_buckets",
@@ -474,7 +477,7 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
   REQUIRE(rounded.size() == 5);
   CHECK(rounded[0] == exact[0]);  // step 1: the start's weights on both sides
   CHECK(rounded[1] > 10 * std::max(exact[1], 1e-9));
-  CHECK(column(dir + "split_bf16/trace.h5", "weight_sync_bytes")[1] == 2 * params);
+  CHECK(column(dir + "split_bf16/trace.h5", "weight_sync_bytes")[1] == 4 * params);
 
   // Stop the split run after step 2 (SIGUSR1 reaches every rank), resume on 4 ranks.
   CHECK_THAT(stop_after_step_2(mpiexec(4) + " " +
@@ -630,13 +633,16 @@ TEST_CASE("rl split with more or fewer rollout replicas than learner replicas: e
     for (const char* name : {"reward/math", "response_length_mean", "groups_kept",
                              "groups_dropped", "prompts_drawn"})
       CHECK(column(dir + a + "/trace.h5", name) == column(dir + b + "/trace.h5", name));
+    // Every kept rollout in the same order: each learner replica learned its colocated
+    // counterpart's groups (a wrong routing would reorder prompt_index; the loss, summed over
+    // the replicas, would not show it).
     CHECK(python_out("import h5py, numpy, sys\n"
                      "a, b = (h5py.File(p, 'r')['rl_rollouts'] for p in sys.argv[1:3])\n"
                      "names = ['step', 'prompt_index', 'sample', 'reward', 'length']\n"
-                     "print(a['step'].size, all(numpy.array_equal(a[n][...], b[n][...]) "
+                     "print(a['step'].size > 0, all(numpy.array_equal(a[n][...], b[n][...]) "
                      "for n in names))",
                      quote(dir + a + "/trace.h5") + " " + quote(dir + b + "/trace.h5")) ==
-          "64 True\n");  // 4 steps x 4 prompts x 4 samples
+          "True True\n");
     const std::vector<double> x = column(dir + a + "/trace.h5", "loss"),
                               y = column(dir + b + "/trace.h5", "loss");
     REQUIRE(x.size() == 4);
@@ -650,9 +656,14 @@ TEST_CASE("rl split with more or fewer rollout replicas than learner replicas: e
       mpiexec(3) + " " + rl_cmd(f, "uneven_1x2", args + " --parallel.rollout_ranks=2"), 600);
   INFO(wide.out << wide.err);
   REQUIRE(wide.exit_code == 0);
-  CHECK_THAT(wide.out, Contains("ranks 0-0 learn (1 learner replicas), ranks 1-2 generate and "
+  CHECK_THAT(wide.out, Contains("ranks 0-0 learn (1 learner replica), ranks 1-2 generate and "
                                 "score (2 rollout replicas"));
   same_rollouts("uneven_colocated1", "uneven_1x2");
+  // Groups were dropped and refilled: rounds of other sizes than 4, split unevenly.
+  const std::vector<double> drawn = column(dir + "uneven_1x2/trace.h5", "prompts_drawn");
+  CHECK(std::accumulate(drawn.begin(), drawn.end(), 0.0) > 16);
+  const std::vector<double> dropped = column(dir + "uneven_1x2/trace.h5", "groups_dropped");
+  CHECK(std::any_of(dropped.begin(), dropped.end(), [](double d) { return d > 0; }));
   // Two learner replicas and one rollout replica against colocated dp 2.
   auto two = run_process(mpiexec(2) + " " + rl_cmd(f, "uneven_colocated2",
                                                    args + " --parallel.dp=2"),
@@ -674,7 +685,7 @@ TEST_CASE("rl split with more or fewer rollout replicas than learner replicas: e
       mpiexec(3) + " " + rl_cmd(f, "uneven_lag1", lag + " --checkpoint.interval=2"), 600);
   INFO(whole.out << whole.err);
   REQUIRE(whole.exit_code == 0);
-  CHECK(column(dir + "uneven_lag1/trace.h5", "lag") == std::vector<double>{0, 1, 1, 1});
+  REQUIRE(column(dir + "uneven_lag1/trace.h5", "lag") == std::vector<double>{0, 1, 1, 1});
   CHECK_THAT(stop_after_step_2(mpiexec(3) + " " + rl_cmd(f, "uneven_lag1_stop", lag),
                                dir + "uneven_lag1_stop.log"),
              Contains("exit=75"));
@@ -683,6 +694,7 @@ TEST_CASE("rl split with more or fewer rollout replicas than learner replicas: e
   INFO(resumed.out << resumed.err);
   REQUIRE(resumed.exit_code == 0);
   CHECK_THAT(resumed.out, Contains("resumed from"));
+  CHECK_THAT(resumed.out, Contains("rl done after 4 steps"));
   CHECK(trace_tool("untimed", dir + "uneven_lag1/trace.h5", dir + "uneven_lag1_stop/trace.h5",
                    " rl rl_rollouts") == "equal 35\n");
   // The checkpoint of step 2 holds batch 3, per learner replica: restarted from it with one
@@ -695,6 +707,8 @@ TEST_CASE("rl split with more or fewer rollout replicas than learner replicas: e
       600);
   INFO(narrower.out << narrower.err);
   REQUIRE(narrower.exit_code == 0);
+  // Step 3 from the stored batch (update 1's weights), step 4 generated afresh (update 2's).
+  CHECK(column(dir + "uneven_lag1_1x1/trace.h5", "lag") == std::vector<double>{1, 1});
   for (const char* name : {"loss", "grad_norm", "entropy", "reward/math"}) {
     const std::vector<double> restarted = column(dir + "uneven_lag1_1x1/trace.h5", name);
     REQUIRE(restarted.size() == 2);
@@ -761,8 +775,8 @@ TEST_CASE("rl: a split layout that does not fit the world is an error before any
   auto uneven = run_process(
       mpiexec(4) + " " + rl_cmd(f, "split_uneven", " --parallel.rollout_ranks=1"), 300);
   CHECK(uneven.exit_code == 2);
-  CHECK_THAT(uneven.err, Contains("prompts_per_step = 4 must be a multiple of the data-parallel "
-                                  "ranks (3)"));
+  CHECK_THAT(uneven.err, Contains("prompts_per_step = 4 must be a multiple of the learner "
+                                  "replicas (3)"));
 }
 
 TEST_CASE("rl: the update raises the reward on the training prompts, compared with lr = 0",
