@@ -79,14 +79,18 @@ void describe_parallel(Schema& s, ParallelConfig& c) {
       .min(0);
   s.add("rollout_ranks", &c.rollout_ranks,
         "acerl rl: the last this many ranks only generate and score (rollout replicas of "
-        "rollout_tp x pp ranks, any number of them for any number of learner replicas), the "
-        "others only learn (dp counts their replicas); 0 = every rank does both (colocated). "
+        "rollout_tp x rollout_pp ranks, any number of them for any number of learner "
+        "replicas), the others only learn (dp counts their replicas); 0 = every rank does both (colocated). "
         "Other commands run colocated on every rank")
       .min(0);
   s.add("rollout_tp", &c.rollout_tp,
         "acerl rl split layout: the rollout replicas' tensor-parallel size: 0 = the learner's "
-        "tp, or 1 with pp = 1 (each rollout rank holds the whole model; the learner's tp shards "
-        "are gathered into it)")
+        "tp, or 1 together with rollout_pp = 1 (each rollout replica is one rank holding the "
+        "whole model; the learner replica's tp and pp shards are gathered into it)")
+      .min(0);
+  s.add("rollout_pp", &c.rollout_pp,
+        "acerl rl split layout: the rollout replicas' pipeline stages: 0 = the learner's pp, or "
+        "1 together with rollout_tp = 1 (see rollout_tp)")
       .min(0);
 }
 

@@ -36,6 +36,7 @@ struct ParallelConfig {
   int dp = 0;  // 0: whatever is left of the world size after tp * pp
   int rollout_ranks = 0;  // acerl rl: ranks that only generate (0 = colocated)
   int rollout_tp = 0;     // acerl rl: the rollout replicas' tp (0 = the learner's)
+  int rollout_pp = 0;     // acerl rl: the rollout replicas' pp (0 = the learner's)
 };
 
 struct LogConfig {

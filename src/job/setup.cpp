@@ -113,12 +113,16 @@ SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config) 
   if (rollout_ranks == 0) return roles;
   const int tp = config.parallel.tp, pp = config.parallel.pp;
   const int rollout_tp = config.parallel.rollout_tp > 0 ? config.parallel.rollout_tp : tp;
-  ACERL_USAGE_CHECK(rollout_tp == tp || (rollout_tp == 1 && pp == 1), "parallel.rollout_tp = ",
-                    rollout_tp, " with tp = ", tp, ", pp = ", pp,
-                    ": the rollout replicas take the learner's tp (0 or ", tp,
-                    "), or 1 when pp = 1");
+  const int rollout_pp = config.parallel.rollout_pp > 0 ? config.parallel.rollout_pp : pp;
+  ACERL_USAGE_CHECK((rollout_tp == tp && rollout_pp == pp) || (rollout_tp == 1 && rollout_pp == 1),
+                    "parallel.rollout_tp = ", rollout_tp, ", rollout_pp = ", rollout_pp,
+                    " (0 = the learner's) with tp = ", tp, ", pp = ", pp,
+                    ": the rollout replicas take the learner's layout (rollout_tp = 0 or ", tp,
+                    ", rollout_pp = 0 or ", pp,
+                    "), or are one rank each holding the whole model (rollout_tp = 1 and "
+                    "rollout_pp = 1)");
   const int learners = world - rollout_ranks;
-  const int per_learner = tp * pp, per_rollout = rollout_tp * pp;
+  const int per_learner = tp * pp, per_rollout = rollout_tp * rollout_pp;
   auto fits = [&](int r) {
     return r > 0 && r < world && r % per_rollout == 0 && (world - r) % per_learner == 0;
   };
@@ -135,7 +139,7 @@ SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config) 
     }
     throw UsageError(str(
         "parallel.rollout_ranks = ", rollout_ranks, " does not fit ", world,
-        " ranks: the rollout ranks form replicas of rollout_tp x pp = ", per_rollout,
+        " ranks: the rollout ranks form replicas of rollout_tp x rollout_pp = ", per_rollout,
         " ranks and the other ranks learner replicas of tp x pp = ", per_learner,
         " ranks, at least one of each; ",
         valid.empty() ? str("no value fits ", world, " ranks")
@@ -144,9 +148,10 @@ SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config) 
   }
   roles.split = true;
   roles.rollout = runtime.rank() >= learners;
-  roles.gather = rollout_tp != tp;
+  roles.gather = per_rollout != per_learner;
   roles.learner_ranks = per_learner;
   roles.rollout_tp = rollout_tp;
+  roles.rollout_pp = rollout_pp;
   roles.learners = learners;
   roles.learner_replicas = learners / per_learner;
   roles.rollout_replicas = rollout_ranks / per_rollout;

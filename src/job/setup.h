@@ -48,10 +48,9 @@ JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config,
                      MPI_Comm grid = MPI_COMM_NULL);
 
 // acerl rl's split layout (parallel.rollout_ranks = R > 0): the first world - R ranks learn, in
-// L learner replicas of tp x pp ranks; the last R generate and score, in R / (rollout_tp x pp)
-// rollout replicas, each in the learner's tp x pp layout (each rollout rank mirrors the learner
-// rank of the same position) or, with parallel.rollout_tp = 1 and pp = 1, one rank holding the
-// whole model. Any number of rollout replicas pairs with any number of learner replicas. Collective
+// L learner replicas of tp x pp ranks; the last R generate and score, in rollout replicas, each
+// in the learner's tp x pp layout (each rollout rank mirrors the learner rank of the same
+// position) or, with parallel.rollout_tp = rollout_pp = 1, one rank holding the whole model. Any number of rollout replicas pairs with any number of learner replicas. Collective
 // over the world: `side` is this rank's side; `group` (weight sync) learner replica j and the
 // rollout replicas i with i % L = j (learners first, then by world rank); `streams` (a duplicate
 // of the world) carries the groups and step ends. UsageError, the same on every rank, listing the
@@ -59,9 +58,11 @@ JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config,
 struct SplitRoles {
   bool split = false;    // rollout_ranks > 0
   bool rollout = false;  // this rank generates (else it learns)
-  bool gather = false;   // rollout_tp = 1 < tp: the rollout rank gathers the learners' tp shards
+  // rollout_tp = rollout_pp = 1 < tp x pp: the rollout rank gathers the learners' tp and pp
+  // shards
+  bool gather = false;
   int learner_ranks = 0;  // of one learner replica (tp x pp): the first ranks of `group`
-  int rollout_tp = 0;     // the rollout side's tp
+  int rollout_tp = 0, rollout_pp = 0;  // the rollout side's layout
   int learners = 0;       // learner ranks in all: world ranks [0, learners)
   int learner_replicas = 0, rollout_replicas = 0;
   int replica = 0;   // this rank's replica on its side

@@ -63,6 +63,7 @@ constexpr int kHistogramBins = 20;
 constexpr int kBatchTag = 41;    // split layout: rollout rank -> learner, a step's end
 constexpr int kWeightsTag = 42;  // split layout: learner -> rollout rank
 constexpr int kGroupTag = 43;    // split layout: rollout rank -> learner, one kept group
+constexpr int kManifestTag = 44;  // split, gathered: learner -> rollout rank, what it sends
 constexpr double kHistogramMax = 4.0;  // nats; the last bin also holds everything above
 
 // Bytes as a uint8 tensor: what the split layout's messages travel and are kept as.
@@ -273,6 +274,16 @@ class RlTrainer {
   void send_weights(int64_t version, WeightsFlag flag);
   // Rollout rank: the next weights message into the model; its flag.
   WeightsFlag receive_weights();
+  // Split, at setup: what each weights message holds. Equal layouts: every parameter of the
+  // rank, in order. Gathered: each learner rank sends its rollout replicas a manifest (name,
+  // split dim, offset and length of each piece it sends: its tp slices, the replicated
+  // parameters from tp rank 0 only, of its pipeline stage), which the rollout rank maps onto its
+  // whole model by name, checking that the pieces cover every parameter once.
+  void weight_layout();
+  // Learner, gathered: whether this rank sends `shard` (a replicated one comes from tp rank 0).
+  bool sends(const model::ParamShard& shard) const {
+    return !roles_.gather || shard.split_dim >= 0 || groups_->tp().rank() == 0;
+  }
   // The weights' precision on the wire (rl.weight_sync_dtype).
   torch::ScalarType weight_dtype() const {
     return cfg_.rl.weight_sync_dtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
@@ -335,11 +346,19 @@ class RlTrainer {
   std::deque<BatchMessage> ahead_;
   int64_t run_end_step_ = 0;       // the last step of this invocation (rl.stop_after_stage)
   int64_t weights_version_ = 0;    // rollout rank: updates behind the weights it holds
+  // Rollout rank: what each of learner_peers_ sends in a weights message, in order (gathered:
+  // from its manifest).
+  struct WeightPiece {
+    torch::Tensor target;  // where it goes: a parameter, or its slice along a split dim
+    int64_t numel = 0;
+  };
+  std::vector<std::vector<WeightPiece>> weight_pieces_;
   double last_weight_sync_s_ = 0;  // learner: packing and posting the last weights
   // Rollout rank: receiving and unpacking weights since its last batch, and their bytes.
   double weight_transfer_s_ = 0, weight_bytes_ = 0;
   bool running_ = false;           // past setup: in the steps
   std::string last_checkpoint_;  // the newest checkpoint this run can go back to
+  config::Config side_cfg_;      // cfg_ with this rank's side's layout (a rollout rank's own)
   rollout::GeneratorOptions generation_;
   model::Precision precision_ = model::Precision::bf16;
 };
@@ -601,14 +620,16 @@ void RlTrainer::build(std::vector<Stage>& stages) {
                       "always generate with the latest weights");
     roles_ = job::split_roles(runtime_, cfg_);
     // A rollout replica of tp 1 (parallel.rollout_tp) builds its grid with that tp.
-    // The rollout side's grid: its own replica count, and tp 1 when gathered
-    // (parallel.rollout_tp); parallel.dp is the learners'.
-    config::Config side_cfg = cfg_;
+    // The rollout side's grid: its own replica count, and tp = pp = 1 when gathered
+    // (parallel.rollout_tp, rollout_pp; no stage partition); parallel.dp is the learners'.
+    side_cfg_ = cfg_;
     if (roles_.rollout) {
-      side_cfg.parallel.tp = roles_.rollout_tp;
-      side_cfg.parallel.dp = roles_.rollout_replicas;
+      side_cfg_.parallel.tp = roles_.rollout_tp;
+      side_cfg_.parallel.pp = roles_.rollout_pp;
+      side_cfg_.parallel.dp = roles_.rollout_replicas;
+      if (roles_.gather) side_cfg_.model.layers_per_stage.clear();
     }
-    auto basics = job::job_basics(runtime_, side_cfg, roles_.side);
+    auto basics = job::job_basics(runtime_, side_cfg_, roles_.side);
     architecture_ = basics.architecture;
     groups_ = std::move(basics.groups);
     tok_ = std::move(basics.tokenizer);
@@ -619,7 +640,7 @@ void RlTrainer::build(std::vector<Stage>& stages) {
     stop_after_stage_index(stages);  // a wrong name fails here, before any work
   });
   const parallel::ProcessGroups& g = *groups_;
-  model_ = job::build_model(cfg_, architecture_, g);
+  model_ = job::build_model(side_cfg_, architecture_, g);
   model_->set_activation_checkpointing(cfg_.model.activation_checkpointing);
   if (roles_.split) {
     group_ = parallel::make_axis(roles_.group, "weights",
@@ -638,6 +659,7 @@ void RlTrainer::build(std::vector<Stage>& stages) {
     } else {
       learner_peers_.push_back(roles_.position);
     }
+    weight_layout();
     if (g.device().is_cuda()) {  // NCCL starts now, on both sides, not at the first weights
       torch::Tensor probe = torch::zeros({1}, torch::TensorOptions().device(g.device()));
       group_->broadcast(probe, 0);
@@ -649,7 +671,7 @@ void RlTrainer::build(std::vector<Stage>& stages) {
              roles_.learners - 1, " learn (", replicas(roles_.learner_replicas, "learner"),
              "), ranks ", roles_.learners, "-", runtime_.size() - 1, " generate and score (",
              replicas(roles_.rollout_replicas, "rollout"), " of tp ", roles_.rollout_tp, " x pp ",
-             g.layout().pp, roles_.gather ? ", gathering the learners' tp shards" : "",
+             g.layout().pp, roles_.gather ? ", gathering the learner replica's shards" : "",
              "), weights sent after every update; rl.max_lag = ", cfg_.rl.max_lag));
   }
 
@@ -1090,8 +1112,7 @@ void RlTrainer::send_weights(int64_t version, WeightsFlag flag) {
   // first tp rank only.
   std::vector<torch::Tensor> flat;
   for (const auto& shard : model_->param_shards())
-    if (!roles_.gather || shard.split_dim >= 0 || group_->rank() == 0)
-      flat.push_back(shard.tensor.reshape({-1}));
+    if (sends(shard)) flat.push_back(shard.tensor.reshape({-1}));
   // A copy (the next update may not touch it), in the wire precision.
   torch::Tensor payload = torch::cat(flat).to(weight_dtype());
   torch::Tensor header = torch::tensor({version, static_cast<int64_t>(flag)}, torch::kInt64);
@@ -1108,56 +1129,91 @@ void RlTrainer::send_weights(int64_t version, WeightsFlag flag) {
   last_weight_sync_s_ = seconds_since(t0);
 }
 
+void RlTrainer::weight_layout() {
+  torch::NoGradGuard no_grad;
+  const std::vector<model::ParamShard> shards = model_->param_shards();
+  const int L = roles_.learner_replicas, per_learner = roles_.learner_ranks;
+  if (learner()) {
+    if (!roles_.gather) return;
+    io::ByteWriter w;
+    std::vector<const model::ParamShard*> sent;
+    for (const auto& p : shards)
+      if (sends(p)) sent.push_back(&p);
+    w.put<uint64_t>(sent.size());
+    for (const model::ParamShard* p : sent) {
+      w.put(p->name);
+      w.put<int64_t>(p->split_dim);
+      w.put<int64_t>(p->offset);
+      w.put<int64_t>(p->split_dim >= 0 ? p->tensor.size(p->split_dim) : 0);
+    }
+    torch::Tensor manifest = byte_tensor(w.bytes());
+    for (int i = roles_.replica; i < roles_.rollout_replicas; i += L)  // one rank each
+      sending_.emplace_back(streams_->isend(manifest, roles_.learners + i, kManifestTag),
+                            manifest);
+    return;
+  }
+  if (!roles_.gather) {  // the mirrored learner rank sends every parameter, in order
+    weight_pieces_.emplace_back();
+    for (const auto& p : shards) weight_pieces_.back().push_back({p.tensor, p.tensor.numel()});
+    return;
+  }
+  std::map<std::string, torch::Tensor> params;
+  std::map<std::string, int64_t> covered;
+  for (const auto& p : shards) params[p.name] = p.tensor;
+  const int first = (roles_.replica % L) * per_learner;  // world rank of the learner replica
+  for (int k = 0; k < per_learner; ++k) {
+    const torch::Tensor bytes =
+        parallel::receive_bytes(streams_->mpi_comm(), first + k, kManifestTag, nullptr, "groups");
+    io::ByteReader r(bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()));
+    std::vector<WeightPiece> pieces(r.get<uint64_t>());
+    for (WeightPiece& piece : pieces) {
+      const std::string name = r.get_string();
+      const auto split_dim = r.get<int64_t>(), offset = r.get<int64_t>(),
+                 length = r.get<int64_t>();
+      auto at = params.find(name);
+      ACERL_CHECK(at != params.end(), "learner rank ", first + k, " sends parameter ", name,
+                  ", which the rollout model does not have");
+      piece.target = split_dim >= 0 ? at->second.narrow(split_dim, offset, length) : at->second;
+      piece.numel = piece.target.numel();
+      covered[name] += piece.numel;
+    }
+    ACERL_CHECK(r.done(), "the weights manifest of learner rank ", first + k,
+                " has trailing bytes");
+    weight_pieces_.push_back(std::move(pieces));
+  }
+  for (const auto& [name, tensor] : params)
+    ACERL_CHECK(covered[name] == tensor.numel(), "the learner replica's ranks send ",
+                covered[name], " of the ", tensor.numel(), " elements of ", name);
+}
+
 WeightsFlag RlTrainer::receive_weights() {
   ACERL_PROFILE_PHASE("acerl::receive_weights");
   torch::NoGradGuard no_grad;
-  const auto shards = model_->param_shards();
-  const int tp = static_cast<int>(learner_peers_.size());  // learner ranks sending (gathered: tp)
   auto wire = torch::TensorOptions().dtype(weight_dtype()).device(groups_->device());
-  // What learner peer k sends: its slice of every split parameter, and (k = 0) the replicated
-  // ones; equal layouts: everything.
-  auto piece = [&](const model::ParamShard& p, int k) -> int64_t {
-    if (!roles_.gather) return p.tensor.numel();
-    if (p.split_dim >= 0) return p.tensor.numel() / tp;
-    return k == 0 ? p.tensor.numel() : 0;
-  };
   WeightsFlag flag = kContinue;
   std::vector<torch::Tensor> payloads;
   Clock::time_point arrived;  // the first header: from then on, transfer and unpacking
-  for (int k = 0; k < tp; ++k) {
+  for (size_t k = 0; k < learner_peers_.size(); ++k) {
     torch::Tensor header = torch::empty({2}, torch::kInt64);
-    group_->recv(header, learner_peers_[static_cast<size_t>(k)], kWeightsTag);
+    group_->recv(header, learner_peers_[k], kWeightsTag);
     if (k == 0) arrived = Clock::now();
     weights_version_ = header[0].item<int64_t>();
     flag = static_cast<WeightsFlag>(header[1].item<int64_t>());
     int64_t numel = 0;
-    for (const auto& p : shards) numel += piece(p, k);
+    for (const WeightPiece& piece : weight_pieces_[k]) numel += piece.numel;
     torch::Tensor payload = torch::empty({numel}, wire);
     for (auto [start, length] :
          weight_buckets(numel, payload.element_size(), cfg_.rl.weight_bucket_mb)) {
       torch::Tensor bucket = payload.narrow(0, start, length);
-      group_->recv(bucket, learner_peers_[static_cast<size_t>(k)], kWeightsTag);
+      group_->recv(bucket, learner_peers_[k], kWeightsTag);
     }
     payloads.push_back(payload);
   }
-  std::vector<int64_t> offsets(static_cast<size_t>(tp), 0);
-  for (const auto& p : shards) {
-    torch::Tensor full = p.tensor;
-    if (roles_.gather && p.split_dim >= 0) {  // the tp slices, in tp order, along split_dim
-      std::vector<int64_t> slice_shape(full.sizes().begin(), full.sizes().end());
-      slice_shape[static_cast<size_t>(p.split_dim)] /= tp;
-      std::vector<torch::Tensor> slices;
-      for (int k = 0; k < tp; ++k) {
-        const int64_t n = piece(p, k);
-        slices.push_back(payloads[static_cast<size_t>(k)]
-                             .narrow(0, offsets[static_cast<size_t>(k)], n)
-                             .view(slice_shape));
-        offsets[static_cast<size_t>(k)] += n;
-      }
-      full.copy_(torch::cat(slices, p.split_dim));  // bf16 on the wire: widened
-    } else {
-      full.copy_(payloads[0].narrow(0, offsets[0], full.numel()).view_as(full));
-      offsets[0] += full.numel();
+  for (size_t k = 0; k < payloads.size(); ++k) {
+    int64_t offset = 0;
+    for (const WeightPiece& piece : weight_pieces_[k]) {  // bf16 on the wire: widened
+      piece.target.copy_(payloads[k].narrow(0, offset, piece.numel).view(piece.target.sizes()));
+      offset += piece.numel;
     }
   }
   for (const auto& payload : payloads)

@@ -525,33 +525,45 @@ TEST_CASE("rl split at tp = 2: tensor-parallel shards sync to the rollout replic
                    dir + "split_tp2/checkpoints/step_00000003.h5") == "equal 51\n");
 }
 
-TEST_CASE("rl split with rollout_tp = 1: the learners' tp shards gather into a whole-model rollout "
-          "rank, which samples the tokens the colocated tp = 2 run samples",
+TEST_CASE("rl split with rollout_tp = rollout_pp = 1: a learner replica's tp or pp shards gather "
+          "into a whole-model rollout rank, which samples the tokens the colocated run samples",
           "[rl-e2e]") {
   const RlFixture& f = rl_fixture();
-  const std::string args = " --parallel.tp=2 --rl.temperature=auto --rl.steps=4";
-  auto colocated = run_process(mpiexec(2) + " " + rl_cmd(f, "gather_colocated", args), 600);
-  INFO(colocated.out << colocated.err);
-  REQUIRE(colocated.exit_code == 0);
-  // 3 ranks: a tp = 2 learner replica and one rollout rank holding the whole model.
-  auto split = run_process(
-      mpiexec(3) + " " +
-          rl_cmd(f, "gather_split", args + " --parallel.rollout_ranks=1 --parallel.rollout_tp=1"),
-      600);
-  INFO(split.out << split.err);
-  REQUIRE(split.exit_code == 0);
-  CHECK_THAT(split.out, Contains("gathering the learners' tp shards"));
-  // Sampling does not depend on the layout (tokens equal at tp 1 and 2), so rollouts from
-  // correctly gathered weights earn the same rewards at every step; the updates agree to
-  // rounding (the rollout's log-probs come from another layout).
   const std::string dir = f.sft.dir + "/";
-  for (const char* name : {"reward/math", "response_length_mean", "groups_kept"})
-    CHECK(column(dir + "gather_split/trace.h5", name) ==
-          column(dir + "gather_colocated/trace.h5", name));
-  const std::vector<double> a = column(dir + "gather_split/trace.h5", "loss"),
-                            b = column(dir + "gather_colocated/trace.h5", "loss");
-  REQUIRE(a.size() == 4);
-  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == Approx(b[i]).margin(1e-4));
+  for (const std::string layout : {"tp", "pp"}) {
+    INFO("learner " << layout << " = 2");
+    const std::string args =
+        " --parallel." + layout + "=2 --rl.temperature=auto --rl.steps=4";
+    const std::string colocated_run = "gather_" + layout + "_colocated",
+                      split_run = "gather_" + layout + "_split";
+    auto colocated = run_process(mpiexec(2) + " " + rl_cmd(f, colocated_run, args), 600);
+    INFO(colocated.out << colocated.err);
+    REQUIRE(colocated.exit_code == 0);
+    // 3 ranks: a learner replica of 2 ranks and one rollout rank holding the whole model.
+    auto split = run_process(
+        mpiexec(3) + " " +
+            rl_cmd(f, split_run,
+                   args + " --parallel.rollout_ranks=1 --parallel.rollout_tp=1"
+                          " --parallel.rollout_pp=1"),
+        600);
+    INFO(split.out << split.err);
+    REQUIRE(split.exit_code == 0);
+    CHECK_THAT(split.out, Contains("gathering the learner replica's shards"));
+    // Sampling does not depend on the layout (tokens equal at tp or pp 1 and 2), so rollouts
+    // from correctly gathered weights earn the same rewards at every step; the updates agree to
+    // rounding (the rollout's log-probs come from another layout).
+    for (const char* name : {"reward/math", "response_length_mean", "groups_kept"})
+      CHECK(column(dir + split_run + "/trace.h5", name) ==
+            column(dir + colocated_run + "/trace.h5", name));
+    const std::vector<double> a = column(dir + split_run + "/trace.h5", "loss"),
+                              b = column(dir + colocated_run + "/trace.h5", "loss");
+    REQUIRE(a.size() == 4);
+    for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == Approx(b[i]).margin(1e-4));
+    // The learner's log-probs of the sampled tokens match the rollout rank's to rounding at
+    // every step: the rollout rank generated with the learner's weights (a parameter gathered
+    // into the wrong place would put them far apart).
+    for (double m : column(dir + split_run + "/trace.h5", "logprob_mismatch")) CHECK(m < 1e-4);
+  }
 }
 
 TEST_CASE("rl split with rl.max_lag = 1: generation runs one update behind, deterministically; a "
@@ -767,10 +779,19 @@ TEST_CASE("rl: a split layout that does not fit the world is an error before any
       300);
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.err, Contains("parallel.rollout_ranks = 1 does not fit 4 ranks: the rollout ranks "
-                             "form replicas of rollout_tp x pp = 2 ranks and the other ranks "
-                             "learner replicas of tp x pp = 2 ranks, at least one of each; on 4 "
-                             "ranks rollout_ranks can be 2 (or 0 for every rank to generate and "
-                             "learn)"));
+                             "form replicas of rollout_tp x rollout_pp = 2 ranks and the other "
+                             "ranks learner replicas of tp x pp = 2 ranks, at least one of each; "
+                             "on 4 ranks rollout_ranks can be 2 (or 0 for every rank to generate "
+                             "and learn)"));
+  // A rollout layout that is neither the learner's nor one whole-model rank.
+  auto mixed = run_process(mpiexec(4) + " " + rl_cmd(f, "split_mixed",
+                                                     " --parallel.tp=2 --parallel.rollout_ranks=2"
+                                                     " --parallel.rollout_pp=2"),
+                           300);
+  CHECK(mixed.exit_code == 2);
+  CHECK_THAT(mixed.err, Contains("parallel.rollout_tp = 2, rollout_pp = 2 (0 = the learner's) "
+                                 "with tp = 2, pp = 1: the rollout replicas take the learner's "
+                                 "layout"));
   // Learner replicas must still split each step's prompts evenly (3 do not split 4).
   auto uneven = run_process(
       mpiexec(4) + " " + rl_cmd(f, "split_uneven", " --parallel.rollout_ranks=1"), 300);
