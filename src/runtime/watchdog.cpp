@@ -120,4 +120,17 @@ void fault_hang_point() {
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
+void fault_stall_point() {
+  static const char* rank_text = std::getenv("ACERL_FAULT_STALL_RANK");
+  static const char* step_text = std::getenv("ACERL_FAULT_STALL_STEP");
+  if (!rank_text || !step_text || g_step.load() != std::atoll(step_text)) return;
+  int rank = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank != std::atoi(rank_text)) return;
+  std::fprintf(stderr, "rank %d: fault hook: stalling outside any collective at step %s\n", rank,
+               step_text);
+  std::fflush(stderr);
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
 }  // namespace acerl

@@ -45,5 +45,9 @@ class CollectiveScope {
 // Test hook: with ACERL_FAULT_HANG_RANK=R and ACERL_FAULT_HANG_STEP=S set, rank R sleeps for
 // ever inside its first collective of step S (the hung rank the watchdog exists for).
 void fault_hang_point();
+// Test hook: with ACERL_FAULT_STALL_RANK=R and ACERL_FAULT_STALL_STEP=S set, rank R sleeps for
+// ever where it calls this at step S, outside any collective (a rank stuck in its own work, which
+// its own watchdog cannot see: the ranks waiting for it must).
+void fault_stall_point();
 
 }  // namespace acerl

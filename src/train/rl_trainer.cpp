@@ -1442,6 +1442,7 @@ int RlTrainer::run(bool resume_flag) {
         continue;
       }
       if (roles_.split && !learner()) {
+        fault_stall_point();
         // A rollout rank: step s generates with the weights after update
         // max(start, s - 1 - max_lag), then hands the batch to the learners and moves on.
         const int64_t need =

@@ -755,6 +755,27 @@ TEST_CASE("rl split: a rollout rank killed mid-run ends the whole job, naming th
   CHECK_THAT(r.out, !Contains("rl done"));
 }
 
+TEST_CASE("rl split: a rollout rank stuck in its own work (alive, outside any collective) ends "
+          "the job through the learner's watchdog, naming the wait",
+          "[rl-e2e]") {
+  // Rank 1 (the rollout rank) stops at step 3 before it generates; its own watchdog sees no
+  // collective. The learner waits for step 3's groups under the collective timeout.
+  const RlFixture& f = rl_fixture();
+  auto r = run_process("ACERL_FAULT_STALL_RANK=1 ACERL_FAULT_STALL_STEP=3 " + mpiexec(2) + " " +
+                           rl_cmd(f, "split_stall",
+                                  " --parallel.rollout_ranks=1 --rl.steps=20"
+                                  " --run.collective_timeout_s=5"),
+                       120);
+  INFO(r.out << r.err);
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code != 0);
+  CHECK(r.seconds < 60);
+  CHECK_THAT(r.err, Contains("rank 1: fault hook: stalling outside any collective at step 3"));
+  CHECK_THAT(r.err, Contains("rank 0: error: collective MPI_Mprobe on 'groups' at step 3 has not "
+                             "completed after"));
+  CHECK_THAT(r.out, !Contains("rl done"));
+}
+
 TEST_CASE("rl split: a failure the learners decide among themselves ends the rollout ranks too",
           "[rl-e2e]") {
   // Non-finite gradients from step 2 on, at most one such step: the learners fail together
