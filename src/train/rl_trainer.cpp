@@ -671,7 +671,7 @@ void RlTrainer::build(std::vector<Stage>& stages) {
              roles_.learners - 1, " learn (", replicas(roles_.learner_replicas, "learner"),
              "), ranks ", roles_.learners, "-", runtime_.size() - 1, " generate and score (",
              replicas(roles_.rollout_replicas, "rollout"), " of tp ", roles_.rollout_tp, " x pp ",
-             g.layout().pp, roles_.gather ? ", gathering the learner replica's shards" : "",
+             roles_.rollout_pp, roles_.gather ? ", gathering the learner replica's shards" : "",
              "), weights sent after every update; rl.max_lag = ", cfg_.rl.max_lag));
   }
 

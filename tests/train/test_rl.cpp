@@ -548,7 +548,8 @@ TEST_CASE("rl split with rollout_tp = rollout_pp = 1: a learner replica's tp or 
         600);
     INFO(split.out << split.err);
     REQUIRE(split.exit_code == 0);
-    CHECK_THAT(split.out, Contains("gathering the learner replica's shards"));
+    CHECK_THAT(split.out, Contains("(1 rollout replica of tp 1 x pp 1, gathering the learner "
+                                   "replica's shards)"));
     // Sampling does not depend on the layout (tokens equal at tp or pp 1 and 2), so rollouts
     // from correctly gathered weights earn the same rewards at every step; the updates agree to
     // rounding (the rollout's log-probs come from another layout).
