@@ -107,30 +107,32 @@ CollectiveScope::~CollectiveScope() {
   if (armed_) g_armed_ns = 0;
 }
 
-void fault_hang_point() {
-  static const char* rank_text = std::getenv("ACERL_FAULT_HANG_RANK");
-  static const char* step_text = std::getenv("ACERL_FAULT_HANG_STEP");
+namespace {
+
+// The fault hooks' common part: when the step is `step_text` and this is rank `rank_text` (both
+// from the environment, either unset: never), says `what` and sleeps for ever.
+void sleep_forever_if_named(const char* rank_text, const char* step_text, const char* what) {
   if (!rank_text || !step_text || g_step.load() != std::atoll(step_text)) return;
   int rank = -1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (rank != std::atoi(rank_text)) return;
-  std::fprintf(stderr, "rank %d: fault hook: hanging inside a collective at step %s\n", rank,
-               step_text);
+  std::fprintf(stderr, "rank %d: fault hook: %s at step %s\n", rank, what, step_text);
   std::fflush(stderr);
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
+}  // namespace
+
+void fault_hang_point() {
+  static const char* rank_text = std::getenv("ACERL_FAULT_HANG_RANK");
+  static const char* step_text = std::getenv("ACERL_FAULT_HANG_STEP");
+  sleep_forever_if_named(rank_text, step_text, "hanging inside a collective");
 }
 
 void fault_stall_point() {
   static const char* rank_text = std::getenv("ACERL_FAULT_STALL_RANK");
   static const char* step_text = std::getenv("ACERL_FAULT_STALL_STEP");
-  if (!rank_text || !step_text || g_step.load() != std::atoll(step_text)) return;
-  int rank = -1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank != std::atoi(rank_text)) return;
-  std::fprintf(stderr, "rank %d: fault hook: stalling outside any collective at step %s\n", rank,
-               step_text);
-  std::fflush(stderr);
-  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  sleep_forever_if_named(rank_text, step_text, "stalling outside any collective");
 }
 
 }  // namespace acerl
