@@ -159,17 +159,25 @@ SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config) 
   const int per_replica = roles.rollout ? per_rollout : per_learner;
   roles.replica = side_rank / per_replica;
   roles.position = side_rank % per_replica;
-  // Weight-sync group j: learner replica j and the rollout replicas i with i % L = j.
-  const int weights_group = roles.rollout ? roles.replica % roles.learner_replicas : roles.replica;
   check_mpi(MPI_Comm_split(runtime.world(), roles.rollout ? 1 : 0, side_rank, &roles.side),
             "MPI_Comm_split (rl sides)", runtime.world());
-  check_mpi(MPI_Comm_split(runtime.world(), weights_group, runtime.rank(), &roles.group),
-            "MPI_Comm_split (weight-sync groups)", runtime.world());
+  // Weight sync of position k: learner rank k of replica j (rank 0) and the rollout ranks of
+  // replicas i with i % L = j that take its shard.
+  const int weights_group = roles.rollout ? roles.replica % roles.learner_replicas : roles.replica;
+  for (int k = 0; k < per_learner; ++k) {
+    const bool member = roles.position == k || (roles.rollout && roles.gather);
+    MPI_Comm comm = MPI_COMM_NULL;
+    check_mpi(MPI_Comm_split(runtime.world(), member ? weights_group : MPI_UNDEFINED,
+                             roles.rollout ? 1 + runtime.rank() : 0, &comm),
+              "MPI_Comm_split (weight-sync groups)", runtime.world());
+    if (comm != MPI_COMM_NULL)
+      check_mpi(MPI_Comm_set_name(comm, "weights"), "MPI_Comm_set_name", comm);
+    roles.weights.push_back(comm);
+  }
   check_mpi(MPI_Comm_dup(runtime.world(), &roles.streams), "MPI_Comm_dup (group streams)",
             runtime.world());
   check_mpi(MPI_Comm_set_name(roles.side, roles.rollout ? "rollout" : "learner"),
             "MPI_Comm_set_name", roles.side);
-  check_mpi(MPI_Comm_set_name(roles.group, "weights"), "MPI_Comm_set_name", roles.group);
   check_mpi(MPI_Comm_set_name(roles.streams, "groups"), "MPI_Comm_set_name", roles.streams);
   return roles;
 }

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "model/precision.h"
@@ -50,24 +51,30 @@ JobBasics job_basics(const MpiRuntime& runtime, const config::Config& config,
 // acerl rl's split layout (parallel.rollout_ranks = R > 0): the first world - R ranks learn, in
 // L learner replicas of tp x pp ranks; the last R generate and score, in rollout replicas, each
 // in the learner's tp x pp layout (each rollout rank mirrors the learner rank of the same
-// position) or, with parallel.rollout_tp = rollout_pp = 1, one rank holding the whole model. Any number of rollout replicas pairs with any number of learner replicas. Collective
-// over the world: `side` is this rank's side; `group` (weight sync) learner replica j and the
-// rollout replicas i with i % L = j (learners first, then by world rank); `streams` (a duplicate
-// of the world) carries the groups and step ends. UsageError, the same on every rank, listing the
-// values that would fit, when R does not fit the world.
+// position) or, with parallel.rollout_tp = rollout_pp = 1, one rank holding the whole model.
+// Any number of rollout replicas pairs with any number of learner replicas: learner replica j
+// serves the rollout replicas i with i % L = j. Collective over the world: `side` is this rank's
+// side; `weights[k]` (weight sync, one communicator per position k of a learner replica) holds
+// learner rank k of replica j as its rank 0 and the rollout ranks that take that rank's shard
+// (of the rollout replicas j serves: the rank at position k, or, gathered, their one rank), so a
+// learner rank is in the one of its position, a mirrored rollout rank too, and a gathered one in
+// all of them (MPI_COMM_NULL where a rank is not a member); `streams` (a duplicate of the world)
+// carries the groups and step ends. UsageError, the same on every rank, listing the values that
+// would fit, when R does not fit the world.
 struct SplitRoles {
   bool split = false;    // rollout_ranks > 0
   bool rollout = false;  // this rank generates (else it learns)
   // rollout_tp = rollout_pp = 1 < tp x pp: the rollout rank gathers the learners' tp and pp
   // shards
   bool gather = false;
-  int learner_ranks = 0;  // of one learner replica (tp x pp): the first ranks of `group`
+  int learner_ranks = 0;  // of one learner replica (tp x pp)
   int rollout_tp = 0, rollout_pp = 0;  // the rollout side's layout
   int learners = 0;       // learner ranks in all: world ranks [0, learners)
   int learner_replicas = 0, rollout_replicas = 0;
   int replica = 0;   // this rank's replica on its side
   int position = 0;  // this rank's place within its replica
-  MPI_Comm side = MPI_COMM_NULL, group = MPI_COMM_NULL, streams = MPI_COMM_NULL;
+  MPI_Comm side = MPI_COMM_NULL, streams = MPI_COMM_NULL;
+  std::vector<MPI_Comm> weights;  // by learner position k (learner_ranks of them)
 };
 SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config);
 std::vector<int64_t> parse_layers_per_stage(const std::string& text);

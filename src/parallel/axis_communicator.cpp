@@ -136,6 +136,21 @@ void AxisCommunicator::broadcast(torch::Tensor& tensor, int root) {
   tensor.copy_(staged);
 }
 
+std::unique_ptr<CommRequest> AxisCommunicator::broadcast_async(torch::Tensor& tensor, int root) {
+  if (tensor.device().type() != device_type_)
+    return counted(*host_, [&] { return host_->broadcast_async(tensor, root); });
+  if (Communicator* d = device_.get())
+    return counted(*d, [&] { return d->broadcast_async(tensor, root); });
+  if (host_->size() == 1) return std::make_unique<Done>();
+  // Staged: the root sends a host copy; the others receive into one, copied back by wait().
+  torch::Tensor staged = host_->rank() == root
+                             ? to_host(tensor)
+                             : torch::empty(tensor.sizes(), tensor.options().device(torch::kCPU));
+  auto request = counted(*host_, [&] { return host_->broadcast_async(staged, root); });
+  if (host_->rank() == root) return std::make_unique<StagedSend>(std::move(request), staged);
+  return std::make_unique<StagedRecv>(std::move(request), staged, tensor);
+}
+
 void AxisCommunicator::send(const torch::Tensor& tensor, int dst, int tag) {
   isend(tensor, dst, tag)->wait();
 }

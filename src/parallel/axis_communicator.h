@@ -31,6 +31,7 @@ class AxisCommunicator final : public Communicator {
   torch::Tensor all_gather(const torch::Tensor& tensor, int64_t dim) override;
   torch::Tensor reduce_scatter(const torch::Tensor& tensor, int64_t dim) override;
   void broadcast(torch::Tensor& tensor, int root) override;
+  std::unique_ptr<CommRequest> broadcast_async(torch::Tensor& tensor, int root) override;
   void send(const torch::Tensor& tensor, int dst, int tag = 0) override;
   void recv(torch::Tensor& tensor, int src, int tag = 0) override;
   std::unique_ptr<CommRequest> isend(const torch::Tensor& tensor, int dst, int tag = 0) override;

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include <exception>
+#include <string>
 
 #include "runtime/error.h"
 #include "runtime/mpi_check.h"
@@ -101,6 +102,9 @@ class LocalCommunicator final : public Communicator {
   torch::Tensor all_gather(const torch::Tensor& t, int64_t) override { return t; }
   torch::Tensor reduce_scatter(const torch::Tensor& t, int64_t) override { return t; }
   void broadcast(torch::Tensor&, int) override {}
+  std::unique_ptr<CommRequest> broadcast_async(torch::Tensor& tensor, int) override {
+    return all_reduce_async(tensor);  // (the identity, complete at once)
+  }
   void send(const torch::Tensor&, int dst, int) override {
     throw Error(str("send to rank ", dst, " on a single-rank communicator"));
   }
@@ -119,8 +123,12 @@ class LocalCommunicator final : public Communicator {
 
 class MpiRequest final : public CommRequest {
  public:
-  MpiRequest(MPI_Request request, torch::Tensor staging, torch::Tensor target)
-      : request_(request), staging_(std::move(staging)), target_(std::move(target)) {}
+  // `comm`: the communicator's name, for the watchdog's message.
+  MpiRequest(MPI_Request request, torch::Tensor staging, torch::Tensor target, std::string comm)
+      : request_(request),
+        staging_(std::move(staging)),
+        target_(std::move(target)),
+        comm_(std::move(comm)) {}
   // Completes a request nobody waited for, except while an exception unwinds: the peer rank
   // may never post its side, and the job is about to abort anyway (the request is leaked).
   ~MpiRequest() override {
@@ -129,7 +137,7 @@ class MpiRequest final : public CommRequest {
   }
   void wait() override {
     if (done_) return;
-    CollectiveScope scope("MPI_Wait");
+    CollectiveScope scope("MPI_Wait", comm_.c_str());
     check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
     complete();
   }
@@ -148,6 +156,7 @@ class MpiRequest final : public CommRequest {
   }
   MPI_Request request_;
   torch::Tensor staging_, target_;  // staging: contiguous copy; target: where a receive lands
+  std::string comm_;
   bool done_ = false;
 };
 
@@ -200,7 +209,7 @@ class MpiCommunicator final : public Communicator {
                              mpi_op(ReduceOp::sum, buffer.scalar_type()), comm_, &request),
               "MPI_Iallreduce", comm_);
     return std::make_unique<MpiRequest>(request, staging,
-                                        staging.defined() ? tensor : torch::Tensor());
+                                        staging.defined() ? tensor : torch::Tensor(), name_);
   }
 
   torch::Tensor all_gather(const torch::Tensor& tensor, int64_t dim) override {
@@ -251,6 +260,25 @@ class MpiCommunicator final : public Communicator {
     if (!tensor.is_contiguous()) tensor.copy_(buffer);
   }
 
+  std::unique_ptr<CommRequest> broadcast_async(torch::Tensor& tensor, int root) override {
+    check_cpu(tensor);
+    if (rank_ == root) count((size_ - 1) * nbytes(tensor));
+    torch::Tensor staging = tensor.is_contiguous()
+                                ? torch::Tensor()
+                                : torch::empty_like(tensor, torch::MemoryFormat::Contiguous);
+    if (staging.defined() && rank_ == root) staging.copy_(tensor);
+    torch::Tensor& buffer = staging.defined() ? staging : tensor;
+    MPI_Request request = MPI_REQUEST_NULL;
+    check_mpi(MPI_Ibcast(buffer.data_ptr(), mpi_count(buffer.numel()),
+                         mpi_type(buffer.scalar_type()), root, comm_, &request),
+              "MPI_Ibcast", comm_);
+    // (Kept alive by the request: the root's buffer; elsewhere the staging copied back.)
+    if (rank_ == root)
+      return std::make_unique<MpiRequest>(request, buffer, torch::Tensor(), name_);
+    return std::make_unique<MpiRequest>(request, staging,
+                                        staging.defined() ? tensor : torch::Tensor(), name_);
+  }
+
   void send(const torch::Tensor& tensor, int dst, int tag) override {
     check_cpu(tensor);
     count(nbytes(tensor));
@@ -284,7 +312,7 @@ class MpiCommunicator final : public Communicator {
     check_mpi(MPI_Isend(buffer.data_ptr(), mpi_count(buffer.numel()),
                         mpi_type(buffer.scalar_type()), dst, tag, comm_, &request),
               "MPI_Isend", comm_);
-    return std::make_unique<MpiRequest>(request, buffer, torch::Tensor());
+    return std::make_unique<MpiRequest>(request, buffer, torch::Tensor(), name_);
   }
 
   std::unique_ptr<CommRequest> irecv(torch::Tensor& tensor, int src, int tag) override {
@@ -298,7 +326,7 @@ class MpiCommunicator final : public Communicator {
                         mpi_type(buffer.scalar_type()), src, tag, comm_, &request),
               "MPI_Irecv", comm_);
     return std::make_unique<MpiRequest>(request, staging,
-                                        staging.defined() ? tensor : torch::Tensor());
+                                        staging.defined() ? tensor : torch::Tensor(), name_);
   }
 
   void barrier() override {

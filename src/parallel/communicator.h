@@ -44,6 +44,10 @@ class Communicator {
   // Sum over ranks, then this rank's 1/size slice along `dim` (which size must divide).
   virtual torch::Tensor reduce_scatter(const torch::Tensor& tensor, int64_t dim) = 0;
   virtual void broadcast(torch::Tensor& tensor, int root) = 0;
+  // Non-blocking broadcast: the root's `tensor` is read, the others' written; it must stay alive
+  // and untouched until wait(). Every rank of the communicator issues its broadcasts in the same
+  // order, and all of them non-blocking (MPI does not match a blocking broadcast with one).
+  virtual std::unique_ptr<CommRequest> broadcast_async(torch::Tensor& tensor, int root) = 0;
   virtual void send(const torch::Tensor& tensor, int dst, int tag = 0) = 0;
   // Receives into `tensor`, whose shape and dtype must match what was sent.
   virtual void recv(torch::Tensor& tensor, int src, int tag = 0) = 0;

@@ -205,6 +205,17 @@ class NcclCommunicator final : public Communicator {
     if (!tensor.is_contiguous()) tensor.copy_(buffer);
   }
 
+  std::unique_ptr<CommRequest> broadcast_async(torch::Tensor& tensor, int root) override {
+    ACERL_CHECK(tensor.is_contiguous(), "NCCL broadcast_async needs a contiguous tensor");
+    check_device(tensor);
+    if (rank_ == root) count((size_ - 1) * nbytes(tensor));
+    auto work = enqueue("ncclBroadcast", tensor, [&](ncclComm_t comm, cudaStream_t s) {
+      return ncclBroadcast(tensor.data_ptr(), tensor.data_ptr(), tensor.numel(),
+                           nccl_type(tensor.scalar_type()), root, comm, s);
+    });
+    return std::make_unique<StreamRequest>(work);
+  }
+
   void send(const torch::Tensor& tensor, int dst, int tag) override {
     isend(tensor, dst, tag)->wait();
   }

@@ -16,7 +16,6 @@ namespace acerl::train {
 namespace {
 
 constexpr int kBatchTag = 41;     // rollout rank -> learner, a step's end
-constexpr int kWeightsTag = 42;   // learner -> rollout rank
 constexpr int kGroupTag = 43;     // rollout rank -> learner, one kept group
 constexpr int kManifestTag = 44;  // gathered: learner -> rollout rank, what it sends
 
@@ -54,26 +53,24 @@ torch::ScalarType weight_sync_dtype(const config::Config& cfg) {
 SplitLink::SplitLink(const job::SplitRoles& roles, const config::Config& cfg,
                      const parallel::ProcessGroups& groups, model::Qwen2ForCausalLM model)
     : roles_(roles), cfg_(cfg), groups_(groups), model_(std::move(model)) {
-  group_ = parallel::make_axis(roles_.group, "weights",
-                               {groups_.device(), cfg_.run.collective_timeout_s});
+  for (MPI_Comm comm : roles_.weights) {
+    if (comm == MPI_COMM_NULL) continue;
+    weights_.push_back(
+        parallel::make_axis(comm, "weights", {groups_.device(), cfg_.run.collective_timeout_s}));
+  }
   streams_ = parallel::make_mpi_communicator(roles_.streams);
-  const int per_learner = roles_.learner_ranks, L = roles_.learner_replicas,
-            R = roles_.rollout_replicas, per_rollout = roles_.gather ? 1 : per_learner;
+  const int per_rollout = roles_.gather ? 1 : roles_.learner_ranks;
   const int mirror = roles_.gather ? 0 : roles_.position;  // the rank of a rollout replica
   if (learner()) {
-    for (int i = 0; i < R; ++i)
+    for (int i = 0; i < roles_.rollout_replicas; ++i)
       rollout_sources_.push_back(roles_.learners + i * per_rollout + mirror);
-    for (int i = roles_.replica, m = 0; i < R; i += L, ++m)
-      weight_targets_.push_back(per_learner + m * per_rollout + mirror);
-  } else if (roles_.gather) {
-    for (int t = 0; t < per_learner; ++t) learner_peers_.push_back(t);
-  } else {
-    learner_peers_.push_back(roles_.position);
   }
   weight_layout();
   if (groups_.device().is_cuda()) {  // NCCL starts now, on both sides, not at the first weights
-    torch::Tensor probe = torch::zeros({1}, torch::TensorOptions().device(groups_.device()));
-    group_->broadcast(probe, 0);
+    for (auto& comm : weights_) {    // (a gathered rollout rank: in position order)
+      torch::Tensor probe = torch::zeros({1}, torch::TensorOptions().device(groups_.device()));
+      comm->broadcast(probe, 0);
+    }
   }
 }
 
@@ -233,7 +230,8 @@ StepBatch decode_batch(const BatchMessage& message, size_t grid, rl::PromptSampl
 
 void SplitLink::send_weights(int64_t version, WeightsFlag flag) {
   ACERL_PROFILE_PHASE("acerl::send_weights");
-  if (weight_targets_.empty()) return;  // more learner than rollout replicas: not this one
+  parallel::Communicator& comm = *weights_.front();  // a learner rank's one: rank 0 sends
+  if (comm.size() == 1) return;  // more learner than rollout replicas: none to send to
   const auto t0 = Clock::now();
   torch::NoGradGuard no_grad;
   // This rank's parameters; gathered into a tp-1 rollout rank, a replicated one comes from the
@@ -246,12 +244,11 @@ void SplitLink::send_weights(int64_t version, WeightsFlag flag) {
   torch::Tensor header = torch::tensor({version, static_cast<int64_t>(flag)}, torch::kInt64);
   const auto buckets =
       weight_buckets(payload.numel(), payload.element_size(), cfg_.rl.weight_bucket_mb);
-  for (int target : weight_targets_) {
-    sending_.emplace_back(group_->isend(header, target, kWeightsTag), header);
-    for (auto [start, length] : buckets) {
-      torch::Tensor bucket = payload.narrow(0, start, length);
-      sending_.emplace_back(group_->isend(bucket, target, kWeightsTag), bucket);
-    }
+  // One broadcast per piece to every rollout rank this rank serves (not one send each).
+  sending_.emplace_back(comm.broadcast_async(header, 0), header);
+  for (auto [start, length] : buckets) {
+    torch::Tensor bucket = payload.narrow(0, start, length);
+    sending_.emplace_back(comm.broadcast_async(bucket, 0), bucket);
   }
   prune_sends();
   last_send_s_ = seconds_since(t0);
@@ -319,9 +316,9 @@ WeightsFlag SplitLink::receive_weights() {
   WeightsFlag flag = kContinue;
   std::vector<torch::Tensor> payloads;
   Clock::time_point arrived;  // the first header: from then on, transfer and unpacking
-  for (size_t k = 0; k < learner_peers_.size(); ++k) {
+  for (size_t k = 0; k < weights_.size(); ++k) {  // from learner rank 0 of each
     torch::Tensor header = torch::empty({2}, torch::kInt64);
-    group_->recv(header, learner_peers_[k], kWeightsTag);
+    weights_[k]->broadcast_async(header, 0)->wait();  // (matches the root's non-blocking one)
     if (k == 0) arrived = Clock::now();
     weights_version_ = header[0].item<int64_t>();
     flag = static_cast<WeightsFlag>(header[1].item<int64_t>());
@@ -331,7 +328,7 @@ WeightsFlag SplitLink::receive_weights() {
     for (auto [start, length] :
          weight_buckets(numel, payload.element_size(), cfg_.rl.weight_bucket_mb)) {
       torch::Tensor bucket = payload.narrow(0, start, length);
-      group_->recv(bucket, learner_peers_[k], kWeightsTag);
+      weights_[k]->broadcast_async(bucket, 0)->wait();
     }
     payloads.push_back(payload);
   }

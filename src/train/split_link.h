@@ -4,7 +4,8 @@
 //     then every step's end (the keys of the groups sent, the totals, the prompt order and easy
 //     lists); the learner receives each message whole by a matched probe and files groups by
 //     (step, round, slot), never by arrival order;
-//   learner -> rollout, on the weight-sync group: every parameter after each update, flat, in
+//   learner -> rollout, broadcast by each learner rank over its weight-sync communicator to
+//     every rollout rank that takes its shard: every parameter after each update, flat, in
 //     rl.weight_bucket_mb pieces, fp32 or bf16, with its version and a continue / stop / end
 //     flag; mirrored onto a rollout replica of the learner's layout, or gathered from a learner
 //     replica's tp x pp shards into a whole-model rollout rank (by a manifest each learner rank
@@ -88,9 +89,10 @@ class SplitLink {
   // The next step's batch: waits for every rollout replica's step end (filing groups as they
   // come), then takes that step's groups in key order.
   BatchMessage receive_batch();
-  // After every update (non-blocking, the buffer kept until sent): every parameter, flat, in the
-  // wire precision, its version (updates done) and a flag, to this rank's rollout ranks (learner
-  // replica j serves the rollout replicas i with i mod L = j; none: nothing to do).
+  // After every update (non-blocking broadcasts, the buffers kept until done): every parameter,
+  // flat, in the wire precision, its version (updates done) and a flag, to this rank's rollout
+  // ranks (learner replica j serves the rollout replicas i with i mod L = j; none: nothing to
+  // do).
   void send_weights(int64_t version, WeightsFlag flag);
   // Packing and posting the last weights (seconds).
   double last_send_seconds() const { return last_send_s_; }
@@ -124,16 +126,19 @@ class SplitLink {
   const config::Config& cfg_;
   const parallel::ProcessGroups& groups_;
   model::Qwen2ForCausalLM model_;
-  // Weight sync within the group of learner replica j and the rollout replicas i with i % L = j
-  // (learners first). A learner rank sends its weights to weight_targets_ (the rank of its
-  // position in each of those rollout replicas, or their one rank when gathered); a rollout rank
-  // receives them from learner_peers_. Groups and step ends travel on streams_ (world ranks): a
-  // learner rank hears them from rollout_sources_ (one rank of every rollout replica).
-  std::unique_ptr<parallel::Communicator> group_, streams_;
-  std::vector<int> weight_targets_, learner_peers_, rollout_sources_;
+  // Weight sync (job::SplitRoles::weights, the ones this rank is in, in position order): a
+  // learner rank broadcasts its weights as rank 0 of its one communicator to the rollout ranks
+  // that take its shard; a rollout rank receives from each of its communicators in turn (one
+  // when mirrored, a learner replica's tp x pp when gathered). Groups and step ends travel on
+  // streams_ (world ranks): a learner rank hears them from rollout_sources_ (one rank of every
+  // rollout replica).
+  std::vector<std::unique_ptr<parallel::Communicator>> weights_;
+  std::unique_ptr<parallel::Communicator> streams_;
+  std::vector<int> rollout_sources_;
   std::deque<std::pair<std::unique_ptr<parallel::CommRequest>, torch::Tensor>> sending_;
   rl::GroupInbox inbox_;  // learner: the groups received, filed by (step, round, slot)
-  // Rollout rank: what each of learner_peers_ sends in a weights message, in order.
+  // Rollout rank: what the learner rank of each of weights_ sends in a weights message, in
+  // order.
   std::vector<std::vector<WeightPiece>> weight_pieces_;
   int64_t weights_version_ = 0;
   double last_send_s_ = 0;

@@ -40,6 +40,10 @@ void exercise(AxisCommunicator& axis) {
   torch::Tensor b = contribution(rank);
   axis.broadcast(b, size - 1);
   CHECK(torch::equal(b, contribution(size - 1)));
+  torch::Tensor c = rank == 0 ? contribution(0) : torch::zeros({2, 3});
+  auto posted = axis.broadcast_async(c, 0);
+  posted->wait();
+  CHECK(torch::equal(c, contribution(0)));
   const int next = (rank + 1) % size, prev = (rank + size - 1) % size;
   torch::Tensor got = torch::empty({2, 3});
   auto in = axis.irecv(got, prev, 7);
@@ -99,6 +103,8 @@ TEST_CASE("on an axis of one rank a device tensor's collectives stay on the devi
   CHECK(torch::equal(t, contribution(0)));
   CHECK(torch::equal(axis.reduce_scatter(t, 0), t));
   axis.broadcast(t, 0);
+  CHECK(torch::equal(t, contribution(0)));
+  axis.broadcast_async(t, 0)->wait();
   CHECK(torch::equal(t, contribution(0)));
   CHECK(host_ptr->stats().calls == 0);  // nothing was staged through MPI
 }
