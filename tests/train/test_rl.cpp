@@ -564,6 +564,35 @@ TEST_CASE("rl split with rollout_tp = rollout_pp = 1: a learner replica's tp or 
     // every step: the rollout rank generated with the learner's weights (a parameter gathered
     // into the wrong place would put them far apart).
     for (double m : column(dir + split_run + "/trace.h5", "logprob_mismatch")) CHECK(m < 1e-4);
+    if (layout != "tp") continue;
+    // Two whole-model rollout ranks for the one learner replica: each learner rank broadcasts
+    // its shard to both, and each rollout rank takes the two learner ranks' broadcasts in turn.
+    const std::string two_run = "gather_tp_split_two";
+    auto two = run_process(
+        mpiexec(4) + " " +
+            rl_cmd(f, two_run,
+                   args + " --parallel.rollout_ranks=2 --parallel.rollout_tp=1"
+                          " --parallel.rollout_pp=1"),
+        600);
+    INFO(two.out << two.err);
+    REQUIRE(two.exit_code == 0);
+    CHECK_THAT(two.out, Contains("(2 rollout replicas of tp 1 x pp 1, gathering the learner "
+                                 "replica's shards)"));
+    for (const char* name : {"reward/math", "response_length_mean", "groups_kept"})
+      CHECK(column(dir + two_run + "/trace.h5", name) ==
+            column(dir + colocated_run + "/trace.h5", name));
+    for (double m : column(dir + two_run + "/trace.h5", "logprob_mismatch")) CHECK(m < 1e-4);
+    const double params = std::stod(python_out(
+        "import h5py, sys\n"
+        "n = []\n"
+        "h5py.File(sys.argv[1], 'r')['model'].visititems(lambda k, v: n.append(v.size) if "
+        "isinstance(v, h5py.Dataset) else None)\n"
+        "print(sum(n))",
+        quote(dir + two_run + "/checkpoints/step_00000004.h5")));
+    REQUIRE(params > 1000);
+    // Every parameter reached both rollout ranks in fp32 from step 2 on.
+    CHECK(column(dir + two_run + "/trace.h5", "weight_sync_bytes") ==
+          std::vector<double>{0, 8 * params, 8 * params, 8 * params});
   }
 }
 
