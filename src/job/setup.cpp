@@ -170,8 +170,8 @@ SplitRoles split_roles(const MpiRuntime& runtime, const config::Config& config) 
     check_mpi(MPI_Comm_split(runtime.world(), member ? weights_group : MPI_UNDEFINED,
                              roles.rollout ? 1 + runtime.rank() : 0, &comm),
               "MPI_Comm_split (weight-sync groups)", runtime.world());
-    if (comm != MPI_COMM_NULL)
-      check_mpi(MPI_Comm_set_name(comm, "weights"), "MPI_Comm_set_name", comm);
+    if (comm != MPI_COMM_NULL)  // "weights 0", ...: a timeout names the learner position
+      check_mpi(MPI_Comm_set_name(comm, str("weights ", k).c_str()), "MPI_Comm_set_name", comm);
     roles.weights.push_back(comm);
   }
   check_mpi(MPI_Comm_dup(runtime.world(), &roles.streams), "MPI_Comm_dup (group streams)",

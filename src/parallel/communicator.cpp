@@ -6,7 +6,6 @@
 #include <climits>
 
 #include <exception>
-#include <string>
 
 #include "runtime/error.h"
 #include "runtime/mpi_check.h"
@@ -123,12 +122,10 @@ class LocalCommunicator final : public Communicator {
 
 class MpiRequest final : public CommRequest {
  public:
-  // `comm`: the communicator's name, for the watchdog's message.
-  MpiRequest(MPI_Request request, torch::Tensor staging, torch::Tensor target, std::string comm)
-      : request_(request),
-        staging_(std::move(staging)),
-        target_(std::move(target)),
-        comm_(std::move(comm)) {}
+  // `comm`: the communicator's name, for the watchdog's message (the communicator outlives its
+  // requests; the watchdog may read the name while a wait ends).
+  MpiRequest(MPI_Request request, torch::Tensor staging, torch::Tensor target, const char* comm)
+      : request_(request), staging_(std::move(staging)), target_(std::move(target)), comm_(comm) {}
   // Completes a request nobody waited for, except while an exception unwinds: the peer rank
   // may never post its side, and the job is about to abort anyway (the request is leaked).
   ~MpiRequest() override {
@@ -137,7 +134,7 @@ class MpiRequest final : public CommRequest {
   }
   void wait() override {
     if (done_) return;
-    CollectiveScope scope("MPI_Wait", comm_.c_str());
+    CollectiveScope scope("MPI_Wait", comm_);
     check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
     complete();
   }
@@ -156,7 +153,7 @@ class MpiRequest final : public CommRequest {
   }
   MPI_Request request_;
   torch::Tensor staging_, target_;  // staging: contiguous copy; target: where a receive lands
-  std::string comm_;
+  const char* comm_;
   bool done_ = false;
 };
 

@@ -47,6 +47,7 @@ class Communicator {
   // Non-blocking broadcast: the root's `tensor` is read, the others' written; it must stay alive
   // and untouched until wait(). Every rank of the communicator issues its broadcasts in the same
   // order, and all of them non-blocking (MPI does not match a blocking broadcast with one).
+  // (MPI stages a non-contiguous tensor; NCCL takes contiguous ones only.)
   virtual std::unique_ptr<CommRequest> broadcast_async(torch::Tensor& tensor, int root) = 0;
   virtual void send(const torch::Tensor& tensor, int dst, int tag = 0) = 0;
   // Receives into `tensor`, whose shape and dtype must match what was sent.

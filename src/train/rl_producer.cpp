@@ -12,6 +12,7 @@
 #include "runtime/error.h"
 #include "runtime/log.h"
 #include "train/profiler.h"
+#include "train/split_link.h"
 
 namespace acerl::train {
 

@@ -23,9 +23,10 @@
 #include "runtime/serial_worker.h"
 #include "tokenizer/tokenizer.h"
 #include "train/rl_step.h"
-#include "train/split_link.h"
 
 namespace acerl::train {
+
+class SplitLink;
 
 class RlProducer {
  public:

@@ -1,8 +1,8 @@
 // defines: what one step of acerl rl carries from the producer (draw, generate, score, dynamic
 // sampling) to the consumer (learn, trace, temperature control): a curriculum Stage as the run
 // uses it, the step's totals over every replica (StepTotals) and the StepBatch itself. Shared
-// by train/rl_trainer and the split layout's train/split_link, which sends a batch from rollout
-// ranks to learner ranks.
+// by train/rl_producer (which makes a batch), train/rl_trainer (which learns from it) and the
+// split layout's train/split_link (which carries it from rollout ranks to learner ranks).
 #pragma once
 
 #include <chrono>

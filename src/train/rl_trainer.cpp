@@ -66,7 +66,8 @@ class RlTrainer {
   std::vector<Stage> load_stages();
   size_t stop_after_stage_index(const std::vector<Stage>& stages) const;
   void begin_stage(const Stage& stage, const rl::RlState& state, size_t stage_count);
-  // The producer of a rank that generates (colocated: every rank; split: the rollout ranks).
+  // The producer of a rank that generates (colocated: every rank; split: the rollout ranks),
+  // with generation_.
   void start_producer();
 
   // ---- the split layout: rollout ranks produce, learner ranks consume (through link_) ----
@@ -128,6 +129,8 @@ class RlTrainer {
   bool running_ = false;           // past setup: in the steps
   std::string last_checkpoint_;  // the newest checkpoint this run can go back to
   config::Config side_cfg_;      // cfg_ with this rank's side's layout (a rollout rank's own)
+  rollout::GeneratorOptions generation_;  // (resolved at setup on every rank: a bad one is
+                                          // an error before any model is built)
   model::Precision precision_ = model::Precision::bf16;
 };
 
@@ -322,6 +325,8 @@ void RlTrainer::build(std::vector<Stage>& stages) {
     groups_ = std::move(basics.groups);
     tok_ = std::move(basics.tokenizer);
     precision_ = basics.precision;
+    generation_ = rollout::generator_options(cfg_, *tok_, precision_);
+    generation_.entropy_temperatures = cfg_.rl.entropy_grid.values;
     stages = load_stages();
     stop_after_stage_index(stages);  // a wrong name fails here, before any work
   });
@@ -371,10 +376,8 @@ void RlTrainer::build(std::vector<Stage>& stages) {
 }
 
 void RlTrainer::start_producer() {
-  rollout::GeneratorOptions generation = rollout::generator_options(cfg_, *tok_, precision_);
-  generation.entropy_temperatures = cfg_.rl.entropy_grid.values;
-  producer_ = std::make_unique<RlProducer>(cfg_, roles_, *groups_, model_, *tok_,
-                                           std::move(generation), link_.get());
+  producer_ = std::make_unique<RlProducer>(cfg_, roles_, *groups_, model_, *tok_, generation_,
+                                           link_.get());
 }
 
 // The whole RL state comes from the checkpoint (weights and AdamW moments are loaded into the
@@ -401,7 +404,8 @@ rl::RlState RlTrainer::resume(bool resume_flag, const std::vector<Stage>& stages
     }
     state = rl::RlState::from_json(s, info.step, path);
     last_checkpoint_ = path;
-    if (roles_.split && !learner() && weight_sync_dtype(cfg_) == torch::kBFloat16 && state.global_step > 0) {
+    if (roles_.split && !learner() && weight_sync_dtype(cfg_) == torch::kBFloat16 &&
+        state.global_step > 0) {
       // The uninterrupted run's rollout ranks hold these weights as they came over the wire.
       torch::NoGradGuard no_grad;
       for (const auto& p : model_->param_shards()) p.tensor.copy_(p.tensor.to(torch::kBFloat16));
@@ -565,9 +569,11 @@ void RlTrainer::record(const Stage& stage, const rl::RlState& state, double used
     for (size_t t = 0; t < kRewardTypes.size(); ++t) {
       if (totals.type_count(t) == 0) continue;
       row.emplace_back("reward/" + kRewardTypes[t], totals.type_reward(t) / totals.type_count(t));
-      row.emplace_back("accuracy/" + kRewardTypes[t], totals.type_correct(t) / totals.type_count(t));
+      row.emplace_back("accuracy/" + kRewardTypes[t],
+                       totals.type_correct(t) / totals.type_count(t));
       for (const auto& reason : kRewardReasons.at(kRewardTypes[t]))
-        row.emplace_back("reasons/" + kRewardTypes[t] + "/" + reason, totals.reason(kRewardTypes[t], reason));
+        row.emplace_back("reasons/" + kRewardTypes[t] + "/" + reason,
+                         totals.reason(kRewardTypes[t], reason));
     }
     std::vector<float> curve_row(curve.begin(), curve.end()), histogram, grid_row;
     for (int k = 0; k < kHistogramBins; ++k)
@@ -604,7 +610,8 @@ void RlTrainer::record(const Stage& stage, const rl::RlState& state, double used
     std::string rewards;
     for (size_t t = 0; t < kRewardTypes.size(); ++t)
       if (totals.type_count(t) > 0)
-        rewards += str(" | ", kRewardTypes[t], " acc ", totals.type_correct(t) / totals.type_count(t));
+        rewards +=
+            str(" | ", kRewardTypes[t], " acc ", totals.type_correct(t) / totals.type_count(t));
     char line[320];
     std::snprintf(line, sizeof line,
                   "rl step %lld (%s %lld/%lld) | T %.3f | H %.3f%s | len %.0f | trunc %.2f | "
@@ -726,8 +733,8 @@ int RlTrainer::run(bool resume_flag) {
         continue;
       }
       // Colocated, every rank produces and consumes; split, the learner receives the batch.
-      StepBatch batch =
-          roles_.split ? next_batch(sampler, easy) : producer_->produce(stage, sampler, easy, state);
+      StepBatch batch = roles_.split ? next_batch(sampler, easy)
+                                     : producer_->produce(stage, sampler, easy, state);
       auto t0 = Clock::now();
       const LearnResult learned = consume(batch, stage, state);
       const double t_learn = seconds_since(t0);

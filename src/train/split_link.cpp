@@ -53,10 +53,11 @@ torch::ScalarType weight_sync_dtype(const config::Config& cfg) {
 SplitLink::SplitLink(const job::SplitRoles& roles, const config::Config& cfg,
                      const parallel::ProcessGroups& groups, model::Qwen2ForCausalLM model)
     : roles_(roles), cfg_(cfg), groups_(groups), model_(std::move(model)) {
-  for (MPI_Comm comm : roles_.weights) {
-    if (comm == MPI_COMM_NULL) continue;
-    weights_.push_back(
-        parallel::make_axis(comm, "weights", {groups_.device(), cfg_.run.collective_timeout_s}));
+  for (size_t k = 0; k < roles_.weights.size(); ++k) {
+    if (roles_.weights[k] == MPI_COMM_NULL) continue;
+    const std::string name = str("weights ", k);
+    weights_.push_back(parallel::make_axis(roles_.weights[k], name.c_str(),
+                                           {groups_.device(), cfg_.run.collective_timeout_s}));
   }
   streams_ = parallel::make_mpi_communicator(roles_.streams);
   const int per_rollout = roles_.gather ? 1 : roles_.learner_ranks;

@@ -57,8 +57,9 @@ torch::ScalarType weight_sync_dtype(const config::Config& cfg);
 
 class SplitLink {
  public:
-  // Collective over the world (the weight-sync group is made, the manifests exchanged, NCCL
-  // started): `roles`, `groups` and `model` are this rank's and must outlive the link.
+  // Collective over the learner and rollout ranks of the split (manifests exchanged, NCCL
+  // started on the weight-sync communicators job::split_roles made): `roles`, `groups` and
+  // `model` are this rank's and must outlive the link.
   SplitLink(const job::SplitRoles& roles, const config::Config& cfg,
             const parallel::ProcessGroups& groups, model::Qwen2ForCausalLM model);
 

@@ -4,6 +4,9 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
+#include <optional>
+
 #include "parallel/communicator.h"
 #include "parallel/messages.h"
 #include "parallel/process_groups.h"
@@ -63,27 +66,53 @@ TEST_CASE("collectives and point-to-point agree with values computed per rank",
     world->broadcast(b, 1);
     CHECK(torch::equal(b, contribution(1)));
   }
-  SECTION("broadcast_async: several in flight, the root free to go on; contiguous and strided") {
-    // The root posts three broadcasts and waits for none before the others post theirs (as a
-    // learner sends weights and goes on learning); they arrive in posting order.
+  SECTION("broadcast_async: the root posts and goes on; several in flight; strided") {
+    // The root posts three broadcasts, then tells the others with a message; they post theirs
+    // only once they have it (as a learner posts its weights and goes on learning while the
+    // rollout ranks are still generating). A broadcast that held the root until the others
+    // joined would never let the message go: the others give up after 10 s and fail.
     const int root = size - 1;
-    std::vector<torch::Tensor> sent = {contribution(root), contribution(root) * 2,
-                                       contribution(root).to(torch::kBFloat16)};
+    // (The last is 4 MiB: more than MPI sends eagerly, so it cannot be done before the others
+    // receive it.)
+    const std::vector<torch::Tensor> sent = {
+        contribution(root), contribution(root).to(torch::kBFloat16),
+        torch::arange(1 << 20, torch::kFloat32) + root};
     std::vector<torch::Tensor> got;
     std::vector<std::unique_ptr<CommRequest>> requests;
-    for (const auto& t : sent) {
-      got.push_back(rank == root ? t.clone() : torch::zeros_like(t));
-      requests.push_back(world->broadcast_async(got.back(), root));
+    auto post = [&] {
+      for (const auto& t : sent) {
+        got.push_back(rank == root ? t.clone() : torch::zeros_like(t));
+        requests.push_back(world->broadcast_async(got.back(), root));
+      }
+    };
+    const torch::Tensor note = torch::ones({1}, torch::kUInt8);
+    if (rank == root) {
+      const int64_t before = world->stats().bytes_sent;
+      post();
+      CHECK(world->stats().bytes_sent - before == (size - 1) * (12 * 4 + 12 * 2 + (1 << 22)));
+      for (int r = 0; r < size; ++r)
+        if (r != root) requests.push_back(world->isend(note, r, 12));
+    } else {
+      std::optional<torch::Tensor> heard;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!heard && std::chrono::steady_clock::now() < deadline)
+        heard = try_receive_bytes(world->mpi_comm(), root, 12);
+      CHECK(heard.has_value());  // the root's broadcasts did not wait for this rank
+      post();
+      if (!heard) receive_bytes(world->mpi_comm(), root, 12);  // (to leave the world clean)
     }
-    if (rank == root) CHECK(world->stats().bytes_sent >= (size - 1) * 3 * 12 * 2);
     for (auto& r : requests) r->wait();
     for (size_t i = 0; i < sent.size(); ++i) CHECK(torch::equal(got[i], sent[i]));
+    // A non-contiguous tensor is staged and copied back when the request completes, here by
+    // testing alone (test lets MPI progress).
     torch::Tensor base = rank == 0 ? contribution(0).t().contiguous() : torch::zeros({4, 3});
-    torch::Tensor strided = base.t();  // non-contiguous: staged, copied back by wait()
+    torch::Tensor strided = base.t();
     auto request = world->broadcast_async(strided, 0);
-    while (!request->test()) {  // completes by testing alone (test lets MPI progress)
-    }
-    CHECK(request->test());  // and stays complete
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    bool done = false;
+    while (!done && std::chrono::steady_clock::now() < deadline) done = request->test();
+    CHECK(done);
+    request->wait();
     CHECK(torch::equal(strided, contribution(0)));
   }
   SECTION("send/recv and isend/irecv around a ring") {

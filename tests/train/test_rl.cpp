@@ -849,6 +849,17 @@ TEST_CASE("rl: a split layout that does not fit the world is an error before any
   CHECK(uneven.exit_code == 2);
   CHECK_THAT(uneven.err, Contains("prompts_per_step = 4 must be a multiple of the learner "
                                   "replicas (3)"));
+  // A bad generation setting: found on every rank at setup (the learner too, which never
+  // generates), reported once, before the model and the weight-sync link are built.
+  auto stop = run_process(mpiexec(2) + " " + rl_cmd(f, "split_bad_stop",
+                                                    " --parallel.rollout_ranks=1"
+                                                    " --rollout.stop=no_such_token"),
+                          300);
+  CHECK(stop.exit_code == 2);
+  const std::string message = "rollout.stop: 'no_such_token' is not a token of the tokenizer";
+  CHECK_THAT(stop.err, Contains(message));
+  CHECK(stop.err.find(message) == stop.err.rfind(message));
+  CHECK_THAT(stop.out, !Contains("parallel.rollout_ranks = 1: ranks"));
 }
 
 TEST_CASE("rl: the update raises the reward on the training prompts, compared with lr = 0",
