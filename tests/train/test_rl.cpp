@@ -95,6 +95,17 @@ std::string python_out(const std::string& code, const std::string& args) {
   return r.out;
 }
 
+// The number of model parameters a checkpoint holds, counted with h5py.
+double parameter_count(const std::string& checkpoint) {
+  return std::stod(python_out(
+      "import h5py, sys\n"
+      "n = []\n"
+      "h5py.File(sys.argv[1], 'r')['model'].visititems(lambda k, v: n.append(v.size) if "
+      "isinstance(v, h5py.Dataset) else None)\n"
+      "print(sum(n))",
+      quote(checkpoint)));
+}
+
 }  // namespace
 
 TEST_CASE("rl with lr = 0 leaves the policy unchanged", "[rl-e2e]") {
@@ -447,13 +458,7 @@ TEST_CASE("rl split into learner and rollout ranks (lag 0) equals the colocated 
   }
   CHECK(early_total > 0);
   // Every parameter in fp32 from step 2 on (step 1 generates with the start's weights).
-  const double params = std::stod(python_out(
-      "import h5py, numpy, sys\n"
-      "n = []\n"
-      "h5py.File(sys.argv[1], 'r')['model'].visititems(lambda k, v: n.append(v.size) if "
-      "isinstance(v, h5py.Dataset) else None)\n"
-      "print(sum(n))",
-      quote(dir + "split_lag0/checkpoints/step_00000005.h5")));
+  const double params = parameter_count(dir + "split_lag0/checkpoints/step_00000005.h5");
   REQUIRE(params > 1000);
   // (The bytes every rollout rank received: both rollout replicas, fp32.)
   CHECK(column(dir + "split_lag0/trace.h5", "weight_sync_bytes") ==
@@ -539,56 +544,40 @@ TEST_CASE("rl split with rollout_tp = rollout_pp = 1: a learner replica's tp or 
     auto colocated = run_process(mpiexec(2) + " " + rl_cmd(f, colocated_run, args), 600);
     INFO(colocated.out << colocated.err);
     REQUIRE(colocated.exit_code == 0);
-    // 3 ranks: a learner replica of 2 ranks and one rollout rank holding the whole model.
-    auto split = run_process(
-        mpiexec(3) + " " +
-            rl_cmd(f, split_run,
-                   args + " --parallel.rollout_ranks=1 --parallel.rollout_tp=1"
-                          " --parallel.rollout_pp=1"),
-        600);
-    INFO(split.out << split.err);
-    REQUIRE(split.exit_code == 0);
-    CHECK_THAT(split.out, Contains("(1 rollout replica of tp 1 x pp 1, gathering the learner "
-                                   "replica's shards)"));
-    // Sampling does not depend on the layout (tokens equal at tp or pp 1 and 2), so rollouts
-    // from correctly gathered weights earn the same rewards at every step; the updates agree to
-    // rounding (the rollout's log-probs come from another layout).
-    for (const char* name : {"reward/math", "response_length_mean", "groups_kept"})
-      CHECK(column(dir + split_run + "/trace.h5", name) ==
-            column(dir + colocated_run + "/trace.h5", name));
+    // Whole-model rollout ranks for the one learner replica. Sampling does not depend on the
+    // layout (tokens equal at tp or pp 1 and 2), so rollouts from correctly gathered weights earn
+    // the same rewards at every step, and the learner's log-probs of the sampled tokens match the
+    // rollout ranks' to rounding (a parameter gathered into the wrong place would put them far
+    // apart).
+    auto gathered = [&](const std::string& run, int rollout_ranks, const std::string& replicas) {
+      auto split = run_process(
+          mpiexec(2 + rollout_ranks) + " " +
+              rl_cmd(f, run,
+                     args + " --parallel.rollout_ranks=" + std::to_string(rollout_ranks) +
+                         " --parallel.rollout_tp=1 --parallel.rollout_pp=1"),
+          600);
+      INFO(split.out << split.err);
+      REQUIRE(split.exit_code == 0);
+      CHECK_THAT(split.out, Contains("(" + replicas + " of tp 1 x pp 1, gathering the learner "
+                                     "replica's shards)"));
+      for (const char* name : {"reward/math", "response_length_mean", "groups_kept"})
+        CHECK(column(dir + run + "/trace.h5", name) ==
+              column(dir + colocated_run + "/trace.h5", name));
+      for (double m : column(dir + run + "/trace.h5", "logprob_mismatch")) CHECK(m < 1e-4);
+    };
+    // 3 ranks: a learner replica of 2 ranks and one rollout rank holding the whole model. The
+    // updates agree to rounding (the rollout's log-probs come from another layout).
+    gathered(split_run, 1, "1 rollout replica");
     const std::vector<double> a = column(dir + split_run + "/trace.h5", "loss"),
                               b = column(dir + colocated_run + "/trace.h5", "loss");
     REQUIRE(a.size() == 4);
     for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == Approx(b[i]).margin(1e-4));
-    // The learner's log-probs of the sampled tokens match the rollout rank's to rounding at
-    // every step: the rollout rank generated with the learner's weights (a parameter gathered
-    // into the wrong place would put them far apart).
-    for (double m : column(dir + split_run + "/trace.h5", "logprob_mismatch")) CHECK(m < 1e-4);
     if (layout != "tp") continue;
-    // Two whole-model rollout ranks for the one learner replica: each learner rank broadcasts
-    // its shard to both, and each rollout rank takes the two learner ranks' broadcasts in turn.
+    // Two whole-model rollout ranks: each learner rank broadcasts its shard to both, and each
+    // rollout rank takes the two learner ranks' broadcasts in turn.
     const std::string two_run = "gather_tp_split_two";
-    auto two = run_process(
-        mpiexec(4) + " " +
-            rl_cmd(f, two_run,
-                   args + " --parallel.rollout_ranks=2 --parallel.rollout_tp=1"
-                          " --parallel.rollout_pp=1"),
-        600);
-    INFO(two.out << two.err);
-    REQUIRE(two.exit_code == 0);
-    CHECK_THAT(two.out, Contains("(2 rollout replicas of tp 1 x pp 1, gathering the learner "
-                                 "replica's shards)"));
-    for (const char* name : {"reward/math", "response_length_mean", "groups_kept"})
-      CHECK(column(dir + two_run + "/trace.h5", name) ==
-            column(dir + colocated_run + "/trace.h5", name));
-    for (double m : column(dir + two_run + "/trace.h5", "logprob_mismatch")) CHECK(m < 1e-4);
-    const double params = std::stod(python_out(
-        "import h5py, sys\n"
-        "n = []\n"
-        "h5py.File(sys.argv[1], 'r')['model'].visititems(lambda k, v: n.append(v.size) if "
-        "isinstance(v, h5py.Dataset) else None)\n"
-        "print(sum(n))",
-        quote(dir + two_run + "/checkpoints/step_00000004.h5")));
+    gathered(two_run, 2, "2 rollout replicas");
+    const double params = parameter_count(dir + two_run + "/checkpoints/step_00000004.h5");
     REQUIRE(params > 1000);
     // Every parameter reached both rollout ranks in fp32 from step 2 on.
     CHECK(column(dir + two_run + "/trace.h5", "weight_sync_bytes") ==
